@@ -1,0 +1,124 @@
+"""The ``wxstream`` command line: the only place that reads the environment and
+configures logging.
+
+Subcommands live in :mod:`wxstream.commands` and are imported lazily, so that
+``wxstream kafka start`` does not pay for importing torch or Ray.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from wxstream import __version__
+from wxstream.errors import WxstreamError
+
+# name -> "module:attribute" of a click command, imported on first use.
+_COMMANDS: dict[str, str] = {
+    "kafka": "wxstream.commands.kafka_cmd:kafka",
+    "topics": "wxstream.commands.topics_cmd:topics",
+    "train": "wxstream.commands.train_cmd:train",
+    "evaluate": "wxstream.commands.evaluate_cmd:evaluate",
+    "models": "wxstream.commands.models_cmd:models",
+    "serve": "wxstream.commands.serve_cmd:serve",
+    "replay": "wxstream.commands.replay_cmd:replay",
+    "tail": "wxstream.commands.tail_cmd:tail",
+    "demo": "wxstream.commands.demo_cmd:demo",
+    "bench": "wxstream.commands.bench_cmd:bench",
+    "status": "wxstream.commands.status_cmd:status",
+    "plot": "wxstream.commands.plot_cmd:plot",
+}
+
+_LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class _LazyGroup(click.Group):
+    """A group whose subcommands are imported only when listed or invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in _COMMANDS if self._importable(name))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        module = importlib.import_module(module_name)
+        command = getattr(module, attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    @staticmethod
+    def _importable(name: str) -> bool:
+        module_name = _COMMANDS[name].split(":")[0]
+        return importlib.util.find_spec(module_name) is not None
+
+
+def configure_logging(level: str) -> None:
+    """Configure the root logger once, for the CLI process."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise WxstreamError(
+            f"invalid log level {level!r}",
+            fix="use one of DEBUG, INFO, WARNING, ERROR (flag --log-level or LOG_LEVEL)",
+        )
+    logging.basicConfig(level=numeric, format=_LOG_FORMAT, stream=sys.stderr, force=True)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wxstream")
+@click.option(
+    "--log-level",
+    envvar="LOG_LEVEL",
+    show_envvar=True,
+    default="INFO",
+    show_default=True,
+    help="Logging level: DEBUG, INFO, WARNING or ERROR.",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="WXSTREAM_DEBUG",
+    show_envvar=True,
+    help="Show Python tracebacks for errors (also implied by LOG_LEVEL=DEBUG).",
+)
+@click.pass_context
+def cli(ctx: click.Context, log_level: str, debug: bool) -> None:
+    """wxstream: hourly weather features on Kafka -> Ray LSTM actors -> forecasts on Kafka."""
+    configure_logging(log_level)
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug or log_level.upper() == "DEBUG"
+
+
+def _report(exc: WxstreamError, debug: bool) -> None:
+    if debug:
+        traceback.print_exception(exc)
+    click.secho(f"error: {exc.message}", fg="red", err=True)
+    if exc.fix:
+        click.echo(f"fix: {exc.fix}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``wxstream`` script and ``python -m wxstream``."""
+    args = sys.argv[1:] if argv is None else argv
+    debug_hint = "--debug" in args or "--log-level=DEBUG" in args
+    extra: dict[str, Any] = {}
+    try:
+        cli.main(args=args, standalone_mode=False, **extra)
+    except WxstreamError as exc:
+        _report(exc, debug_hint or logging.getLogger().isEnabledFor(logging.DEBUG))
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)

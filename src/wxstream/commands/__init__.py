@@ -1,0 +1,1 @@
+"""Click commands, one module per subcommand; assembled lazily by :mod:`wxstream.cli`."""
