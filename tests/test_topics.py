@@ -1,0 +1,102 @@
+"""Topic administration against the real local broker: creation, checks, offsets, lag."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from click.testing import CliRunner
+from confluent_kafka import TopicPartition
+
+from wxstream.commands.topics_cmd import topics
+from wxstream.errors import TopicMissingError
+from wxstream.kafka.admin import (
+    committed_offsets,
+    consumer_lag,
+    end_offsets,
+    ensure_topics,
+    require_topics,
+    topic_exists,
+)
+from wxstream.kafka.clients import make_consumer, make_producer
+from wxstream.settings import KafkaSettings
+
+pytestmark = pytest.mark.kafka
+
+
+def test_pipeline_topics_exist_with_their_partition_counts(kafka_settings: KafkaSettings) -> None:
+    found = require_topics(
+        kafka_settings,
+        [kafka_settings.features_topic, kafka_settings.predictions_topic, kafka_settings.dlq_topic],
+    )
+    assert found == {
+        kafka_settings.features_topic: 4,
+        kafka_settings.predictions_topic: 4,
+        kafka_settings.dlq_topic: 1,
+    }
+
+
+def test_ensure_topics_twice_is_harmless(kafka_settings: KafkaSettings) -> None:
+    again = ensure_topics(kafka_settings)
+    assert [outcome.created for outcome in again] == [False, False, False]
+    assert [outcome.partitions for outcome in again] == [4, 4, 1]
+
+
+def test_missing_topic_names_the_topic_and_the_fix(
+    kafka_settings: KafkaSettings, topic_name: str
+) -> None:
+    assert not topic_exists(kafka_settings, topic_name)
+    with pytest.raises(TopicMissingError) as caught:
+        require_topics(kafka_settings, [kafka_settings.features_topic, topic_name])
+    assert topic_name in caught.value.message
+    assert kafka_settings.features_topic not in caught.value.message
+    assert caught.value.fix == "run `wxstream topics create`"
+
+
+def test_topics_create_command_twice(kafka_settings: KafkaSettings) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    args = [
+        "create",
+        "--bootstrap-servers",
+        kafka_settings.bootstrap_servers,
+        "--partitions",
+        "3",
+        "--features-topic",
+        f"f-{suffix}",
+        "--predictions-topic",
+        f"p-{suffix}",
+        "--dlq-topic",
+        f"f-{suffix}.dlq",
+    ]
+    runner = CliRunner()
+    first = runner.invoke(topics, args)
+    second = runner.invoke(topics, args)
+
+    assert first.exit_code == 0, first.output
+    assert f"created f-{suffix} (3 partitions)" in first.output
+    assert second.exit_code == 0, second.output
+    assert "created" not in second.output
+    assert f"exists  p-{suffix} (3 partitions)" in second.output
+    assert require_topics(kafka_settings, [f"f-{suffix}", f"p-{suffix}", f"f-{suffix}.dlq"]) == {
+        f"f-{suffix}": 3,
+        f"p-{suffix}": 3,
+        f"f-{suffix}.dlq": 1,
+    }
+
+
+def test_end_offsets_committed_offsets_and_lag(kafka_settings: KafkaSettings) -> None:
+    topic = kafka_settings.features_topic
+    producer = make_producer(kafka_settings)
+    for i in range(10):
+        producer.produce(topic, value=f"m{i}".encode(), partition=0)
+    for i in range(3):
+        producer.produce(topic, value=f"n{i}".encode(), partition=2)
+    assert producer.flush(15.0) == 0
+    group = f"group-{uuid.uuid4().hex}"
+    consumer = make_consumer(kafka_settings, group)
+    consumer.commit(offsets=[TopicPartition(topic, 0, 6)], asynchronous=False)
+    consumer.close()
+
+    assert end_offsets(kafka_settings, topic) == {0: 10, 1: 0, 2: 3, 3: 0}
+    assert committed_offsets(kafka_settings, group, topic) == {0: 6, 1: None, 2: None, 3: None}
+    assert consumer_lag(kafka_settings, group, topic) == {0: 4, 1: 0, 2: 3, 3: 0}
