@@ -1,0 +1,183 @@
+"""Observations from any CSV, given a column mapping with units."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from wxstream.data.observations import (
+    DEWPOINT_C,
+    STATION_ID,
+    TEMPERATURE_C,
+    TIMESTAMP,
+    WIND_SPEED_MS,
+    finish_observations,
+    read_header,
+    require_columns,
+    require_file,
+)
+from wxstream.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+TEMPERATURE_UNITS: dict[str, Callable[[pd.Series], pd.Series]] = {
+    "degC": lambda s: s,
+    "degF": lambda s: (s - 32.0) * (5.0 / 9.0),
+    "K": lambda s: s - 273.15,
+}
+"""Temperature unit -> conversion to degC."""
+
+WIND_SPEED_UNITS: dict[str, float] = {
+    "m/s": 1.0,
+    "km/h": 1.0 / 3.6,
+    "mph": 0.44704,
+    "knots": 1852.0 / 3600.0,
+}
+"""Wind speed unit -> factor to m/s."""
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """Where our columns come from in a CSV, and in which units.
+
+    Attributes:
+        timestamp: the timestamp column (parsed by pandas; ISO-8601 recommended).
+        timezone: the IANA zone of naive timestamps (``UTC`` when they already are);
+            timestamps with an explicit offset are converted from that offset instead.
+        temperature: (source column, unit), unit one of ``degC``, ``degF``, ``K``.
+        dewpoint: (source column, unit), same units as temperature.
+        wind_speed: (source column, unit), unit one of ``m/s``, ``km/h``, ``mph``, ``knots``.
+        station_column: the station id column, or ``None`` to use ``station_id``.
+        station_id: the fixed station id when there is no station column.
+    """
+
+    timestamp: str
+    temperature: tuple[str, str]
+    dewpoint: tuple[str, str]
+    wind_speed: tuple[str, str]
+    timezone: str = "UTC"
+    station_column: str | None = None
+    station_id: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, (_, unit) in (("temperature", self.temperature), ("dewpoint", self.dewpoint)):
+            if unit not in TEMPERATURE_UNITS:
+                raise DataError(
+                    f"unknown {name} unit {unit!r}", fix=f"use one of {sorted(TEMPERATURE_UNITS)}"
+                )
+        if self.wind_speed[1] not in WIND_SPEED_UNITS:
+            raise DataError(
+                f"unknown wind speed unit {self.wind_speed[1]!r}",
+                fix=f"use one of {sorted(WIND_SPEED_UNITS)}",
+            )
+        if (self.station_column is None) == (self.station_id is None):
+            raise DataError(
+                "a column mapping needs exactly one of station_column and station_id",
+                fix="name the CSV's station column, or give a fixed station_id",
+            )
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | str) -> ColumnMapping:
+        """Build from a JSON object (or its text), e.g. ``{"timestamp": "time",
+        "temperature": ["t", "degF"], ..., "station_id": "KSEA"}``."""
+        try:
+            obj = json.loads(data) if isinstance(data, str) else data
+            return cls(
+                timestamp=str(obj["timestamp"]),
+                temperature=_pair(obj["temperature"]),
+                dewpoint=_pair(obj["dewpoint"]),
+                wind_speed=_pair(obj["wind_speed"]),
+                timezone=str(obj.get("timezone", "UTC")),
+                station_column=obj.get("station_column"),
+                station_id=obj.get("station_id"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(
+                f"invalid column mapping: {exc!r}",
+                fix="give timestamp, temperature, dewpoint, wind_speed ([column, unit] pairs)",
+            ) from exc
+
+    @classmethod
+    def load(cls, path: Path) -> ColumnMapping:
+        """Read a mapping from a JSON file."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise DataError(f"cannot read column mapping {path}: {exc}") from exc
+        return cls.from_json(text)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object :meth:`from_json` reads."""
+        out: dict[str, Any] = {
+            "timestamp": self.timestamp,
+            "timezone": self.timezone,
+            "temperature": list(self.temperature),
+            "dewpoint": list(self.dewpoint),
+            "wind_speed": list(self.wind_speed),
+        }
+        if self.station_column is not None:
+            out["station_column"] = self.station_column
+        if self.station_id is not None:
+            out["station_id"] = self.station_id
+        return out
+
+
+def _pair(value: Any) -> tuple[str, str]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f"expected [column, unit], got {value!r}")
+    return str(value[0]), str(value[1])
+
+
+def load_csv(path: Path, mapping: ColumnMapping) -> pd.DataFrame:
+    """Load observations from a CSV described by ``mapping`` (units converted to ours)."""
+    csv = require_file(Path(path))
+    needed = [mapping.timestamp, mapping.temperature[0], mapping.dewpoint[0], mapping.wind_speed[0]]
+    if mapping.station_column is not None:
+        needed.append(mapping.station_column)
+    require_columns(csv, read_header(csv), needed)
+    numeric = [mapping.temperature[0], mapping.dewpoint[0], mapping.wind_speed[0]]
+    try:
+        raw = pd.read_csv(
+            csv,
+            usecols=list(dict.fromkeys(needed)),
+            engine="c",
+            dtype=dict.fromkeys(numeric, "float64"),
+        )
+        stamps = pd.to_datetime(raw[mapping.timestamp], format="ISO8601")
+        if stamps.dt.tz is None:
+            stamps = stamps.dt.tz_localize(mapping.timezone, ambiguous="NaT", nonexistent="NaT")
+        stamps = stamps.dt.tz_convert("UTC")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DataError(f"{csv}: cannot parse: {exc}") from exc
+    if stamps.isna().any():
+        raise DataError(
+            f"{csv}: {int(stamps.isna().sum())} timestamp(s) missing, ambiguous or nonexistent "
+            f"in {mapping.timezone}",
+            fix="store timestamps in UTC or with an explicit offset",
+        )
+    station = (
+        raw[mapping.station_column].astype(str)
+        if mapping.station_column is not None
+        else pd.Series(mapping.station_id, index=raw.index, dtype=str)
+    )
+    temp_col, temp_unit = mapping.temperature
+    dew_col, dew_unit = mapping.dewpoint
+    wind_col, wind_unit = mapping.wind_speed
+    df = pd.DataFrame(
+        {
+            STATION_ID: station,
+            TIMESTAMP: stamps,
+            TEMPERATURE_C: TEMPERATURE_UNITS[temp_unit](raw[temp_col]),
+            DEWPOINT_C: TEMPERATURE_UNITS[dew_unit](raw[dew_col]),
+            WIND_SPEED_MS: raw[wind_col] * WIND_SPEED_UNITS[wind_unit],
+        }
+    )
+    out = finish_observations(df)
+    logger.debug("loaded %d observations from %s", len(out), csv)
+    return out

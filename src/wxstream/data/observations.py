@@ -1,0 +1,150 @@
+"""The tidy observations table shared by every loader, and where the data lives.
+
+Contract (see docs/architecture.md): a pandas ``DataFrame`` sorted by
+``station_id, timestamp`` with
+
+* ``station_id``: str
+* ``timestamp``: ``datetime64[ns, UTC]``
+* ``temperature_c``, ``dewpoint_c``, ``wind_speed_ms``: float64, NaN where missing
+* ``weather_group``: str, the weather series a station reads (its own id unless
+  several stations share one series, as some Beijing sites do)
+* optional extras, float64: ``pressure_hpa``, ``relative_humidity``
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from wxstream.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+STATION_ID = "station_id"
+TIMESTAMP = "timestamp"
+TEMPERATURE_C = "temperature_c"
+DEWPOINT_C = "dewpoint_c"
+WIND_SPEED_MS = "wind_speed_ms"
+WEATHER_GROUP = "weather_group"
+PRESSURE_HPA = "pressure_hpa"
+RELATIVE_HUMIDITY = "relative_humidity"
+
+MEASUREMENT_COLUMNS: tuple[str, ...] = (TEMPERATURE_C, DEWPOINT_C, WIND_SPEED_MS)
+"""The three measurements every source provides (NaN where missing)."""
+
+REQUIRED_COLUMNS: tuple[str, ...] = (STATION_ID, TIMESTAMP, *MEASUREMENT_COLUMNS, WEATHER_GROUP)
+OPTIONAL_COLUMNS: tuple[str, ...] = (PRESSURE_HPA, RELATIVE_HUMIDITY)
+
+DEFAULT_DATA_DIR = Path("..") / "shared" / "data"
+_DATA_DIR_FIX = (
+    "pass --data-dir PATH or set WXSTREAM_DATA_DIR to the folder holding the shared data"
+)
+
+# Physical plausibility limits applied by every loader: values outside become NaN.
+TEMPERATURE_RANGE_C = (-90.0, 60.0)
+WIND_SPEED_RANGE_MS = (0.0, 75.0)
+
+
+def resolve_data_dir(arg: Path | None) -> Path:
+    """Return the folder with the shared observation data.
+
+    Args:
+        arg: the folder given by ``--data-dir`` / ``WXSTREAM_DATA_DIR``, or ``None`` for
+            the default ``../shared/data`` relative to the current directory.
+
+    Raises:
+        DataError: the folder does not exist (the message names the path and the fix).
+    """
+    path = DEFAULT_DATA_DIR if arg is None else Path(arg)
+    if not path.is_dir():
+        raise DataError(f"data folder not found: {path.resolve()}", fix=_DATA_DIR_FIX)
+    return path
+
+
+def require_file(path: Path) -> Path:
+    """Return ``path`` or raise :class:`DataError` naming it when it is not a file."""
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}", fix=_DATA_DIR_FIX)
+    return path
+
+
+def require_columns(path: Path, present: Iterable[str], needed: Iterable[str]) -> None:
+    """Raise :class:`DataError` naming the file and the columns it lacks."""
+    missing = sorted(set(needed) - set(present))
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)}",
+            fix="check that the file is the expected source, unmodified",
+        )
+
+
+def read_header(path: Path) -> list[str]:
+    """The column names of a CSV file, read without parsing the body."""
+    try:
+        return list(pd.read_csv(path, nrows=0, engine="c").columns)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read CSV header: {exc}", fix=_DATA_DIR_FIX) from exc
+
+
+def clip_to_nan(values: pd.Series, low: float, high: float) -> pd.Series:
+    """Replace values outside ``[low, high]`` by NaN (physically impossible readings)."""
+    arr = values.to_numpy(dtype=np.float64, copy=True)
+    with np.errstate(invalid="ignore"):
+        bad = (arr < low) | (arr > high)
+    arr[bad] = np.nan
+    return pd.Series(arr, index=values.index, name=values.name)
+
+
+def local_to_utc(
+    year: pd.Series, month: pd.Series, day: pd.Series, hour: pd.Series, utc_offset_h: int
+) -> pd.Series:
+    """Build UTC timestamps from local calendar columns at a fixed UTC offset.
+
+    A fixed offset is exact for China (Asia/Shanghai is UTC+8 all year; no daylight
+    saving since 1991), and avoids the ambiguity of DST-aware localisation.
+    """
+    local = pd.to_datetime(pd.DataFrame({"year": year, "month": month, "day": day, "hour": hour}))
+    utc = (local - pd.Timedelta(hours=utc_offset_h)).dt.tz_localize("UTC")
+    return utc.astype("datetime64[ns, UTC]")
+
+
+def finish_observations(df: pd.DataFrame) -> pd.DataFrame:
+    """Coerce dtypes, apply plausibility limits, sort; the last step of every loader."""
+    out = pd.DataFrame(
+        {
+            STATION_ID: df[STATION_ID].astype(str),
+            TIMESTAMP: pd.to_datetime(df[TIMESTAMP], utc=True).astype("datetime64[ns, UTC]"),
+            TEMPERATURE_C: clip_to_nan(df[TEMPERATURE_C].astype(np.float64), *TEMPERATURE_RANGE_C),
+            DEWPOINT_C: clip_to_nan(df[DEWPOINT_C].astype(np.float64), *TEMPERATURE_RANGE_C),
+            WIND_SPEED_MS: clip_to_nan(df[WIND_SPEED_MS].astype(np.float64), *WIND_SPEED_RANGE_MS),
+        }
+    )
+    group = df[WEATHER_GROUP] if WEATHER_GROUP in df.columns else df[STATION_ID]
+    out[WEATHER_GROUP] = group.astype(str).to_numpy()
+    for col in OPTIONAL_COLUMNS:
+        if col in df.columns:
+            out[col] = df[col].astype(np.float64).to_numpy()
+    out = out.sort_values([STATION_ID, TIMESTAMP], kind="stable").reset_index(drop=True)
+    validate_observations(out)
+    return out
+
+
+def validate_observations(df: pd.DataFrame) -> None:
+    """Check the tidy-table contract; raise :class:`DataError` naming what is wrong."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise DataError(f"observations lack column(s) {', '.join(missing)}")
+    if str(df[TIMESTAMP].dtype) != "datetime64[ns, UTC]":
+        raise DataError(f"timestamp must be datetime64[ns, UTC], got {df[TIMESTAMP].dtype}")
+    for col in MEASUREMENT_COLUMNS:
+        if df[col].dtype != np.float64:
+            raise DataError(f"{col} must be float64, got {df[col].dtype}")
+    if df[TIMESTAMP].isna().any():
+        raise DataError("observations contain missing timestamps")
+    keys = df[[STATION_ID, TIMESTAMP]]
+    if not keys.equals(keys.sort_values([STATION_ID, TIMESTAMP], kind="stable")):
+        raise DataError("observations must be sorted by station_id, timestamp")
