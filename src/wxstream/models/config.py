@@ -1,0 +1,146 @@
+"""Model configuration (:class:`ModelConfig`) and the named presets.
+
+Every hyperparameter of the LSTM and its training lives here, in one frozen
+dataclass; presets are the few named starting points the CLI offers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from wxstream.errors import ConfigError
+
+QUANTILES: tuple[float, float, float] = (0.1, 0.5, 0.9)
+"""Quantiles every forecast carries, in output order: an 80 % interval around the median."""
+
+SHORT_TERM_MAX_LEAD_H = 6
+LONG_TERM_MAX_LEAD_H = 24
+
+TIME_INPUTS: tuple[str, ...] = ("hour_sin", "hour_cos", "doy_sin", "doy_cos")
+"""Names of the UTC time-encoding inputs of the standard feature adapter."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture and training hyperparameters of the temperature LSTM.
+
+    Attributes:
+        lookback: hourly input steps per window.
+        horizon: forecast leads 1..horizon hours.
+        inputs: adapter input names, in model input order.
+        target: the forecast quantity (an adapter input name, degC).
+        residual: forecast the change from the last observed target (True) or the
+            absolute value (False).
+        hidden_size: LSTM units per layer.
+        num_layers: stacked LSTM layers.
+        dropout: dropout between LSTM layers and before the output head.
+        learning_rate: Adam step size.
+        weight_decay: Adam L2 penalty.
+        epochs: maximum training epochs.
+        batch_size: samples per gradient step.
+        patience: epochs without validation improvement before stopping.
+        seed: seeds weight init, shuffling and dropout; same data + seed = same model.
+        grad_clip: maximum gradient norm.
+    """
+
+    lookback: int = 48
+    horizon: int = 24
+    inputs: tuple[str, ...] = ("temperature", "wind_speed", "dewpoint", *TIME_INPUTS)
+    target: str = "temperature"
+    residual: bool = True
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0
+    learning_rate: float = 3e-3
+    weight_decay: float = 0.0
+    epochs: int = 30
+    batch_size: int = 256
+    patience: int = 5
+    seed: int = 13
+    grad_clip: float = 1.0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "lookback": self.lookback >= 1,
+            "horizon": self.horizon >= 1,
+            "hidden_size": self.hidden_size >= 1,
+            "num_layers": self.num_layers >= 1,
+            "epochs": self.epochs >= 1,
+            "batch_size": self.batch_size >= 1,
+            "patience": self.patience >= 1,
+            "learning_rate": self.learning_rate > 0,
+            "dropout": 0.0 <= self.dropout < 1.0,
+            "inputs": len(self.inputs) >= 1 and len(set(self.inputs)) == len(self.inputs),
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(
+                f"invalid model configuration: {', '.join(bad)} out of range",
+                fix="lookback/horizon/hidden_size/num_layers/epochs/batch_size/patience >= 1, "
+                "learning_rate > 0, 0 <= dropout < 1, inputs unique and non-empty",
+            )
+        if self.target not in self.inputs:
+            raise ConfigError(
+                f"target {self.target!r} is not among the inputs {list(self.inputs)}",
+                fix="the model reads the last observed target from its inputs: add it",
+            )
+
+    @property
+    def leads_h(self) -> tuple[int, ...]:
+        """Forecast leads in hours, ``1..horizon``."""
+        return tuple(range(1, self.horizon + 1))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        out = asdict(self)
+        out["inputs"] = list(self.inputs)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are ignored (newer files)."""
+        known = {f.name for f in fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        if "inputs" in kwargs:
+            kwargs["inputs"] = tuple(kwargs["inputs"])
+        return cls(**kwargs)
+
+    def with_overrides(self, **overrides: Any) -> ModelConfig:
+        """A copy with the non-``None`` overrides applied."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def short_term_leads(horizon: int) -> tuple[int, ...]:
+    """Leads 1..6 h (fewer when the horizon is shorter)."""
+    return tuple(range(1, min(horizon, SHORT_TERM_MAX_LEAD_H) + 1))
+
+
+def long_term_leads(horizon: int) -> tuple[int, ...]:
+    """Leads up to 24 h: every lead when the horizon is shorter than 24 h."""
+    return tuple(range(1, min(horizon, LONG_TERM_MAX_LEAD_H) + 1))
+
+
+# The presets: keep them here, in this one table.
+PRESETS: dict[str, ModelConfig] = {
+    # The original design: 7 hourly steps in, 7 leads out, three raw measurements.
+    "original": ModelConfig(
+        lookback=7,
+        horizon=7,
+        inputs=("temperature", "wind_speed", "dewpoint"),
+        hidden_size=64,
+        num_layers=1,
+    ),
+    # Tuned on the five-cities and Beijing validation periods (docs/evaluation.md).
+    "default": ModelConfig(epochs=10, patience=3),
+}
+
+
+def get_preset(name: str) -> ModelConfig:
+    """The named preset; :class:`ConfigError` listing the names when unknown."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ConfigError(
+            f"unknown model preset {name!r}", fix=f"use one of {sorted(PRESETS)}"
+        ) from None

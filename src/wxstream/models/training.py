@@ -1,0 +1,395 @@
+"""Training the LSTM: samples -> scalers -> pinball-loss fit with early stopping -> bundle.
+
+``train_model`` is the whole fit and ``save_trained`` writes the model directory; the
+``wxstream train`` command and the evaluation code both call them. Same data, same
+configuration and seed give the same weights and metrics: the seed drives weight
+init, shuffling and dropout, torch runs deterministic kernels on a fixed number of
+threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from wxstream.errors import ConfigError, DataError
+from wxstream.features.adapter import FeatureAdapter, default_adapter
+from wxstream.models.config import QUANTILES, ModelConfig, long_term_leads, short_term_leads
+from wxstream.models.dataset import WindowedSamples, build_samples
+from wxstream.models.lstm import LSTMForecaster, pinball_loss
+from wxstream.models.model_dir import FORMAT_NAME, FORMAT_VERSION, ModelBundle, NetworkSpec
+from wxstream.models.model_dir import write_model_dir as _write_model_dir
+from wxstream.models.scalers import AffineScaler
+from wxstream.models.training_report import forecast_metrics, sample_range
+
+logger = logging.getLogger(__name__)
+
+F32 = npt.NDArray[np.float32]
+MODEL_VERSION = "1"
+_EVAL_BATCH = 4096
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """Losses after one epoch (mean pinball loss in scaled units)."""
+
+    epoch: int
+    train_loss: float
+    val_loss: float | None
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """A fitted model and how it got there.
+
+    Attributes:
+        config: the configuration trained with.
+        adapter: the feature adapter of the inputs.
+        weights: best-epoch ``state_dict`` as float32 arrays.
+        scaler_x: input scaler fitted on the training samples.
+        scaler_y: target scaler (per lead) fitted on the training samples.
+        history: one record per epoch run.
+        best_epoch: 1-based epoch whose weights were kept.
+        metrics: ``{"validation": {...}}`` MAE per lead for the model and persistence,
+            80 % interval coverage (empty without validation samples).
+        data: sample counts and UTC date ranges of train and validation.
+        duration_s: wall time of the fit.
+    """
+
+    config: ModelConfig
+    adapter: FeatureAdapter
+    weights: dict[str, F32]
+    scaler_x: AffineScaler
+    scaler_y: AffineScaler
+    history: tuple[EpochRecord, ...]
+    best_epoch: int
+    metrics: dict[str, Any]
+    data: dict[str, Any]
+    duration_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs actually run (fewer than configured after early stopping)."""
+        return len(self.history)
+
+    @property
+    def best(self) -> EpochRecord:
+        """The record of the kept epoch."""
+        return self.history[self.best_epoch - 1]
+
+    def spec(self) -> NetworkSpec:
+        """The network shape."""
+        return network_spec(self.config)
+
+    def to_bundle(
+        self,
+        name: str,
+        *,
+        sources: Sequence[str] = (),
+        created: datetime | None = None,
+        extra_metadata: Mapping[str, Any] | None = None,
+    ) -> ModelBundle:
+        """The in-memory model directory (see :mod:`wxstream.models.model_dir`)."""
+        config = self.config
+        stamp = (created or datetime.now(UTC)).astimezone(UTC)
+        metadata: dict[str, Any] = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "version": MODEL_VERSION,
+            "created": stamp.isoformat().replace("+00:00", "Z"),
+            "lookback": config.lookback,
+            "horizon": config.horizon,
+            "quantiles": list(QUANTILES),
+            "leads_h": list(config.leads_h),
+            "short_term_leads_h": list(short_term_leads(config.horizon)),
+            "long_term_leads_h": list(long_term_leads(config.horizon)),
+            "features": list(config.inputs),
+            "target": config.target,
+            "target_unit": "degC",
+            "target_mode": "residual" if config.residual else "absolute",
+            "network": self.spec().to_dict(),
+            "config": config.to_dict(),
+            "data": {"sources": list(sources), **self.data},
+            "training": {
+                "epochs_run": self.epochs_run,
+                "best_epoch": self.best_epoch,
+                "train_loss": self.best.train_loss,
+                "val_loss": self.best.val_loss,
+                "history": [
+                    {"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
+                    for r in self.history
+                ],
+                "duration_s": round(self.duration_s, 3),
+                "torch_version": torch.__version__,
+            },
+            "metrics": dict(self.metrics),
+        }
+        metadata.update(extra_metadata or {})
+        return ModelBundle(
+            metadata=metadata,
+            weights=dict(self.weights),
+            scaler_x=self.scaler_x,
+            scaler_y=self.scaler_y,
+            adapter=self.adapter,
+        )
+
+
+def network_spec(config: ModelConfig) -> NetworkSpec:
+    """The network shape a configuration trains."""
+    return NetworkSpec(
+        n_inputs=len(config.inputs),
+        hidden_size=config.hidden_size,
+        num_layers=config.num_layers,
+        horizon=config.horizon,
+        n_quantiles=len(QUANTILES),
+    )
+
+
+def adapter_for(config: ModelConfig) -> FeatureAdapter:
+    """The feature adapter with exactly ``config.inputs``, in that order."""
+    base = default_adapter(with_time_encodings=True)
+    catalogue = {spec.name: spec for spec in base.inputs}
+    unknown = [name for name in config.inputs if name not in catalogue]
+    if unknown:
+        raise ConfigError(
+            f"unknown model input(s) {unknown}",
+            fix=f"choose inputs among {list(catalogue)}",
+        )
+    if config.target != base.target.name:
+        raise ConfigError(
+            f"unknown target {config.target!r}", fix=f"the target is {base.target.name!r}"
+        )
+    return FeatureAdapter(
+        inputs=tuple(catalogue[name] for name in config.inputs), target=base.target
+    )
+
+
+@contextmanager
+def _torch_determinism(seed: int, num_threads: int) -> Iterator[torch.Generator]:
+    previous_threads = torch.get_num_threads()
+    previous_det = torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(num_threads)
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(seed)
+    try:
+        yield torch.Generator().manual_seed(seed)
+    finally:
+        torch.set_num_threads(previous_threads)
+        torch.use_deterministic_algorithms(previous_det)
+
+
+def _targets(samples: WindowedSamples, residual: bool) -> F32:
+    if residual:
+        return np.asarray(samples.y - samples.last_target[:, None], dtype=np.float32)
+    return samples.y
+
+
+def predict_scaled(net: LSTMForecaster, x_scaled: F32) -> F32:
+    """Run ``net`` in eval mode over ``x_scaled`` in large batches (scaled quantiles)."""
+    net.eval()
+    out: list[F32] = []
+    with torch.inference_mode():
+        for lo in range(0, len(x_scaled), _EVAL_BATCH):
+            batch = torch.from_numpy(np.ascontiguousarray(x_scaled[lo : lo + _EVAL_BATCH]))
+            out.append(net(batch).numpy())
+    if not out:
+        return np.empty((0, net.spec.horizon, net.spec.n_quantiles), np.float32)
+    return np.concatenate(out)
+
+
+def unscale_quantiles(q_scaled: F32, scaler_y: AffineScaler, last_target: F32 | None) -> F32:
+    """Scaled quantiles ``(N, H, 3)`` -> degC (adding ``last_target`` for residual models)."""
+    center, scale = scaler_y.arrays()
+    out = q_scaled * scale[None, :, None] + center[None, :, None]
+    if last_target is not None:
+        out = out + last_target[:, None, None]
+    return np.asarray(out, dtype=np.float32)
+
+
+def train_model(
+    train_rows: pd.DataFrame,
+    val_rows: pd.DataFrame,
+    config: ModelConfig,
+    *,
+    progress: bool = True,
+    adapter: FeatureAdapter | None = None,
+    max_train_samples: int | None = None,
+    num_threads: int = 2,
+) -> TrainingResult:
+    """Fit the LSTM on ``train_rows``, early-stopping on ``val_rows``.
+
+    Args:
+        train_rows: hourly feature rows of the training period.
+        val_rows: hourly feature rows of the validation period (may be empty: then
+            every configured epoch runs and the last is kept).
+        config: architecture and training hyperparameters.
+        progress: show tqdm bars (epochs, batches) on stderr.
+        adapter: the feature adapter; default: :func:`adapter_for` ``config``.
+        max_train_samples: keep at most this many training samples (an evenly seeded
+            random subset), for quick runs.
+        num_threads: torch CPU threads (fixed, so results repeat).
+
+    Raises:
+        DataError: no training sample could be cut.
+    """
+    began = time.perf_counter()
+    adapter = adapter or adapter_for(config)
+    if tuple(adapter.input_names) != tuple(config.inputs):
+        raise DataError(
+            f"adapter inputs {list(adapter.input_names)} differ from the configured "
+            f"inputs {list(config.inputs)}"
+        )
+    train = build_samples(train_rows, adapter, config.lookback, config.horizon)
+    val = build_samples(val_rows, adapter, config.lookback, config.horizon)
+    if len(train) == 0:
+        raise DataError(
+            f"no training window of {config.lookback}+{config.horizon} consecutive hours",
+            fix="use a longer training period or a shorter --lookback/--horizon",
+        )
+    rng = np.random.default_rng(config.seed)
+    if max_train_samples is not None and len(train) > max_train_samples:
+        train = train.take(np.sort(rng.choice(len(train), max_train_samples, replace=False)))
+    logger.info("training on %d samples, validating on %d", len(train), len(val))
+
+    scaler_x = AffineScaler.fit(train.x, config.inputs)
+    lead_names = [f"lead_{h}h" for h in config.leads_h]
+    scaler_y = AffineScaler.fit(_targets(train, config.residual), lead_names)
+    x_train = torch.from_numpy(scaler_x.transform(train.x).astype(np.float32))
+    z_train = torch.from_numpy(
+        scaler_y.transform(_targets(train, config.residual)).astype(np.float32)
+    )
+    x_val = scaler_x.transform(val.x).astype(np.float32)
+    z_val = torch.from_numpy(scaler_y.transform(_targets(val, config.residual)).astype(np.float32))
+    quantiles = torch.tensor(QUANTILES, dtype=torch.float32)
+
+    history: list[EpochRecord] = []
+    with _torch_determinism(config.seed, num_threads) as generator:
+        net = LSTMForecaster(network_spec(config), dropout=config.dropout)
+        optimizer = torch.optim.Adam(
+            net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        best_state = net.numpy_weights()
+        best_epoch, best_val, stale = 1, float("inf"), 0
+        n_batches = (len(train) + config.batch_size - 1) // config.batch_size
+        epochs = tqdm(
+            range(1, config.epochs + 1),
+            desc="epochs",
+            unit="epoch",
+            file=sys.stderr,
+            disable=not progress,
+        )
+        for epoch in epochs:
+            net.train()
+            order = torch.randperm(len(train), generator=generator)
+            total = 0.0
+            batches = tqdm(
+                range(n_batches),
+                desc=f"epoch {epoch}",
+                unit="batch",
+                leave=False,
+                file=sys.stderr,
+                disable=not progress,
+            )
+            for b in batches:
+                idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+                optimizer.zero_grad(set_to_none=True)
+                loss = pinball_loss(net(x_train[idx]), z_train[idx], quantiles)
+                loss.backward()  # type: ignore[no-untyped-call]
+                torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+                optimizer.step()
+                total += float(loss.detach()) * len(idx)
+            train_loss = total / len(train)
+            val_loss: float | None = None
+            if len(val):
+                q_val = torch.from_numpy(predict_scaled(net, x_val))
+                val_loss = float(pinball_loss(q_val, z_val, quantiles))
+            history.append(EpochRecord(epoch, train_loss, val_loss))
+            epochs.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss or float('nan'):.4f}")
+            score = val_loss if val_loss is not None else -epoch
+            if score < best_val:
+                best_val, best_epoch, stale = score, epoch, 0
+                best_state = net.numpy_weights()
+            else:
+                stale += 1
+                if val_loss is not None and stale >= config.patience:
+                    logger.info("early stop after epoch %d (best %d)", epoch, best_epoch)
+                    break
+        epochs.close()
+        net.load_numpy_weights(best_state)
+        metrics: dict[str, Any] = {}
+        if len(val):
+            q_val_best = predict_scaled(net, x_val)
+            pred = unscale_quantiles(
+                q_val_best, scaler_y, val.last_target if config.residual else None
+            )
+            metrics["validation"] = forecast_metrics(pred, val)
+    return TrainingResult(
+        config=config,
+        adapter=adapter,
+        weights=best_state,
+        scaler_x=scaler_x,
+        scaler_y=scaler_y,
+        history=tuple(history),
+        best_epoch=best_epoch,
+        metrics=metrics,
+        data={"train": sample_range(train), "validation": sample_range(val)},
+        duration_s=time.perf_counter() - began,
+    )
+
+
+def save_trained(
+    result: TrainingResult,
+    forecasting_dir: Path,
+    name: str,
+    *,
+    sources: Sequence[str] = (),
+    test_metrics: Mapping[str, Any] | None = None,
+    data_ranges: Mapping[str, Any] | None = None,
+    extra_metadata: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``result`` as ``<forecasting_dir>/<name>/`` (atomically) and return the path.
+
+    Args:
+        result: what :func:`train_model` returned.
+        forecasting_dir: ``$MODEL_STORAGE_PATH/trained/forecasting``.
+        name: the directory name.
+        sources: data source names trained on.
+        test_metrics: test-period metrics to record (``metrics.test``).
+        data_ranges: extra ``data`` entries (e.g. the split's UTC bounds).
+        extra_metadata: more top-level metadata keys.
+        overwrite: replace an existing directory of that name.
+    """
+    extra: dict[str, Any] = dict(extra_metadata or {})
+    bundle = result.to_bundle(name, sources=sources, extra_metadata=extra)
+    if test_metrics:
+        bundle.metadata["metrics"]["test"] = dict(test_metrics)
+    if data_ranges:
+        bundle.metadata["data"].update(dict(data_ranges))
+    return _write_model_dir(forecasting_dir, name, bundle, overwrite=overwrite)
+
+
+def holdout_tail(rows: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split rows by time: the last ``fraction`` of the ``window_start`` span becomes validation."""
+    if len(rows) == 0:
+        return rows, rows
+    start = rows["window_start"].min()
+    end = rows["window_start"].max()
+    cut = end - (end - start) * fraction
+    late = rows["window_start"] > cut
+    return rows.loc[~late].reset_index(drop=True), rows.loc[late].reset_index(drop=True)
