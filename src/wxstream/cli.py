@@ -8,16 +8,14 @@ Subcommands live in :mod:`wxstream.commands` and are imported lazily, so that
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 import sys
 import traceback
-from typing import Any
 
 import click
 
 from wxstream import __version__
-from wxstream.errors import WxstreamError
+from wxstream.errors import ConfigError, WxstreamError
 
 # name -> "module:attribute" of a click command, imported on first use.
 _COMMANDS: dict[str, str] = {
@@ -42,7 +40,7 @@ class _LazyGroup(click.Group):
     """A group whose subcommands are imported only when listed or invoked."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in _COMMANDS if self._importable(name))
+        return sorted(_COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = _COMMANDS.get(cmd_name)
@@ -54,18 +52,13 @@ class _LazyGroup(click.Group):
         assert isinstance(command, click.Command)
         return command
 
-    @staticmethod
-    def _importable(name: str) -> bool:
-        module_name = _COMMANDS[name].split(":")[0]
-        return importlib.util.find_spec(module_name) is not None
-
 
 def configure_logging(level: str) -> None:
     """Configure the root logger once, for the CLI process."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
-        raise WxstreamError(
-            f"invalid log level {level!r}",
+        raise ConfigError(
+            f"invalid log level {level!r} (flag --log-level or LOG_LEVEL)",
             fix="use one of DEBUG, INFO, WARNING, ERROR (flag --log-level or LOG_LEVEL)",
         )
     logging.basicConfig(level=numeric, format=_LOG_FORMAT, stream=sys.stderr, force=True)
@@ -104,19 +97,29 @@ def _report(exc: WxstreamError, debug: bool) -> None:
         click.echo(f"fix: {exc.fix}", err=True)
 
 
+def _report_usage(exc: click.exceptions.UsageError) -> None:
+    # A bad flag or environment variable is reported like every other failure: what is
+    # wrong (click names the flag, its variable and the allowed values) and the fix.
+    command = exc.ctx.command_path if exc.ctx is not None else "wxstream"
+    click.secho(f"error: {exc.format_message()}", fg="red", err=True)
+    click.echo(f"fix: see `{command} --help` for the allowed values", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``wxstream`` script and ``python -m wxstream``."""
     args = sys.argv[1:] if argv is None else argv
     debug_hint = "--debug" in args or "--log-level=DEBUG" in args
-    extra: dict[str, Any] = {}
     try:
-        cli.main(args=args, standalone_mode=False, **extra)
+        cli.main(args=args, standalone_mode=False)
     except WxstreamError as exc:
         _report(exc, debug_hint or logging.getLogger().isEnabledFor(logging.DEBUG))
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.exceptions.UsageError as exc:
+        _report_usage(exc)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -125,6 +125,11 @@ class ServeSettings:
         actor_max_restarts: Ray restarts of a dead actor (-1: without limit).
         max_call_retries: re-submissions of a batch whose actor died, on a live actor.
         transaction_timeout_s: Kafka ``transaction.timeout.ms`` of the producer.
+        commit_interval_ms: deliver finished batches (one transaction, or one flush and
+            commit) at most this often; larger: fewer transactions, more latency.
+        session_timeout_s: Kafka ``session.timeout.ms`` of the consumer: how soon the
+            group gives the partitions of a dead instance to the others (``None``:
+            Kafka's default, 45 s).
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -147,6 +152,8 @@ class ServeSettings:
     actor_max_restarts: int = -1
     max_call_retries: int = 3
     transaction_timeout_s: float = 60.0
+    commit_interval_ms: int = 100
+    session_timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -283,3 +290,29 @@ class BenchSettings:
     guarantees: tuple[Guarantee, ...] = ("exactly-once", "at-least-once")
     work_dir: Path | None = None
     progress: bool = True
+
+
+@dataclass(frozen=True)
+class StatusSettings:
+    """``wxstream status``: what to check and how long to wait.
+
+    Attributes:
+        kafka: brokers and the features / predictions / dead-letter topics.
+        group_id: the service's consumer group.
+        ray_address: the Ray the service runs on (``None``: a local Ray, if one runs).
+        check_ray: look at Ray and the inference actors at all.
+        sample_interval_s: seconds between the two lag samples.
+        timeout_s: longest wait for any one answer (broker, Ray).
+        lag_growth_tolerance: records the total lag may grow between the samples
+            before it counts as growing.
+        dlq_scan_limit: most dead-letter records read to count them by reason.
+    """
+
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    group_id: str = CONSUMER_GROUP
+    ray_address: str | None = None
+    check_ray: bool = True
+    sample_interval_s: float = 2.0
+    timeout_s: float = 5.0
+    lag_growth_tolerance: int = 0
+    dlq_scan_limit: int = 100_000

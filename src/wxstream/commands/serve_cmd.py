@@ -1,0 +1,285 @@
+"""``wxstream serve``: forecast every full station window of ``weather-features`` on Ray
+inference actors and publish the forecasts to ``weather-predictions``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from wxstream import settings
+from wxstream.commands.options import (
+    bootstrap_servers_option,
+    model_name_option,
+    model_storage_option,
+    ray_address_option,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
+    """A click option that names its environment variable in ``--help``."""
+    option: Callable[[F], F] = click.option(name, envvar=envvar, show_envvar=True, **kwargs)
+    return option
+
+
+@click.command()
+@bootstrap_servers_option
+@ray_address_option
+@model_storage_option
+@model_name_option
+@_opt(
+    "--num-actors",
+    "WXSTREAM_NUM_ACTORS",
+    type=click.IntRange(1),
+    default=4,
+    show_default=True,
+    help="Inference actors (each loads the model once).",
+)
+@_opt(
+    "--gpu-fraction",
+    "WXSTREAM_GPU_FRACTION",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=0.25,
+    show_default=True,
+    help="Share of one GPU per actor where Ray sees a GPU (0.25: four actors per GPU).",
+)
+@_opt("--no-gpu", "WXSTREAM_NO_GPU", is_flag=True, help="Run the actors on CPU even with a GPU.")
+@_opt(
+    "--no-dashboard",
+    "WXSTREAM_NO_DASHBOARD",
+    is_flag=True,
+    help="Do not start the Ray dashboard (127.0.0.1:8265) with a local Ray.",
+)
+@_opt(
+    "--actor-cpus",
+    "WXSTREAM_ACTOR_CPUS",
+    type=click.FloatRange(0.0, min_open=True),
+    default=0.25,
+    show_default=True,
+    help="CPUs Ray reserves per actor (small, so that 4 actors fit a 2-CPU local Ray).",
+)
+@_opt(
+    "--ray-num-cpus",
+    "WXSTREAM_RAY_NUM_CPUS",
+    type=click.IntRange(1),
+    default=None,
+    help="CPUs of a local Ray (unset: Ray decides); ignored with --ray-address.",
+)
+@_opt(
+    "--features-topic",
+    "WXSTREAM_FEATURES_TOPIC",
+    default=settings.FEATURES_TOPIC,
+    show_default=True,
+    help="Input topic of hourly weather features.",
+)
+@_opt(
+    "--predictions-topic",
+    "WXSTREAM_PREDICTIONS_TOPIC",
+    default=settings.PREDICTIONS_TOPIC,
+    show_default=True,
+    help="Output topic of forecasts.",
+)
+@_opt(
+    "--dlq-topic",
+    "WXSTREAM_DLQ_TOPIC",
+    default=settings.DLQ_TOPIC,
+    show_default=True,
+    help="Dead-letter topic for input records that are not valid features.",
+)
+@_opt(
+    "--group-id",
+    "WXSTREAM_GROUP_ID",
+    default=settings.CONSUMER_GROUP,
+    show_default=True,
+    help="Kafka consumer group.",
+)
+@_opt(
+    "--batch-size",
+    "WXSTREAM_BATCH_SIZE",
+    type=click.IntRange(1),
+    default=512,
+    show_default=True,
+    help="Most forecasts per actor call.",
+)
+@_opt(
+    "--max-wait-ms",
+    "WXSTREAM_MAX_WAIT_MS",
+    type=click.IntRange(0),
+    default=50,
+    show_default=True,
+    help="Longest a record waits for its batch to fill.",
+)
+@_opt(
+    "--max-in-flight-batches",
+    "WXSTREAM_MAX_IN_FLIGHT_BATCHES",
+    type=click.IntRange(1),
+    default=8,
+    show_default=True,
+    help="Actor calls outstanding at once.",
+)
+@_opt(
+    "--gap-tolerance-h",
+    "WXSTREAM_GAP_TOLERANCE_H",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Longest step between a station's windows that keeps its window (1: hourly only).",
+)
+@_opt(
+    "--commit-interval-ms",
+    "WXSTREAM_COMMIT_INTERVAL_MS",
+    type=click.IntRange(0),
+    default=100,
+    show_default=True,
+    help="Deliver and commit finished batches at most this often (one transaction each).",
+)
+@_opt(
+    "--session-timeout-s",
+    "WXSTREAM_SESSION_TIMEOUT_S",
+    type=click.FloatRange(1.0),
+    default=None,
+    help="Kafka consumer session timeout: how soon a dead instance's partitions move "
+    "(default: Kafka's, 45 s).",
+)
+@_opt(
+    "--guarantee",
+    "WXSTREAM_GUARANTEE",
+    type=click.Choice(["exactly-once", "at-least-once"]),
+    default="exactly-once",
+    show_default=True,
+    help="exactly-once: Kafka transactions; at-least-once: commit after delivery.",
+)
+@_opt(
+    "--transactional-id",
+    "WXSTREAM_TRANSACTIONAL_ID",
+    default=None,
+    help="Transactional id of this instance (default: <group>-<hostname>-<instance-index>).",
+)
+@_opt(
+    "--instance-index",
+    "WXSTREAM_INSTANCE_INDEX",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Tells apart several instances on one host (part of the transactional id).",
+)
+@_opt(
+    "--metrics-port",
+    "WXSTREAM_METRICS_PORT",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Serve Prometheus metrics on this port (0: off).",
+)
+@_opt(
+    "--max-messages",
+    "WXSTREAM_MAX_MESSAGES",
+    type=click.IntRange(1),
+    default=None,
+    help="Stop after this many input records (default: run until stopped).",
+)
+@_opt(
+    "--idle-exit-s",
+    "WXSTREAM_IDLE_EXIT_S",
+    type=click.FloatRange(0.0, min_open=True),
+    default=None,
+    help="Stop once no input arrived for this many seconds (default: never).",
+)
+@_opt(
+    "--restore-rewind-messages",
+    "WXSTREAM_RESTORE_REWIND_MESSAGES",
+    type=click.IntRange(0),
+    default=20_000,
+    show_default=True,
+    help="Records per partition read back on start to rebuild station windows.",
+)
+def serve(
+    *,
+    bootstrap_servers: str,
+    ray_address: str | None,
+    model_storage_path: Path,
+    model_name: str | None,
+    num_actors: int,
+    gpu_fraction: float,
+    no_gpu: bool,
+    no_dashboard: bool,
+    actor_cpus: float,
+    ray_num_cpus: int | None,
+    features_topic: str,
+    predictions_topic: str,
+    dlq_topic: str,
+    group_id: str,
+    batch_size: int,
+    max_wait_ms: int,
+    max_in_flight_batches: int,
+    gap_tolerance_h: int,
+    commit_interval_ms: int,
+    session_timeout_s: float | None,
+    guarantee: str,
+    transactional_id: str | None,
+    instance_index: int,
+    metrics_port: int,
+    max_messages: int | None,
+    idle_exit_s: float | None,
+    restore_rewind_messages: int,
+) -> None:
+    """Forecast weather-features on Ray inference actors into weather-predictions.
+
+    Consumes as group ray-ml-inference, keeps the last lookback hours per station,
+    forecasts every full window, and commits input offsets only with the forecasts
+    (one Kafka transaction per delivery by default). Bad records go to the dead-letter
+    topic. Stop with Ctrl+C: what was read is forecast and committed first.
+    """
+    from wxstream.inference.ray_consumer import run_service
+    from wxstream.inference.shutdown import graceful_shutdown
+
+    serve_settings = settings.ServeSettings(
+        kafka=settings.KafkaSettings(
+            bootstrap_servers=bootstrap_servers,
+            features_topic=features_topic,
+            predictions_topic=predictions_topic,
+            dlq_topic=dlq_topic,
+        ),
+        ray=settings.RaySettings(
+            address=ray_address,
+            num_actors=num_actors,
+            gpu_fraction=gpu_fraction,
+            use_gpu=not no_gpu,
+            dashboard=not no_dashboard,
+            num_cpus=ray_num_cpus,
+        ),
+        model=settings.ModelSettings(storage_path=model_storage_path, model_name=model_name),
+        group_id=group_id,
+        batch_size=batch_size,
+        max_wait_ms=max_wait_ms,
+        max_in_flight_batches=max_in_flight_batches,
+        gap_tolerance_h=gap_tolerance_h,
+        commit_interval_ms=commit_interval_ms,
+        session_timeout_s=session_timeout_s,
+        metrics_port=metrics_port or None,
+        guarantee="at-least-once" if guarantee == "at-least-once" else "exactly-once",
+        transactional_id=transactional_id,
+        instance_index=instance_index,
+        max_messages=max_messages,
+        idle_exit_s=idle_exit_s,
+        restore_rewind_messages=restore_rewind_messages,
+        actor_num_cpus=actor_cpus,
+    )
+    announce = partial(click.echo, err=True)
+    with graceful_shutdown(announce=announce) as shutdown:
+        # Connecting to Ray replaces the SIGTERM handler: install ours again once it is up.
+        summary = run_service(serve_settings, shutdown.stop, on_ready=shutdown.install)
+    dead = sum(summary.dead_lettered.values())
+    click.echo(
+        f"{summary.messages_in} inputs, {summary.forecasts_out} forecasts, {dead} dead-lettered "
+        f"in {summary.elapsed_s:.1f} s ({summary.forecasts_per_s:.0f} forecasts/s); "
+        f"stopped: {summary.stop_reason}"
+    )
+    if summary.actor_peak_rss_bytes:
+        rss = ", ".join(f"{b / 2**20:.0f}" for b in summary.actor_peak_rss_bytes)
+        click.echo(f"actor peak RSS (MiB): {rss}")

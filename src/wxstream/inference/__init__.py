@@ -1,0 +1,1 @@
+"""Streaming inference: per-station windows, batching, Ray actors and the Kafka loop."""

@@ -1,0 +1,66 @@
+"""From a finished batch to what goes to Kafka (pure): encoded forecasts plus dead
+letters, including a dead letter for every window whose forecast is not finite."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+
+from wxstream.inference.assembly import WorkBatch
+from wxstream.inference.delivery import Outgoing
+from wxstream.inference.dlq import dead_letter
+from wxstream.inference.predictions import PredictionEncoder, finite_rows
+
+NON_FINITE_REASON = "non_finite_forecast"
+
+
+def build_outgoing(
+    batch: WorkBatch,
+    forecasts: npt.NDArray[np.float32],
+    encoder: PredictionEncoder,
+    *,
+    source_topic: str,
+    produced_at: datetime,
+    error_ts_ms: int,
+) -> tuple[Outgoing, int]:
+    """The batch's records for Kafka, and how many forecasts were not finite.
+
+    A window whose forecast holds NaN or infinity (a broken model: JSON cannot carry
+    it) is dead-lettered with reason :data:`NON_FINITE_REASON`; ``batch.counts`` is
+    updated to match.
+    """
+    requests = batch.requests
+    dead = list(batch.dead_letters)
+    ok = finite_rows(forecasts)
+    bad = int(len(ok) - ok.sum())
+    if bad:
+        flags = ok.tolist()
+        for request, good in zip(requests, flags, strict=True):
+            if good:
+                continue
+            dead.append(
+                dead_letter(
+                    key=request.key,
+                    value=request.value,
+                    reason=NON_FINITE_REASON,
+                    detail="the model returned a non-finite forecast for this window",
+                    source_topic=source_topic,
+                    source_partition=request.partition,
+                    source_offset=request.offset,
+                    error_ts_ms=error_ts_ms,
+                )
+            )
+        requests = tuple(r for r, good in zip(requests, flags, strict=True) if good)
+        forecasts = forecasts[ok]
+        counts = batch.counts
+        counts.forecasts -= bad
+        counts.dead_letters[NON_FINITE_REASON] = counts.dead_letters.get(NON_FINITE_REASON, 0) + bad
+    values = encoder.encode([r.source for r in requests], forecasts, produced_at)
+    outgoing = Outgoing(
+        predictions=[(r.key, v) for r, v in zip(requests, values, strict=True)],
+        dead_letters=dead,
+        timestamps_ms=[r.timestamp_ms for r in requests],
+    )
+    return outgoing, bad
