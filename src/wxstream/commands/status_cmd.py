@@ -1,0 +1,256 @@
+"""``wxstream status``: is the pipeline up? Broker, topics, consumer group and lag, Ray and
+the inference actors, dead letters; the exit code makes it a health check."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from wxstream import settings
+from wxstream.commands.options import bootstrap_servers_option, ray_address_option
+from wxstream.inference.status import (
+    Health,
+    RayReport,
+    StatusReport,
+    assess,
+)
+
+
+def render_text(report: StatusReport, health: Health) -> str:
+    """A compact human-readable report (pure)."""
+    b = report.broker
+    lines: list[str] = []
+    if b.reachable:
+        brokers = ", ".join(b.brokers) or "-"
+        version = b.version or "not reported by the broker"
+        lines.append(f"Kafka     {b.bootstrap_servers}: up, cluster {b.cluster_id or '-'}")
+        lines.append(
+            f"          brokers {brokers}; controller {b.controller_id}; version {version}"
+        )
+    else:
+        lines.append(f"Kafka     {b.bootstrap_servers}: NOT REACHABLE ({b.error or 'no answer'})")
+    for t in report.topics:
+        if t.exists:
+            ends = " ".join(f"{p}:{o}" for p, o in sorted(t.end_offsets.items()))
+            lines.append(
+                f"topic     {t.name} ({t.role}): {t.partitions} partitions, end offsets {ends}"
+            )
+        else:
+            lines.append(f"topic     {t.name} ({t.role}): MISSING")
+    g = report.group
+    if g is not None:
+        lines.append(
+            f"group     {g.group_id}: {g.state}, {len(g.members)} member(s), lag {g.lag_total} "
+            f"(was {g.first_lag_total} {g.sample_interval_s:g} s earlier)"
+        )
+        for m in g.members:
+            lines.append(
+                f"          member {m.client_id}@{m.host}: {', '.join(m.partitions) or '-'}"
+            )
+        for p in g.partitions:
+            committed = "-" if p.committed is None else str(p.committed)
+            lines.append(
+                f"          partition {p.partition}: committed {committed}, "
+                f"end {p.end_offset}, lag {p.lag}"
+            )
+    if report.ray is not None:
+        lines.extend(_ray_lines(report.ray))
+    d = report.dead_letters
+    if d is not None:
+        reasons = ", ".join(f"{r} {n}" for r, n in sorted(d.by_reason.items())) or "-"
+        more = "" if d.complete else "+ (counting stopped early)"
+        lines.append(f"dead      {d.topic}: {d.records}{more} record(s); by reason: {reasons}")
+    lines.append("")
+    if health.ok:
+        lines.append("healthy (exit code 0)")
+    else:
+        lines.append(f"NOT healthy (exit code {health.exit_code})")
+    for problem in health.problems:
+        lines.append(f"problem: {problem.message}")
+        lines.append(f"  fix: {problem.fix}")
+    lines.extend(f"warning: {w}" for w in health.warnings)
+    return "\n".join(lines)
+
+
+def report_to_json(report: StatusReport, health: Health) -> dict[str, Any]:
+    """The report and the verdict as one JSON-ready dict (stable keys)."""
+    out: dict[str, Any] = {
+        "healthy": health.ok,
+        "exit_code": health.exit_code,
+        "problems": [asdict(p) for p in health.problems],
+        "warnings": list(health.warnings),
+        "broker": asdict(report.broker),
+        "topics": [
+            {
+                "name": t.name,
+                "role": t.role,
+                "exists": t.exists,
+                "partitions": t.partitions,
+                "end_offsets": {str(p): o for p, o in sorted(t.end_offsets.items())},
+            }
+            for t in report.topics
+        ],
+        "consumer_group": None,
+        "ray": None,
+        "dead_letters": None,
+    }
+    group = report.group
+    if group is not None:
+        out["consumer_group"] = {
+            "group_id": group.group_id,
+            "state": group.state,
+            "members": [asdict(m) for m in group.members],
+            "partitions": [
+                {"partition": p.partition, "committed": p.committed, "end_offset": p.end_offset}
+                | {"lag": p.lag}
+                for p in group.partitions
+            ],
+            "lag_total": group.lag_total,
+            "first_lag_total": group.first_lag_total,
+            "committed_total": group.committed_total,
+            "first_committed_total": group.first_committed_total,
+            "stalled": group.stalled,
+            "lag_growth": group.lag_growth,
+            "sample_interval_s": group.sample_interval_s,
+        }
+    if report.ray is not None:
+        out["ray"] = asdict(report.ray) | {"alive_actors": report.ray.alive_actors}
+    if report.dead_letters is not None:
+        out["dead_letters"] = asdict(report.dead_letters)
+    return out
+
+
+def _ray_lines(ray: RayReport) -> list[str]:
+    if ray.state != "connected":
+        where = f" at {ray.address}" if ray.address else ""
+        detail = f" ({ray.error})" if ray.error else ""
+        return [f"Ray       {ray.state}{where}{detail}"]
+    lines = [
+        f"Ray       {ray.address}: {ray.cpus:g} CPUs, {ray.gpus:g} GPUs, "
+        f"{ray.alive_actors}/{len(ray.actors)} inference actors alive"
+    ]
+    for a in ray.actors:
+        model = f"{a.model_name or '?'} v{a.model_version or '?'}"
+        lines.append(
+            f"          actor {a.actor_id[:8]} pid {a.pid or '-'}: {a.state}, "
+            f"{a.restarts} restart(s), {a.device or '?'}, model {model}"
+        )
+    return lines
+
+
+@click.command()
+@bootstrap_servers_option
+@ray_address_option
+@click.option(
+    "--features-topic",
+    envvar="WXSTREAM_FEATURES_TOPIC",
+    show_envvar=True,
+    default=settings.FEATURES_TOPIC,
+    show_default=True,
+    help="Input topic of hourly weather features.",
+)
+@click.option(
+    "--predictions-topic",
+    envvar="WXSTREAM_PREDICTIONS_TOPIC",
+    show_envvar=True,
+    default=settings.PREDICTIONS_TOPIC,
+    show_default=True,
+    help="Output topic of forecasts.",
+)
+@click.option(
+    "--dlq-topic",
+    envvar="WXSTREAM_DLQ_TOPIC",
+    show_envvar=True,
+    default=settings.DLQ_TOPIC,
+    show_default=True,
+    help="Dead-letter topic.",
+)
+@click.option(
+    "--group-id",
+    envvar="WXSTREAM_GROUP_ID",
+    show_envvar=True,
+    default=settings.CONSUMER_GROUP,
+    show_default=True,
+    help="Consumer group of the inference service.",
+)
+@click.option(
+    "--sample-interval-s",
+    envvar="WXSTREAM_STATUS_SAMPLE_INTERVAL_S",
+    show_envvar=True,
+    type=click.FloatRange(0.0),
+    default=2.0,
+    show_default=True,
+    help="Seconds between the two lag samples (lag growing between them: exit code 8).",
+)
+@click.option(
+    "--timeout-s",
+    envvar="WXSTREAM_STATUS_TIMEOUT_S",
+    show_envvar=True,
+    type=click.FloatRange(0.1),
+    default=5.0,
+    show_default=True,
+    help="Longest wait for the broker or Ray to answer.",
+)
+@click.option(
+    "--lag-growth-tolerance",
+    envvar="WXSTREAM_STATUS_LAG_GROWTH_TOLERANCE",
+    show_envvar=True,
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Records the lag may grow between the samples before it counts as growing.",
+)
+@click.option("--no-ray", is_flag=True, help="Do not look at Ray (Kafka only).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def status(
+    *,
+    bootstrap_servers: str,
+    ray_address: str | None,
+    features_topic: str,
+    predictions_topic: str,
+    dlq_topic: str,
+    group_id: str,
+    sample_interval_s: float,
+    timeout_s: float,
+    lag_growth_tolerance: int,
+    no_ray: bool,
+    as_json: bool,
+) -> None:
+    """Check the pipeline: Kafka, topics, the consumer group's lag, Ray and its
+    inference actors, dead letters.
+
+    Exit codes: 0 healthy; 3 Kafka unreachable; 4 topic missing; 5 Ray unreachable or
+    not found; 6 no live inference actor; 7 consumer group without members (service
+    not running); 8 consumer lag growing. See docs/operations.md.
+    """
+    from wxstream.inference.status_probes import KafkaAdminProbe, RayStateProbe, gather_status
+
+    status_settings = settings.StatusSettings(
+        kafka=settings.KafkaSettings(
+            bootstrap_servers=bootstrap_servers,
+            features_topic=features_topic,
+            predictions_topic=predictions_topic,
+            dlq_topic=dlq_topic,
+        ),
+        group_id=group_id,
+        ray_address=ray_address,
+        check_ray=not no_ray,
+        sample_interval_s=sample_interval_s,
+        timeout_s=timeout_s,
+        lag_growth_tolerance=lag_growth_tolerance,
+    )
+    kafka_probe = KafkaAdminProbe(
+        status_settings.kafka, timeout_s=timeout_s, dlq_scan_limit=status_settings.dlq_scan_limit
+    )
+    ray_probe = None if no_ray else RayStateProbe(timeout_s)
+    report = gather_status(status_settings, kafka_probe, ray_probe)
+    health = assess(report, lag_growth_tolerance=lag_growth_tolerance)
+    if as_json:
+        click.echo(json.dumps(report_to_json(report, health), indent=2))
+    else:
+        click.echo(render_text(report, health))
+    sys.exit(health.exit_code)
