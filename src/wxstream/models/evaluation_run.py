@@ -1,0 +1,324 @@
+"""The evaluation pipeline: one test sample set, every method forecasting it, one report.
+
+Samples are a station and an issue hour (the newest observed hour) whose leads all
+fall inside the test period. A sample is scored only where the model has a full
+input window and every baseline is defined, so every method sees exactly the same
+samples. Beijing sites that read one weather series are reduced to one site per
+series (their ``weather_group``): duplicates would otherwise count the same weather
+two or three times in training and in the scores.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from wxstream.data.splits import Bounds, Split
+from wxstream.errors import DataError
+from wxstream.models import baselines
+from wxstream.models.baselines import HourlyGrid, IntArray
+from wxstream.models.dataset import build_samples
+from wxstream.models.evaluation import (
+    CLIMATOLOGY,
+    DIURNAL,
+    INTERVAL_LEVEL,
+    LIGHTGBM,
+    MODEL,
+    PERSISTENCE,
+    FloatArray,
+    MethodScores,
+    coverage_by_lead,
+    goal_checks,
+    interval_scale,
+    scale_interval,
+    score_methods,
+)
+from wxstream.models.forecasting_model import ForecastingModel
+from wxstream.models.lightgbm_baseline import (
+    LightGBMSettings,
+    fit_lightgbm_direct,
+    predict_lightgbm_direct,
+)
+from wxstream.settings import ModelSettings
+
+logger = logging.getLogger(__name__)
+
+_HOUR = pd.Timedelta(hours=1)
+_PREDICT_BATCH = 8192
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What to evaluate and how.
+
+    Attributes:
+        lightgbm: settings of the LightGBM baseline (``None``: leave it out).
+        calibrate: scale the model's p10..p90 per lead on the validation period so it
+            covers 80 % there (the raw interval is reported too).
+        dedupe_shared_weather: keep one station per ``weather_group``.
+    """
+
+    lightgbm: LightGBMSettings | None = field(default_factory=LightGBMSettings)
+    calibrate: bool = True
+    dedupe_shared_weather: bool = True
+
+
+def dedupe_shared_weather(observations: pd.DataFrame) -> pd.DataFrame:
+    """Keep the stations that name their own weather group (one per weather series)."""
+    if "weather_group" not in observations.columns:
+        return observations
+    keep = observations["station_id"] == observations["weather_group"]
+    return observations.loc[keep].reset_index(drop=True)
+
+
+def period_samples(grid: HourlyGrid, bounds: Bounds, horizon: int) -> tuple[IntArray, IntArray]:
+    """``(station, issue)`` of every issue hour in ``bounds`` whose ``horizon`` leads stay inside.
+
+    Only samples with an observed temperature at issue time are kept (persistence and
+    every residual forecast need it).
+    """
+    lo = max(grid.index_of(bounds[0]), 0)
+    hi = min(grid.index_of(bounds[1]), grid.n_hours) - horizon
+    issue = np.arange(lo, max(hi, lo), dtype=np.int64)
+    n = len(grid.station_ids)
+    station = np.repeat(np.arange(n, dtype=np.int64), issue.size)
+    issue_all = np.tile(issue, n)
+    ok = ~np.isnan(grid.temperature[station, issue_all]) if issue.size else np.zeros(0, bool)
+    return station[ok], issue_all[ok]
+
+
+def model_quantiles(
+    model: ForecastingModel,
+    rows: pd.DataFrame,
+    grid: HourlyGrid,
+    samples: tuple[IntArray, IntArray],
+) -> FloatArray:
+    """Model quantiles ``(samples, horizon, 3)`` degC; NaN where the model has no full window."""
+    station, issue = samples
+    out = np.full((issue.size, model.horizon, 3), np.nan)
+    if issue.size == 0:
+        return out
+    first = grid.times(np.array([issue.min()]))[0] - model.lookback * _HOUR
+    last = grid.times(np.array([issue.max()]))[0] + (model.horizon + 1) * _HOUR
+    starts = pd.to_datetime(rows["window_start"], utc=True)
+    part = rows.loc[(starts >= first) & (starts < last)]
+    windows = build_samples(part, model.adapter, model.lookback, model.horizon)
+    if len(windows) == 0:
+        return out
+    lookup = {s: k for k, s in enumerate(grid.station_ids)}
+    w_station = np.array([lookup[str(s)] for s in windows.station_id], dtype=np.int64)
+    issued = pd.DatetimeIndex(windows.issued_at).tz_localize("UTC") - _HOUR
+    w_issue = ((issued - grid.start) // _HOUR).to_numpy(dtype=np.int64)
+    key = station * grid.n_hours + issue
+    w_key = w_station * grid.n_hours + w_issue
+    order = np.argsort(w_key)
+    pos = np.searchsorted(w_key[order], key)
+    pos = np.minimum(pos, len(order) - 1)
+    found = w_key[order][pos] == key
+    chosen = order[pos[found]]
+    preds = [
+        model.predict(windows.x[chosen[lo : lo + _PREDICT_BATCH]])
+        for lo in range(0, chosen.size, _PREDICT_BATCH)
+    ]
+    if preds:
+        out[found] = np.concatenate(preds).astype(np.float64)
+    return out
+
+
+def evaluate(
+    rows: pd.DataFrame,
+    split: Split,
+    model: ForecastingModel,
+    settings: EvaluationSettings,
+) -> dict[str, Any]:
+    """Score the model and every baseline on the test period of ``split``.
+
+    Args:
+        rows: hourly feature rows of every period (``aggregate_hourly`` output).
+        split: the source's train / validation / test bounds.
+        model: the forecaster to score.
+        settings: evaluation options.
+
+    Returns:
+        the JSON-ready report (see ``docs/evaluation.md``).
+
+    Raises:
+        DataError: no test sample is left once every method must be defined.
+    """
+    began = time.perf_counter()
+    timing: dict[str, float] = {}
+    horizon = model.horizon
+    leads = list(range(1, horizon + 1))
+    grid = baselines.grid_from_feature_rows(rows)
+
+    test = period_samples(grid, split.test, horizon)
+    y = baselines.targets(grid, *test, leads)
+    forecasts: dict[str, FloatArray] = {
+        PERSISTENCE: baselines.persistence(grid, *test, leads),
+        DIURNAL: baselines.diurnal_persistence(grid, *test, leads),
+    }
+    clim = baselines.fit_climatology(grid, grid.index_of(split.train[1]))
+    forecasts[CLIMATOLOGY] = baselines.climatology_forecast(clim, grid, *test, leads)
+    t0 = time.perf_counter()
+    quantiles = model_quantiles(model, rows, grid, test)
+    timing["model_predict_s"] = time.perf_counter() - t0
+    defined = ~np.isnan(y).any(axis=1) & ~np.isnan(quantiles).any(axis=(1, 2))
+    for values in forecasts.values():
+        defined &= ~np.isnan(values).any(axis=1)
+    if not defined.any():
+        raise DataError(
+            "no test sample where the model and every baseline are defined",
+            fix="check the split bounds and that the test period has complete windows",
+        )
+    test = (test[0][defined], test[1][defined])
+    y, quantiles = y[defined], quantiles[defined]
+    forecasts = {k: v[defined] for k, v in forecasts.items()}
+    forecasts[MODEL] = quantiles[..., 1]
+
+    calibration: dict[str, Any] = {"applied": False}
+    raw_coverage = coverage_by_lead(quantiles[..., 0], quantiles[..., 2], y)
+    if settings.calibrate:
+        val = period_samples(grid, split.validation, horizon)
+        q_val = model_quantiles(model, rows, grid, val)
+        y_val = baselines.targets(grid, *val, leads)
+        ok = ~np.isnan(y_val).any(axis=1) & ~np.isnan(q_val).any(axis=(1, 2))
+        if ok.any():
+            factor = interval_scale(q_val[ok], y_val[ok], INTERVAL_LEVEL)
+            quantiles = scale_interval(quantiles, factor)
+            calibration = {
+                "applied": True,
+                "validation_samples": int(ok.sum()),
+                "scale_by_lead": {
+                    str(h): round(float(f), 4) for h, f in zip(leads, factor, strict=True)
+                },
+                "raw_coverage_p10_p90": {
+                    str(h): round(float(c), 4) for h, c in zip(leads, raw_coverage, strict=True)
+                },
+            }
+
+    if settings.lightgbm is not None:
+        t0 = time.perf_counter()
+        lgb = fit_lightgbm_direct(
+            grid,
+            period_samples(grid, split.train, horizon),
+            period_samples(grid, split.validation, horizon),
+            leads,
+            settings.lightgbm,
+        )
+        forecasts[LIGHTGBM] = predict_lightgbm_direct(lgb, grid, *test)
+        timing["lightgbm_fit_s"] = time.perf_counter() - t0
+        lgb_info: dict[str, Any] = {
+            "settings": vars(settings.lightgbm),
+            "best_rounds": {str(h): r for h, r in lgb.best_rounds.items()},
+        }
+    scores = score_methods(forecasts, y, intervals={MODEL: (quantiles[..., 0], quantiles[..., 2])})
+    timing["evaluate_s"] = time.perf_counter() - began
+    report: dict[str, Any] = {
+        "leads": leads,
+        "samples": int(y.shape[0]),
+        "stations": list(grid.station_ids),
+        "test_period": [split.test[0].isoformat(), split.test[1].isoformat()],
+        "methods": {name: scores[name].to_json(leads) for name in _ordered(scores)},
+        "calibration": calibration,
+        "goal": [check.to_json() for check in goal_checks(scores, leads)],
+        "timing_s": {k: round(v, 2) for k, v in timing.items()},
+    }
+    if settings.lightgbm is not None:
+        report["lightgbm"] = lgb_info
+    return report
+
+
+def _ordered(scores: dict[str, MethodScores]) -> list[str]:
+    order = (MODEL, LIGHTGBM, PERSISTENCE, DIURNAL, CLIMATOLOGY)
+    return [name for name in order if name in scores]
+
+
+def prepare_rows(observations: pd.DataFrame, settings: EvaluationSettings) -> pd.DataFrame:
+    """Observations -> hourly feature rows (one station per weather series if asked)."""
+    from wxstream.features import aggregate_hourly
+
+    obs = dedupe_shared_weather(observations) if settings.dedupe_shared_weather else observations
+    return aggregate_hourly(obs)
+
+
+def split_rows(rows: pd.DataFrame, bounds: Bounds) -> pd.DataFrame:
+    """Feature rows whose ``window_start`` lies in ``bounds``."""
+    starts = pd.to_datetime(rows["window_start"], utc=True)
+    return rows.loc[(starts >= bounds[0]) & (starts < bounds[1])].reset_index(drop=True)
+
+
+def run_evaluation(
+    rows: pd.DataFrame,
+    source: str,
+    split: Split,
+    settings: EvaluationSettings,
+    model_settings: ModelSettings,
+    *,
+    train_preset: str | None = None,
+    seed: int = 0,
+    epochs: int | None = None,
+    max_train_samples: int | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train (``train_preset`` given) or load the model, then :func:`evaluate` it.
+
+    A trained model is saved as ``eval-<source>-<preset>-seed<seed>`` under the
+    forecasting directory (replacing an earlier one of that name), with the test
+    metrics in its metadata.
+    """
+    from wxstream.models.model_loader import load_model, resolve_model_dir
+
+    model_info: dict[str, Any]
+    if train_preset is not None:
+        from wxstream.models.config import get_preset
+        from wxstream.models.training import save_trained, train_model
+
+        config = get_preset(train_preset).with_overrides(seed=seed, epochs=epochs)
+        t0 = time.perf_counter()
+        result = train_model(
+            split_rows(rows, split.train),
+            split_rows(rows, split.validation),
+            config,
+            progress=progress,
+            max_train_samples=max_train_samples,
+        )
+        train_s = time.perf_counter() - t0
+        name = f"eval-{source}-{train_preset}-seed{seed}"
+        bundle = result.to_bundle(name, sources=[source])
+        model = ForecastingModel.from_bundle(bundle, device="cpu", intra_op_threads=2)
+        model_info = {
+            "name": name,
+            "preset": train_preset,
+            "config": config.to_dict(),
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "train_s": round(train_s, 1),
+        }
+    else:
+        path = resolve_model_dir(model_settings)
+        model = load_model(path, device="cpu", intra_op_threads=2)
+        model_info = {"name": model.name, "path": str(path), "config": model.metadata.get("config")}
+    report = evaluate(rows, split, model, settings)
+    report = {"source": source, "model": model_info, **report}
+    if train_preset is not None:
+        summary = {
+            "samples": report["samples"],
+            "mae_by_lead": report["methods"][MODEL]["mae"],
+            "coverage_p10_p90": report["methods"][MODEL]["coverage_p10_p90"],
+            "calibration": report["calibration"],
+        }
+        path = save_trained(
+            result,
+            model_settings.forecasting_dir,
+            model_info["name"],
+            sources=[source],
+            test_metrics=summary,
+            overwrite=True,
+        )
+        report["model"]["path"] = str(path)
+    return report

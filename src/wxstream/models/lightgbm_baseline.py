@@ -1,0 +1,169 @@
+"""The LightGBM direct baseline: one gradient-boosted model per lead.
+
+Inputs are the ones the LSTM sees: the last ``lookback`` hours of temperature, dew point
+and wind speed, plus the hour of day and day of year at issue time and the station as a
+categorical feature. Each lead's model predicts the change from the last observed
+temperature (a residual target: trees extrapolate badly, differences they fit well) and
+stops early on the validation period, so the baseline is tuned as fairly as the model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from wxstream.models.baselines import FloatArray, HourlyGrid, IntArray, lead_offsets, targets
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LightGBMSettings:
+    """Hyper-parameters of the LightGBM baseline (moderate: two shared cores suffice)."""
+
+    lookback: int = 24
+    learning_rate: float = 0.1
+    num_leaves: int = 63
+    min_data_in_leaf: int = 100
+    feature_fraction: float = 0.8
+    bagging_fraction: float = 0.8
+    lambda_l2: float = 1.0
+    max_rounds: int = 2000
+    early_stopping_rounds: int = 50
+    train_stride: int = 1  # use every n-th issue hour for training (neighbours correlate)
+    num_threads: int = 1  # one thread: spinning OpenMP workers stall on a busy shared CPU
+    seed: int = 0
+
+
+@dataclass
+class LightGBMDirect:
+    """Fitted per-lead boosters and the settings they were trained with."""
+
+    settings: LightGBMSettings
+    station_ids: tuple[str, ...]
+    leads: tuple[int, ...]
+    boosters: dict[int, Any] = field(default_factory=dict)
+    best_rounds: dict[int, int] = field(default_factory=dict)
+
+
+def lightgbm_features(
+    grid: HourlyGrid, station: IntArray, issue: IntArray, lookback: int
+) -> npt.NDArray[np.float32]:
+    """Feature matrix ``(samples, 3 * lookback + 3)``.
+
+    Columns: temperature, dew point, wind speed over the lookback window (oldest
+    first), hour of day and day of year of the issue hour (UTC), station code.
+    """
+    offsets = np.arange(-lookback + 1, 1, dtype=np.int64)
+    columns = issue[:, None] + offsets[None, :]
+    inside = (columns >= 0) & (columns < grid.n_hours)
+    safe = np.clip(columns, 0, grid.n_hours - 1)
+    parts: list[FloatArray] = []
+    for values in (grid.temperature, grid.dewpoint, grid.wind_speed):
+        taken = values[station[:, None], safe]
+        parts.append(np.where(inside, taken, np.nan))
+    when = grid.times(issue)
+    calendar = np.stack(
+        [
+            when.hour.to_numpy(dtype=np.float64),
+            when.day_of_year.to_numpy(dtype=np.float64),
+            station.astype(np.float64),
+        ],
+        axis=1,
+    )
+    return np.concatenate([*parts, calendar], axis=1).astype(np.float32)
+
+
+def _params(settings: LightGBMSettings) -> dict[str, Any]:
+    return {
+        "objective": "regression",
+        "metric": "l1",
+        "learning_rate": settings.learning_rate,
+        "num_leaves": settings.num_leaves,
+        "min_data_in_leaf": settings.min_data_in_leaf,
+        "feature_fraction": settings.feature_fraction,
+        "bagging_fraction": settings.bagging_fraction,
+        "bagging_freq": 1,
+        "lambda_l2": settings.lambda_l2,
+        "num_threads": settings.num_threads,
+        "seed": settings.seed,
+        "deterministic": True,
+        "force_row_wise": True,
+        "verbosity": -1,
+    }
+
+
+def fit_lightgbm_direct(
+    grid: HourlyGrid,
+    train: tuple[IntArray, IntArray],
+    validation: tuple[IntArray, IntArray],
+    leads: Sequence[int],
+    settings: LightGBMSettings,
+) -> LightGBMDirect:
+    """Train one booster per lead, early-stopped on the validation samples.
+
+    Args:
+        grid: the hourly grid holding every period.
+        train: ``(station, issue)`` index arrays of the training samples.
+        validation: the same for the validation samples.
+        leads: the leads to fit, hours.
+        settings: hyper-parameters.
+    """
+    import lightgbm as lgb
+
+    stride = max(1, settings.train_stride)
+    tr_station, tr_issue = train[0][::stride], train[1][::stride]
+    va_station, va_issue = validation
+    lookback = settings.lookback
+    x_train = lightgbm_features(grid, tr_station, tr_issue, lookback)
+    x_val = lightgbm_features(grid, va_station, va_issue, lookback)
+    last_train = x_train[:, lookback - 1].astype(np.float64)
+    last_val = x_val[:, lookback - 1].astype(np.float64)
+    y_train = targets(grid, tr_station, tr_issue, leads) - last_train[:, None]
+    y_val = targets(grid, va_station, va_issue, leads) - last_val[:, None]
+    station_col = x_train.shape[1] - 1
+    model = LightGBMDirect(
+        settings=settings, station_ids=grid.station_ids, leads=tuple(int(h) for h in leads)
+    )
+    for k, lead in enumerate(lead_offsets(leads).tolist()):
+        ok_tr = ~np.isnan(y_train[:, k])
+        ok_va = ~np.isnan(y_val[:, k])
+        dtrain = lgb.Dataset(
+            x_train[ok_tr], y_train[ok_tr, k], categorical_feature=[station_col], free_raw_data=True
+        )
+        dval = lgb.Dataset(x_val[ok_va], y_val[ok_va, k], reference=dtrain)
+        booster = lgb.train(
+            _params(settings),
+            dtrain,
+            num_boost_round=settings.max_rounds,
+            valid_sets=[dval],
+            callbacks=[lgb.early_stopping(settings.early_stopping_rounds, verbose=False)],
+        )
+        model.boosters[lead] = booster
+        model.best_rounds[lead] = int(booster.best_iteration)
+        logger.info(
+            "lightgbm lead %d h: %d rounds, validation MAE %.3f",
+            lead,
+            booster.best_iteration,
+            booster.best_score["valid_0"]["l1"],
+        )
+    return model
+
+
+def predict_lightgbm_direct(
+    model: LightGBMDirect, grid: HourlyGrid, station: IntArray, issue: IntArray
+) -> FloatArray:
+    """Forecasts ``(samples, leads)`` degC for the given samples."""
+    lookback = model.settings.lookback
+    x = lightgbm_features(grid, station, issue, lookback)
+    last = x[:, lookback - 1].astype(np.float64)
+    out = np.empty((issue.size, len(model.leads)))
+    for k, lead in enumerate(model.leads):
+        booster = model.boosters[lead]
+        out[:, k] = last + booster.predict(x, num_iteration=booster.best_iteration)
+    return out
