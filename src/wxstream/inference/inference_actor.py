@@ -103,14 +103,55 @@ class ActorInfo:
     load_s: float
 
 
+@dataclass(frozen=True)
+class DeviceInfo:
+    """The accelerator an actor runs on, as its own process sees it.
+
+    Attributes:
+        device: ``cuda`` or ``cpu``, what the model runs on.
+        runtime: the inference backend (``torch``, ``onnxruntime``, ``numpy``).
+        pid: the actor's process id.
+        ray_gpu_ids: GPU ids Ray assigned (what it exports as ``CUDA_VISIBLE_DEVICES``).
+        cuda_index: ``torch.cuda.current_device()`` (``None`` on CPU).
+        cuda_name: the CUDA device's name (``None`` on CPU).
+        cuda_uuid: the CUDA device's UUID, which names the physical GPU (``None`` on CPU).
+    """
+
+    device: str
+    runtime: str
+    pid: int
+    ray_gpu_ids: tuple[str, ...]
+    cuda_index: int | None
+    cuda_name: str | None
+    cuda_uuid: str | None
+
+
+def _ray_gpu_ids() -> tuple[str, ...]:
+    try:
+        import ray
+
+        ids = ray.get_runtime_context().get_accelerator_ids().get("GPU", [])
+    except (ImportError, RuntimeError):
+        return ()
+    return tuple(str(i) for i in ids)
+
+
 class InferenceActor:
     """Holds one loaded :class:`~wxstream.models.ForecastingModel` (Ray actor body)."""
 
-    def __init__(self, model_dir: str, device: str = "cpu", intra_op_threads: int = 1) -> None:
+    def __init__(
+        self,
+        model_dir: str,
+        device: str = "cpu",
+        intra_op_threads: int = 1,
+        runtime: str | None = None,
+    ) -> None:
         from wxstream.models.model_loader import load_model
 
         began = time.perf_counter()
-        self._model = load_model(Path(model_dir), device, intra_op_threads=intra_op_threads)
+        self._model = load_model(
+            Path(model_dir), device, runtime=runtime, intra_op_threads=intra_op_threads
+        )
         self._load_s = time.perf_counter() - began
         self._calls = 0
         self._forecasts = 0
@@ -145,6 +186,29 @@ class InferenceActor:
             load_s=self._load_s,
         )
 
+    def device_info(self) -> DeviceInfo:
+        """The device this actor's model runs on; torch is imported only on CUDA."""
+        model = self._model
+        index: int | None = None
+        name: str | None = None
+        uuid: str | None = None
+        if model.device == "cuda":
+            import torch
+
+            index = int(torch.cuda.current_device())
+            props = torch.cuda.get_device_properties(index)
+            name = str(props.name)
+            uuid = str(getattr(props, "uuid", "")) or None
+        return DeviceInfo(
+            device=model.device,
+            runtime=model.runtime,
+            pid=os.getpid(),
+            ray_gpu_ids=_ray_gpu_ids(),
+            cuda_index=index,
+            cuda_name=name,
+            cuda_uuid=uuid,
+        )
+
 
 def spawn_actors(
     count: int,
@@ -153,8 +217,12 @@ def spawn_actors(
     *,
     intra_op_threads: int = 1,
     ready_timeout_s: float = 120.0,
+    runtime: str | None = None,
 ) -> list[Any]:
     """Create ``count`` inference actors and wait until each loaded its model.
+
+    ``runtime`` forces an inference backend (see :func:`~wxstream.models.model_loader.load_model`);
+    ``None`` keeps the measured default for the placement's device.
 
     Raises:
         RayUnavailableError: an actor could not be created or failed to load the model.
@@ -164,7 +232,8 @@ def spawn_actors(
 
     remote_cls: Any = ray.remote(InferenceActor).options(**placement.ray_options())
     actors: list[Any] = [
-        remote_cls.remote(str(model_dir), placement.device, intra_op_threads) for _ in range(count)
+        remote_cls.remote(str(model_dir), placement.device, intra_op_threads, runtime)
+        for _ in range(count)
     ]
     try:
         infos: list[ActorInfo] = ray.get(
