@@ -131,7 +131,7 @@ PRESETS: dict[str, ModelConfig] = {
         hidden_size=64,
         num_layers=1,
     ),
-    # Tuned on the five-cities and Beijing validation periods (docs/evaluation.md).
+    # Chosen by the evaluation runs logged in docs/evaluation.md (five-cities, Beijing).
     "default": ModelConfig(epochs=10, patience=3),
 }
 
