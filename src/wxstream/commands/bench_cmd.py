@@ -8,7 +8,12 @@ from pathlib import Path
 import click
 
 from wxstream import settings
-from wxstream.commands.options import model_name_option, model_storage_option, ray_address_option
+from wxstream.commands.options import (
+    model_name_option,
+    model_storage_option,
+    num_actors_option,
+    ray_address_option,
+)
 
 
 @click.command()
@@ -73,15 +78,7 @@ from wxstream.commands.options import model_name_option, model_storage_option, r
     show_default=True,
     help="Guarantees to measure (repeat the flag); the first also runs the latency test.",
 )
-@click.option(
-    "--num-actors",
-    envvar="WXSTREAM_NUM_ACTORS",
-    show_envvar=True,
-    type=click.IntRange(1),
-    default=2,
-    show_default=True,
-    help="Inference actors.",
-)
+@num_actors_option
 @click.option("--batch-size", type=click.IntRange(1), default=512, show_default=True)
 @click.option("--max-wait-ms", type=click.IntRange(0), default=50, show_default=True)
 @click.option("--partitions", type=click.IntRange(1), default=4, show_default=True)

@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from wxstream import settings
-from wxstream.commands.options import data_dir_option, model_name_option, model_storage_option
+from wxstream.commands.options import (
+    broker_data_dir_option,
+    broker_port_option,
+    data_dir_option,
+    model_name_option,
+    model_storage_option,
+    num_actors_option,
+)
 
 
 @click.command()
@@ -37,32 +44,9 @@ from wxstream.commands.options import data_dir_option, model_name_option, model_
     show_default=True,
     help="Most live rows printed per second (every forecast is still verified).",
 )
-@click.option(
-    "--num-actors",
-    envvar="WXSTREAM_NUM_ACTORS",
-    show_envvar=True,
-    type=click.IntRange(1),
-    default=2,
-    show_default=True,
-    help="Inference actors of the service.",
-)
-@click.option(
-    "--kafka-port",
-    envvar="WXSTREAM_KAFKA_PORT",
-    show_envvar=True,
-    type=click.IntRange(1, 65535),
-    default=settings.DEFAULT_BROKER_PORT,
-    show_default=True,
-    help="Port of the local broker (started here unless one already answers on it).",
-)
-@click.option(
-    "--kafka-data-dir",
-    envvar="WXSTREAM_KAFKA_DATA_DIR",
-    show_envvar=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help=f"Broker data, log and pid file; default: {settings.default_broker_dir()}.",
-)
+@num_actors_option
+@broker_port_option("--kafka-port")
+@broker_data_dir_option("--kafka-data-dir")
 @click.option(
     "--train-epochs",
     type=click.IntRange(1),

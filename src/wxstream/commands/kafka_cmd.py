@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from wxstream import settings
+from wxstream.commands.options import broker_data_dir_option, broker_port_option
 from wxstream.kafka.broker import LocalBroker
 from wxstream.kafka.jars import jars_ready, libs_dir
 
@@ -26,17 +27,6 @@ def _cache_dir_option(func: F) -> F:
         type=click.Path(path_type=Path, file_okay=False),
         default=None,
         help=f"Where the Kafka jars are cached; default: {settings.default_cache_dir()}.",
-    )(func)
-
-
-def _data_dir_option(func: F) -> F:
-    return click.option(
-        "--data-dir",
-        envvar="WXSTREAM_KAFKA_DATA_DIR",
-        show_envvar=True,
-        type=click.Path(path_type=Path, file_okay=False),
-        default=None,
-        help=f"Broker data, log and pid file; default: {settings.default_broker_dir()}.",
     )(func)
 
 
@@ -80,15 +70,7 @@ def fetch(cache_dir: Path | None, kafka_version: str, force: bool) -> None:
 
 
 @kafka.command()
-@click.option(
-    "--port",
-    envvar="WXSTREAM_KAFKA_PORT",
-    show_envvar=True,
-    type=click.IntRange(1, 65535),
-    default=settings.DEFAULT_BROKER_PORT,
-    show_default=True,
-    help="Client port on 127.0.0.1.",
-)
+@broker_port_option()
 @click.option(
     "--controller-port",
     envvar="WXSTREAM_KAFKA_CONTROLLER_PORT",
@@ -97,7 +79,7 @@ def fetch(cache_dir: Path | None, kafka_version: str, force: bool) -> None:
     default=None,
     help="KRaft controller port on 127.0.0.1; default: a free port.",
 )
-@_data_dir_option
+@broker_data_dir_option()
 @_cache_dir_option
 @_version_option
 @click.option(
@@ -162,7 +144,7 @@ def start(
 
 
 @kafka.command()
-@_data_dir_option
+@broker_data_dir_option()
 @click.option(
     "--stop-timeout-s",
     envvar="WXSTREAM_KAFKA_STOP_TIMEOUT_S",
@@ -183,7 +165,7 @@ def stop(data_dir: Path | None, stop_timeout_s: float) -> None:
 
 
 @kafka.command()
-@_data_dir_option
+@broker_data_dir_option()
 def status(data_dir: Path | None) -> None:
     """Show whether the broker runs (exit code 0) or not (exit code 3)."""
     current = LocalBroker(_broker_settings(data_dir=data_dir)).status()

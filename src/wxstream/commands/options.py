@@ -70,3 +70,91 @@ def data_dir_option(func: F) -> F:
         default=None,
         help="Folder with the shared observation data; default: ../shared/data where it exists.",
     )(func)
+
+
+def features_topic_option(func: F) -> F:
+    """``--features-topic`` / ``WXSTREAM_FEATURES_TOPIC``."""
+    return click.option(
+        "--features-topic",
+        envvar="WXSTREAM_FEATURES_TOPIC",
+        show_envvar=True,
+        default=settings.FEATURES_TOPIC,
+        show_default=True,
+        help="Topic of hourly weather features.",
+    )(func)
+
+
+def predictions_topic_option(func: F) -> F:
+    """``--predictions-topic`` / ``WXSTREAM_PREDICTIONS_TOPIC``."""
+    return click.option(
+        "--predictions-topic",
+        envvar="WXSTREAM_PREDICTIONS_TOPIC",
+        show_envvar=True,
+        default=settings.PREDICTIONS_TOPIC,
+        show_default=True,
+        help="Topic of forecasts.",
+    )(func)
+
+
+def dlq_topic_option(func: F) -> F:
+    """``--dlq-topic`` / ``WXSTREAM_DLQ_TOPIC``."""
+    return click.option(
+        "--dlq-topic",
+        envvar="WXSTREAM_DLQ_TOPIC",
+        show_envvar=True,
+        default=settings.DLQ_TOPIC,
+        show_default=True,
+        help="Dead-letter topic for records that cannot be used.",
+    )(func)
+
+
+def group_id_option(func: F) -> F:
+    """``--group-id`` / ``WXSTREAM_GROUP_ID``."""
+    return click.option(
+        "--group-id",
+        envvar="WXSTREAM_GROUP_ID",
+        show_envvar=True,
+        default=settings.CONSUMER_GROUP,
+        show_default=True,
+        help="Consumer group of the inference service.",
+    )(func)
+
+
+def num_actors_option(func: F) -> F:
+    """``--num-actors`` / ``WXSTREAM_NUM_ACTORS``."""
+    return click.option(
+        "--num-actors",
+        envvar="WXSTREAM_NUM_ACTORS",
+        show_envvar=True,
+        type=click.IntRange(1),
+        default=2,
+        show_default=True,
+        help="Inference actors of the service.",
+    )(func)
+
+
+def broker_port_option(name: str = "--port") -> Callable[[F], F]:
+    """``--port`` (or ``name``) / ``WXSTREAM_KAFKA_PORT``: the local broker's client port."""
+    option: Callable[[F], F] = click.option(
+        name,
+        envvar="WXSTREAM_KAFKA_PORT",
+        show_envvar=True,
+        type=click.IntRange(1, 65535),
+        default=settings.DEFAULT_BROKER_PORT,
+        show_default=True,
+        help="Client port of the local broker on 127.0.0.1.",
+    )
+    return option
+
+
+def broker_data_dir_option(name: str = "--data-dir") -> Callable[[F], F]:
+    """``--data-dir`` (or ``name``) / ``WXSTREAM_KAFKA_DATA_DIR``: the local broker's files."""
+    option: Callable[[F], F] = click.option(
+        name,
+        envvar="WXSTREAM_KAFKA_DATA_DIR",
+        show_envvar=True,
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        help=f"Broker data, log and pid file; default: {settings.default_broker_dir()}.",
+    )
+    return option

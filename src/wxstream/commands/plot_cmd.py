@@ -14,8 +14,10 @@ from wxstream import settings
 from wxstream.commands.options import (
     bootstrap_servers_option,
     data_dir_option,
+    features_topic_option,
     model_name_option,
     model_storage_option,
+    predictions_topic_option,
 )
 from wxstream.errors import ConfigError, DataError
 
@@ -87,22 +89,8 @@ def parse_instant(text: str | None, flag: str) -> datetime | None:
     help="PNG path; default reports/forecast-<station>.png or reports/mae-per-lead-<source>.png.",
 )
 @bootstrap_servers_option
-@click.option(
-    "--features-topic",
-    envvar="WXSTREAM_FEATURES_TOPIC",
-    show_envvar=True,
-    default=settings.FEATURES_TOPIC,
-    show_default=True,
-    help="Features topic (--from-topics).",
-)
-@click.option(
-    "--predictions-topic",
-    envvar="WXSTREAM_PREDICTIONS_TOPIC",
-    show_envvar=True,
-    default=settings.PREDICTIONS_TOPIC,
-    show_default=True,
-    help="Predictions topic (--from-topics).",
-)
+@features_topic_option
+@predictions_topic_option
 @click.option(
     "--timeout-s",
     type=click.FloatRange(0.1),

@@ -10,7 +10,11 @@ from typing import Any, TypeVar
 import click
 
 from wxstream import settings
-from wxstream.commands.options import bootstrap_servers_option, data_dir_option
+from wxstream.commands.options import (
+    bootstrap_servers_option,
+    data_dir_option,
+    features_topic_option,
+)
 from wxstream.data import SOURCE_NAMES
 from wxstream.errors import ConfigError
 
@@ -29,18 +33,6 @@ def parse_instant(value: str | None, flag: str) -> datetime | None:
             fix=f"write e.g. {flag} 2013-11-01 or {flag} 2013-11-01T05:00:00+00:00",
         ) from exc
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def features_topic_option(func: F) -> F:
-    """``--features-topic`` / ``WXSTREAM_FEATURES_TOPIC``."""
-    return click.option(
-        "--features-topic",
-        envvar="WXSTREAM_FEATURES_TOPIC",
-        show_envvar=True,
-        default=settings.FEATURES_TOPIC,
-        show_default=True,
-        help="Topic of hourly weather features.",
-    )(func)
 
 
 @click.command()

@@ -11,7 +11,14 @@ from typing import Any
 import click
 
 from wxstream import settings
-from wxstream.commands.options import bootstrap_servers_option, ray_address_option
+from wxstream.commands.options import (
+    bootstrap_servers_option,
+    dlq_topic_option,
+    features_topic_option,
+    group_id_option,
+    predictions_topic_option,
+    ray_address_option,
+)
 from wxstream.inference.status import (
     Health,
     RayReport,
@@ -145,38 +152,10 @@ def _ray_lines(ray: RayReport) -> list[str]:
 @click.command()
 @bootstrap_servers_option
 @ray_address_option
-@click.option(
-    "--features-topic",
-    envvar="WXSTREAM_FEATURES_TOPIC",
-    show_envvar=True,
-    default=settings.FEATURES_TOPIC,
-    show_default=True,
-    help="Input topic of hourly weather features.",
-)
-@click.option(
-    "--predictions-topic",
-    envvar="WXSTREAM_PREDICTIONS_TOPIC",
-    show_envvar=True,
-    default=settings.PREDICTIONS_TOPIC,
-    show_default=True,
-    help="Output topic of forecasts.",
-)
-@click.option(
-    "--dlq-topic",
-    envvar="WXSTREAM_DLQ_TOPIC",
-    show_envvar=True,
-    default=settings.DLQ_TOPIC,
-    show_default=True,
-    help="Dead-letter topic.",
-)
-@click.option(
-    "--group-id",
-    envvar="WXSTREAM_GROUP_ID",
-    show_envvar=True,
-    default=settings.CONSUMER_GROUP,
-    show_default=True,
-    help="Consumer group of the inference service.",
-)
+@features_topic_option
+@predictions_topic_option
+@dlq_topic_option
+@group_id_option
 @click.option(
     "--sample-interval-s",
     envvar="WXSTREAM_STATUS_SAMPLE_INTERVAL_S",

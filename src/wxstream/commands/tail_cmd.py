@@ -8,22 +8,13 @@ from typing import Any, TypeVar
 import click
 
 from wxstream import settings
-from wxstream.commands.options import bootstrap_servers_option
-from wxstream.commands.replay_cmd import features_topic_option
+from wxstream.commands.options import (
+    bootstrap_servers_option,
+    features_topic_option,
+    predictions_topic_option,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def predictions_topic_option(func: F) -> F:
-    """``--predictions-topic`` / ``WXSTREAM_PREDICTIONS_TOPIC``."""
-    return click.option(
-        "--predictions-topic",
-        envvar="WXSTREAM_PREDICTIONS_TOPIC",
-        show_envvar=True,
-        default=settings.PREDICTIONS_TOPIC,
-        show_default=True,
-        help="Topic of forecasts.",
-    )(func)
 
 
 def parse_leads(value: str) -> tuple[int, ...]:

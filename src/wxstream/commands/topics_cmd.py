@@ -5,7 +5,12 @@ from __future__ import annotations
 import click
 
 from wxstream import settings
-from wxstream.commands.options import bootstrap_servers_option
+from wxstream.commands.options import (
+    bootstrap_servers_option,
+    dlq_topic_option,
+    features_topic_option,
+    predictions_topic_option,
+)
 from wxstream.kafka.admin import ensure_topics, list_topics, wait_for_broker
 
 
@@ -25,30 +30,9 @@ def topics() -> None:
     show_default=True,
     help="Partitions of the features and predictions topics.",
 )
-@click.option(
-    "--features-topic",
-    envvar="WXSTREAM_FEATURES_TOPIC",
-    show_envvar=True,
-    default=settings.FEATURES_TOPIC,
-    show_default=True,
-    help="Topic of hourly weather features.",
-)
-@click.option(
-    "--predictions-topic",
-    envvar="WXSTREAM_PREDICTIONS_TOPIC",
-    show_envvar=True,
-    default=settings.PREDICTIONS_TOPIC,
-    show_default=True,
-    help="Topic of forecasts.",
-)
-@click.option(
-    "--dlq-topic",
-    envvar="WXSTREAM_DLQ_TOPIC",
-    show_envvar=True,
-    default=settings.DLQ_TOPIC,
-    show_default=True,
-    help="Dead-letter topic for records that cannot be decoded.",
-)
+@features_topic_option
+@predictions_topic_option
+@dlq_topic_option
 @click.option(
     "--wait-s",
     envvar="WXSTREAM_KAFKA_WAIT_S",

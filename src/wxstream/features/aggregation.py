@@ -25,20 +25,11 @@ from wxstream.data.observations import (
     WIND_SPEED_MS,
 )
 from wxstream.errors import DataError
+from wxstream.features.schema import FIELDS
 
 WINDOW = pd.Timedelta(hours=1)
 
-FEATURE_COLUMNS: tuple[str, ...] = (
-    "station_id",
-    "window_start",
-    "window_end",
-    "avg_temperature",
-    "avg_dewpoint",
-    "avg_wind_speed",
-    "min_temperature",
-    "max_temperature",
-    "observation_count",
-)
+FEATURE_COLUMNS: tuple[str, ...] = FIELDS
 """Columns of :func:`aggregate_hourly`'s result, in order (the message's fields)."""
 
 

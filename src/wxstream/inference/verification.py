@@ -16,30 +16,18 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TypeAlias
 
 from wxstream.features import FeatureMessage
+from wxstream.models.plots import ForecastLike
 
 _HOUR = timedelta(hours=1)
 DEFAULT_MAX_PENDING = 2_000_000
 DEFAULT_MAX_OBSERVATIONS = 500_000
 
 
-class Forecast(Protocol):
-    """What the verifier reads of a forecast (a ``PredictionMessage`` fits)."""
-
-    @property
-    def station_id(self) -> str: ...
-    @property
-    def issued_at(self) -> datetime: ...
-    @property
-    def leads_h(self) -> tuple[int, ...]: ...
-    @property
-    def temperature_c(self) -> tuple[float, ...]: ...
-    @property
-    def temperature_p10_c(self) -> tuple[float, ...]: ...
-    @property
-    def temperature_p90_c(self) -> tuple[float, ...]: ...
+Forecast: TypeAlias = ForecastLike
+"""What the verifier reads of a forecast (a ``PredictionMessage`` fits)."""
 
 
 def target_window_start(issued_at: datetime, lead_h: int) -> datetime:
