@@ -13,14 +13,26 @@ header                 value (UTF-8)
 ``wx.source.offset``   its offset (decimal)
 ``wx.error.ts``        when it was rejected, ISO-8601 UTC with milliseconds
 =====================  ===========================================================
+
+A value longer than :data:`MAX_DEAD_LETTER_VALUE_BYTES` (only ``too_large`` records:
+the decoder rejects anything longer than the same limit) keeps its first
+:data:`MAX_DEAD_LETTER_VALUE_BYTES` bytes, and a key longer than
+:data:`MAX_DEAD_LETTER_KEY_BYTES` its first bytes; ``wx.value.bytes`` /
+``wx.key.bytes`` then give the original length and ``wx.value.sha256`` /
+``wx.key.sha256`` its SHA-256 (hex). Otherwise an input record near the broker's
+``message.max.bytes`` would yield a dead letter (its bytes plus headers) larger than
+the limit: the transaction holding it would fail on every retry and stop the service.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
+
+from wxstream.features.schema import MAX_MESSAGE_BYTES
 
 REASON_HEADER: Final = "wx.reason"
 DETAIL_HEADER: Final = "wx.detail"
@@ -37,6 +49,12 @@ HEADER_NAMES: Final = (
     ERROR_TS_HEADER,
 )
 MAX_DETAIL_CHARS: Final = 1000
+MAX_DEAD_LETTER_VALUE_BYTES: Final = MAX_MESSAGE_BYTES
+MAX_DEAD_LETTER_KEY_BYTES: Final = 1024
+VALUE_BYTES_HEADER: Final = "wx.value.bytes"
+VALUE_SHA256_HEADER: Final = "wx.value.sha256"
+KEY_BYTES_HEADER: Final = "wx.key.bytes"
+KEY_SHA256_HEADER: Final = "wx.key.sha256"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +91,8 @@ def dead_letter(
     source_offset: int,
     error_ts_ms: int,
 ) -> DeadLetter:
-    """The dead-letter record for a rejected input record."""
+    """The dead-letter record for a rejected input record (see the module docstring
+    for values and keys that are cut)."""
     headers: list[tuple[str, str | bytes | None]] = [
         (REASON_HEADER, reason.encode()),
         (DETAIL_HEADER, detail[:MAX_DETAIL_CHARS].encode("utf-8", "replace")),
@@ -82,7 +101,20 @@ def dead_letter(
         (SOURCE_OFFSET_HEADER, str(source_offset).encode()),
         (ERROR_TS_HEADER, format_error_ts(error_ts_ms).encode()),
     ]
+    value = _bounded(value, MAX_DEAD_LETTER_VALUE_BYTES, "value", headers)
+    key = _bounded(key, MAX_DEAD_LETTER_KEY_BYTES, "key", headers)
     return DeadLetter(key=key, value=value, headers=headers, reason=reason)
+
+
+def _bounded(
+    raw: bytes | None, limit: int, what: str, headers: list[tuple[str, str | bytes | None]]
+) -> bytes | None:
+    """``raw`` cut to ``limit`` bytes; a cut adds its original length and SHA-256."""
+    if raw is None or len(raw) <= limit:
+        return raw
+    headers.append((f"wx.{what}.bytes", str(len(raw)).encode()))
+    headers.append((f"wx.{what}.sha256", hashlib.sha256(raw).hexdigest().encode()))
+    return raw[:limit]
 
 
 def read_headers(headers: Sequence[tuple[str, str | bytes | None]] | None) -> dict[str, str]:

@@ -44,6 +44,8 @@ from wxstream.settings import ServeSettings
 logger = logging.getLogger(__name__)
 
 PRODUCER_LINGER_MS = 10
+FETCH_QUEUE_KBYTES = 16_384
+"""librdkafka's pre-fetch queue (``queued.max.messages.kbytes``, default 64 MiB)."""
 
 __all__ = [
     "InferenceService",
@@ -216,7 +218,8 @@ def _build_service(
 ) -> InferenceService:
     kafka = settings.kafka
     timeout_s = kafka.request_timeout_s * 3
-    overrides = {}
+    # A capped pre-fetch queue keeps memory flat however large the backlog grows.
+    overrides: dict[str, object] = {"queued_max_messages_kbytes": FETCH_QUEUE_KBYTES}
     if settings.session_timeout_s is not None:
         overrides["session_timeout_ms"] = int(settings.session_timeout_s * 1000)
     consumer = make_consumer(kafka, settings.group_id, **overrides)
