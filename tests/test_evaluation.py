@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from wxstream.models import evaluation
+from wxstream.models.calibration import interval_scale, scale_interval
 from wxstream.models.evaluation import (
     CLIMATOLOGY,
     DIURNAL,
@@ -21,10 +22,8 @@ from wxstream.models.evaluation import (
     MODEL,
     PERSISTENCE,
     coverage_by_lead,
-    interval_scale,
     mae_by_lead,
     rmse_by_lead,
-    scale_interval,
     width_by_lead,
 )
 
@@ -182,6 +181,18 @@ def test_small_real_evaluation_run(tmp_path: Path) -> None:
     model = report["methods"][MODEL]
     assert all(0.0 <= model["coverage_p10_p90"][h] <= 1.0 for h in leads)
     assert all(model["mean_width_p10_p90"][h] > 0 for h in leads)
+    # the trained model carries its calibration: scored as predict serves it, not twice
+    calibration = report["calibration"]
+    assert calibration["applied"]
+    assert calibration["source"] == "model"
+    for h in leads:
+        assert calibration["coverage_p10_p90"][h] == pytest.approx(
+            model["coverage_p10_p90"][h], abs=1e-4
+        )
+        assert calibration["scale_by_lead"][h] > 0
+    saved = json.loads((Path(report["model"]["path"]) / "metadata.json").read_text())
+    factors = saved["interval_calibration"]["scale_per_lead"]
+    assert [round(f, 4) for f in factors] == [calibration["scale_by_lead"][h] for h in leads]
     best_learned = min(
         report["methods"][MODEL]["mae"]["1"], report["methods"][LIGHTGBM]["mae"]["1"]
     )

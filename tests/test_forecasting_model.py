@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -121,3 +122,33 @@ def test_cpu_inference_never_imports_torch(trained: Trained) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert proc.stdout.split() == ["onnxruntime", "(3,", "8,", "3)", "False"]
+
+
+def test_training_stores_calibration_that_predict_applies(trained: Trained) -> None:
+    """Training fits per-lead factors on the validation windows; every runtime serves the
+    raw network interval stretched by them around an unchanged median."""
+    meta = json.loads((trained.path / "metadata.json").read_text())
+    entry = meta["interval_calibration"]
+    assert entry["method"] == "validation-scale"
+    assert entry["target_coverage"] == 0.8
+    assert len(entry["scale_per_lead"]) == CONFIG.horizon
+    assert entry["validation_samples"] == len(trained.samples)
+    assert entry["validation_coverage"]["calibrated"] >= 0.8
+    scale = np.asarray(entry["scale_per_lead"], dtype=np.float32)
+    x, y = trained.samples.x, trained.samples.y
+    for runtime in ("onnxruntime", "torch", "numpy"):
+        model = load_model(trained.path, device="cpu", runtime=runtime)
+        raw = model.predict(x, calibrated=False)
+        served = model.predict(x)
+        mid = raw[..., 1]
+        expected_lo = mid - scale * (mid - raw[..., 0])
+        expected_hi = mid + scale * (raw[..., 2] - mid)
+        np.testing.assert_array_equal(served[..., 1], mid)
+        np.testing.assert_array_equal(served[..., 0], expected_lo)
+        np.testing.assert_array_equal(served[..., 2], expected_hi)
+        assert (served[..., 0] <= served[..., 1]).all()
+        assert (served[..., 1] <= served[..., 2]).all()
+        assert not np.array_equal(served, raw)
+        inside = (y >= served[..., 0]) & (y <= served[..., 2])
+        # fitted on these windows with torch; other runtimes differ by float rounding only
+        assert inside.mean() == pytest.approx(entry["validation_coverage"]["calibrated"], abs=2e-3)

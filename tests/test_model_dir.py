@@ -257,3 +257,65 @@ def test_resolve_newest_and_named(tmp_path: Path, samples: WindowedSamples) -> N
     assert resolve_model_dir(named) == root / "b_old"
     with pytest.raises(ModelNotFoundError, match="nope"):
         resolve_model_dir(ModelSettings(storage_path=tmp_path, model_name="nope"))
+
+
+def _with_calibration(bundle: ModelBundle, entry: object) -> ModelBundle:
+    metadata = {**bundle.metadata, "interval_calibration": entry}
+    return ModelBundle(
+        metadata=metadata,
+        weights=bundle.weights,
+        scaler_x=bundle.scaler_x,
+        scaler_y=bundle.scaler_y,
+        adapter=bundle.adapter,
+    )
+
+
+SCALE = [1.25, 1.5, 0.75, 2.0, 1.0, 3.0]
+
+
+def test_round_trip_keeps_the_interval_calibration(
+    tmp_path: Path, samples: WindowedSamples
+) -> None:
+    entry = {"method": "validation-scale", "target_coverage": 0.8, "scale_per_lead": SCALE}
+    bundle = _with_calibration(make_bundle(samples), entry)
+    path = write_model_dir(tmp_path, "cal", bundle)
+    assert json.loads((path / METADATA_FILE).read_text())["interval_calibration"] == entry
+    assert read_model_dir(path).metadata["interval_calibration"] == entry
+    loaded = load_model(path, device="cpu")
+    assert loaded.interval_scale is not None
+    np.testing.assert_array_equal(loaded.interval_scale, np.asarray(SCALE, np.float32))
+    in_memory = ForecastingModel.from_bundle(bundle)
+    np.testing.assert_array_equal(loaded.predict(samples.x[:50]), in_memory.predict(samples.x[:50]))
+    plain = load_model(write_model_dir(tmp_path, "plain", make_bundle(samples)), device="cpu")
+    assert plain.interval_scale is None
+    np.testing.assert_array_equal(
+        plain.predict(samples.x[:50]), loaded.predict(samples.x[:50], calibrated=False)
+    )
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"method": "validation-scale", "scale_per_lead": SCALE[:5]},
+        {"method": "validation-scale", "scale_per_lead": [*SCALE[:5], 0.0]},
+        {"method": "validation-scale", "scale_per_lead": [*SCALE[:5], -1.0]},
+        {"method": "validation-scale", "scale_per_lead": [*SCALE[:5], None]},
+        {"method": "quantile-mapping", "scale_per_lead": SCALE},
+        "validation-scale",
+    ],
+)
+def test_bad_interval_calibration_names_metadata(
+    tmp_path: Path, samples: WindowedSamples, entry: object
+) -> None:
+    good = {"method": "validation-scale", "target_coverage": 0.8, "scale_per_lead": SCALE}
+    path = write_model_dir(tmp_path, "cal", _with_calibration(make_bundle(samples), good))
+    meta = json.loads((path / METADATA_FILE).read_text())
+    meta["interval_calibration"] = entry
+    meta.pop("files")
+    (path / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(ModelFormatError, match=r"metadata\.json: .*interval_calibration"):
+        read_model_dir(path)
+    with pytest.raises(ModelFormatError, match=r"metadata\.json"):
+        write_model_dir(tmp_path, "again", _with_calibration(make_bundle(samples), entry))
+    with pytest.raises(ModelFormatError, match="interval_calibration"):
+        ForecastingModel.from_bundle(_with_calibration(make_bundle(samples), entry))

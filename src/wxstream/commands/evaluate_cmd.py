@@ -99,7 +99,11 @@ def parse_leads(text: str) -> tuple[int, ...]:
     show_envvar=True,
     default=True,
     show_default=True,
-    help="Scale the model's p10-p90 interval per lead to 80 % coverage on validation.",
+    help=(
+        "For a model without stored interval calibration (trained before it existed), "
+        "scale its p10-p90 interval per lead to 80 % coverage on validation; a model "
+        "that carries calibration is scored exactly as it serves."
+    ),
 )
 @click.option(
     "--leads",

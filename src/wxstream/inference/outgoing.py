@@ -59,7 +59,10 @@ def build_outgoing(
         counts.dead_letters[NON_FINITE_REASON] = counts.dead_letters.get(NON_FINITE_REASON, 0) + bad
     values = encoder.encode([r.source for r in requests], forecasts, produced_at)
     outgoing = Outgoing(
-        predictions=[(r.key, v) for r, v in zip(requests, values, strict=True)],
+        # Forecasts are keyed by the station they are for, whatever key the input had.
+        predictions=[
+            (r.source.station_id.encode("utf-8"), v) for r, v in zip(requests, values, strict=True)
+        ],
         dead_letters=dead,
         timestamps_ms=[r.timestamp_ms for r in requests],
     )

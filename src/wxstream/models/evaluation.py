@@ -1,6 +1,7 @@
-"""Forecast scores: error metrics per lead, interval calibration, the report and its table.
+"""Forecast scores: error metrics per lead, interval coverage, the report and its table.
 
 Pure functions over arrays: ``forecast`` and ``observed`` are ``(samples, leads)`` degC.
+The interval calibration factors live in :mod:`wxstream.models.calibration`.
 The pipeline that produces them lives in :mod:`wxstream.models.evaluation_run`.
 """
 
@@ -23,8 +24,6 @@ LIGHTGBM = "lightgbm"
 MODEL = "model"
 METHODS: tuple[str, ...] = (MODEL, LIGHTGBM, PERSISTENCE, DIURNAL, CLIMATOLOGY)
 """Every method a report scores, in table order."""
-
-INTERVAL_LEVEL = 0.8  # p10..p90
 
 
 def _errors(forecast: npt.ArrayLike, observed: npt.ArrayLike) -> FloatArray:
@@ -79,42 +78,6 @@ def skill(mae: npt.ArrayLike, reference_mae: npt.ArrayLike) -> FloatArray:
     r = np.asarray(reference_mae, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(1.0 - m / r)
-
-
-def interval_scale(
-    quantiles: npt.ArrayLike, observed: npt.ArrayLike, level: float = INTERVAL_LEVEL
-) -> FloatArray:
-    """Per-lead factor that stretches p10..p90 around p50 to cover ``level`` of ``observed``.
-
-    The interval ``[p50 - s (p50 - p10), p50 + s (p90 - p50)]`` covers an observation
-    exactly when ``s`` is at least that observation's ratio of distance to half-width;
-    the ``level`` quantile of those ratios is the smallest ``s`` with that coverage.
-
-    Args:
-        quantiles: ``(samples, leads, 3)`` p10, p50, p90.
-        observed: ``(samples, leads)``.
-        level: wanted coverage.
-    """
-    q = np.asarray(quantiles, dtype=np.float64)
-    o = np.asarray(observed, dtype=np.float64)
-    above = o >= q[..., 1]
-    half = np.where(above, q[..., 2] - q[..., 1], q[..., 1] - q[..., 0])
-    dist = np.abs(o - q[..., 1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(dist == 0.0, 0.0, dist / half)
-    # "higher" and the tiny stretch make sure rounding never leaves coverage below level
-    factor = np.quantile(ratio, level, axis=0, method="higher")
-    return np.asarray(factor * (1.0 + 1e-9))
-
-
-def scale_interval(quantiles: npt.ArrayLike, factor: npt.ArrayLike) -> FloatArray:
-    """Quantiles ``(samples, leads, 3)`` with p10/p90 moved by ``factor`` (per lead) around p50."""
-    q = np.array(quantiles, dtype=np.float64)
-    s = np.asarray(factor, dtype=np.float64)[None, :]
-    mid = q[..., 1]
-    q[..., 0] = mid - s * (mid - q[..., 0])
-    q[..., 2] = mid + s * (q[..., 2] - mid)
-    return q
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,17 @@ from wxstream.data.splits import Bounds, Split
 from wxstream.errors import DataError
 from wxstream.models import baselines
 from wxstream.models.baselines import HourlyGrid, IntArray
+from wxstream.models.calibration import (
+    INTERVAL_LEVEL,
+    METADATA_KEY,
+    METHOD,
+    interval_scale,
+    scale_interval,
+)
 from wxstream.models.dataset import build_samples
 from wxstream.models.evaluation import (
     CLIMATOLOGY,
     DIURNAL,
-    INTERVAL_LEVEL,
     LIGHTGBM,
     MODEL,
     PERSISTENCE,
@@ -34,8 +40,6 @@ from wxstream.models.evaluation import (
     MethodScores,
     coverage_by_lead,
     goal_checks,
-    interval_scale,
-    scale_interval,
     score_methods,
 )
 from wxstream.models.forecasting_model import ForecastingModel
@@ -58,8 +62,10 @@ class EvaluationSettings:
 
     Attributes:
         lightgbm: settings of the LightGBM baseline (``None``: leave it out).
-        calibrate: scale the model's p10..p90 per lead on the validation period so it
-            covers 80 % there (the raw interval is reported too).
+        calibrate: for a model without its own interval calibration, scale its
+            p10..p90 per lead on the validation period so it covers 80 % there (the raw
+            interval is reported too). A model that carries calibration is scored as
+            :meth:`ForecastingModel.predict` serves it, whatever this says.
         dedupe_shared_weather: keep one station per ``weather_group``.
     """
 
@@ -97,8 +103,13 @@ def model_quantiles(
     rows: pd.DataFrame,
     grid: HourlyGrid,
     samples: tuple[IntArray, IntArray],
+    *,
+    calibrated: bool = True,
 ) -> FloatArray:
-    """Model quantiles ``(samples, horizon, 3)`` degC; NaN where the model has no full window."""
+    """Model quantiles ``(samples, horizon, 3)`` degC; NaN where the model has no full window.
+
+    ``calibrated`` is passed to :meth:`ForecastingModel.predict` (false: the raw interval).
+    """
     station, issue = samples
     out = np.full((issue.size, model.horizon, 3), np.nan)
     if issue.size == 0:
@@ -122,7 +133,7 @@ def model_quantiles(
     found = w_key[order][pos] == key
     chosen = order[pos[found]]
     preds = [
-        model.predict(windows.x[chosen[lo : lo + _PREDICT_BATCH]])
+        model.predict(windows.x[chosen[lo : lo + _PREDICT_BATCH]], calibrated=calibrated)
         for lo in range(0, chosen.size, _PREDICT_BATCH)
     ]
     if preds:
@@ -165,7 +176,7 @@ def evaluate(
     clim = baselines.fit_climatology(grid, grid.index_of(split.train[1]))
     forecasts[CLIMATOLOGY] = baselines.climatology_forecast(clim, grid, *test, leads)
     t0 = time.perf_counter()
-    quantiles = model_quantiles(model, rows, grid, test)
+    quantiles = model_quantiles(model, rows, grid, test, calibrated=False)
     timing["model_predict_s"] = time.perf_counter() - t0
     defined = ~np.isnan(y).any(axis=1) & ~np.isnan(quantiles).any(axis=(1, 2))
     for values in forecasts.values():
@@ -180,27 +191,9 @@ def evaluate(
     forecasts = {k: v[defined] for k, v in forecasts.items()}
     forecasts[MODEL] = quantiles[..., 1]
 
-    calibration: dict[str, Any] = {"applied": False}
-    raw_coverage = coverage_by_lead(quantiles[..., 0], quantiles[..., 2], y)
-    if settings.calibrate:
-        val = period_samples(grid, split.validation, horizon)
-        q_val = model_quantiles(model, rows, grid, val)
-        y_val = baselines.targets(grid, *val, leads)
-        ok = ~np.isnan(y_val).any(axis=1) & ~np.isnan(q_val).any(axis=(1, 2))
-        if ok.any():
-            factor = interval_scale(q_val[ok], y_val[ok], INTERVAL_LEVEL)
-            quantiles = scale_interval(quantiles, factor)
-            calibration = {
-                "applied": True,
-                "validation_samples": int(ok.sum()),
-                "scale_by_lead": {
-                    str(h): round(float(f), 4) for h, f in zip(leads, factor, strict=True)
-                },
-                "raw_coverage_p10_p90": {
-                    str(h): round(float(c), 4) for h, c in zip(leads, raw_coverage, strict=True)
-                },
-            }
-
+    quantiles, calibration = _calibrate(
+        model, quantiles, y, rows=rows, split=split, grid=grid, settings=settings
+    )
     if settings.lightgbm is not None:
         t0 = time.perf_counter()
         lgb = fit_lightgbm_direct(
@@ -231,6 +224,62 @@ def evaluate(
     if settings.lightgbm is not None:
         report["lightgbm"] = lgb_info
     return report
+
+
+def _calibrate(
+    model: ForecastingModel,
+    raw: FloatArray,
+    y: FloatArray,
+    *,
+    rows: pd.DataFrame,
+    split: Split,
+    grid: HourlyGrid,
+    settings: EvaluationSettings,
+) -> tuple[FloatArray, dict[str, Any]]:
+    """The test quantiles to score and the report's ``calibration`` section.
+
+    A model carrying its own calibration gets exactly what ``predict`` serves (its
+    factors on the raw float32 output); otherwise, with ``settings.calibrate``, factors
+    are fitted on the validation period here. Either way the section records the raw
+    and the calibrated coverage.
+    """
+    leads = list(range(1, model.horizon + 1))
+
+    def per_lead(values: FloatArray) -> dict[str, float]:
+        return {str(h): round(float(v), 4) for h, v in zip(leads, values, strict=True)}
+
+    raw_coverage = coverage_by_lead(raw[..., 0], raw[..., 2], y)
+    if model.interval_scale is not None:
+        # raw came from float32 predictions, so this repeats predict bit for bit
+        served = model.calibrate_interval(raw.astype(np.float32)).astype(np.float64)
+        factor: FloatArray = np.asarray(model.interval_scale, dtype=np.float64)
+        info: dict[str, Any] = {
+            "applied": True,
+            "source": "model",
+            "method": model.metadata[METADATA_KEY].get("method", METHOD),
+            "validation_samples": model.metadata[METADATA_KEY].get("validation_samples"),
+        }
+    elif settings.calibrate:
+        val = period_samples(grid, split.validation, model.horizon)
+        q_val = model_quantiles(model, rows, grid, val, calibrated=False)
+        y_val = baselines.targets(grid, *val, leads)
+        ok = ~np.isnan(y_val).any(axis=1) & ~np.isnan(q_val).any(axis=(1, 2))
+        if not ok.any():
+            return raw, {"applied": False, "raw_coverage_p10_p90": per_lead(raw_coverage)}
+        factor = interval_scale(q_val[ok], y_val[ok], INTERVAL_LEVEL)
+        served = scale_interval(raw, factor)
+        info = {
+            "applied": True,
+            "source": "evaluation",
+            "method": METHOD,
+            "validation_samples": int(ok.sum()),
+        }
+    else:
+        return raw, {"applied": False, "raw_coverage_p10_p90": per_lead(raw_coverage)}
+    info["scale_by_lead"] = per_lead(factor)
+    info["raw_coverage_p10_p90"] = per_lead(raw_coverage)
+    info["coverage_p10_p90"] = per_lead(coverage_by_lead(served[..., 0], served[..., 2], y))
+    return served, info
 
 
 def _ordered(scores: dict[str, MethodScores]) -> list[str]:

@@ -2,6 +2,8 @@
 
 Torch-free unless the chosen backend is torch: scaling and unscaling happen here in
 numpy, around the backend that runs the network (see :mod:`wxstream.models.runtime`).
+The interval calibration recorded at training time is applied here too, after every
+backend alike, so each runtime serves the same calibrated p10..p90.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from wxstream.errors import ModelError
+from wxstream.errors import ModelError, ModelFormatError
 from wxstream.features import FeatureMessage
 from wxstream.features.adapter import FeatureAdapter
+from wxstream.models.calibration import scale_from_metadata, scale_interval
 from wxstream.models.config import long_term_leads, short_term_leads
 from wxstream.models.model_dir import ModelBundle
 from wxstream.models.runtime import InferenceBackend, make_backend
@@ -45,6 +48,8 @@ class ForecastingModel:
         device: ``"cpu"`` or ``"cuda"``.
         runtime: backend name (``onnxruntime``, ``torch``, ``numpy``).
         path: the directory it was loaded from (``None`` when built in memory).
+        interval_scale: per-lead factors applied to p10..p90 around p50 (``metadata.json``
+            ``interval_calibration``), or ``None`` when the model records none.
     """
 
     def __init__(
@@ -74,6 +79,16 @@ class ForecastingModel:
         y_center, y_scale = bundle.scaler_y.arrays()
         self._y_center = y_center[None, :, None]
         self._y_scale = y_scale[None, :, None]
+        try:
+            scale = scale_from_metadata(meta, self.horizon)
+        except ValueError as exc:
+            where = path / "metadata.json" if path is not None else f"model {self.name!r}"
+            raise ModelFormatError(
+                f"{where}: {exc}", fix="re-create it with `wxstream train`"
+            ) from exc
+        self.interval_scale: F32 | None = (
+            None if scale is None else np.asarray(scale, dtype=np.float32)
+        )
 
     @classmethod
     def from_bundle(
@@ -100,12 +115,14 @@ class ForecastingModel:
         """Number of model inputs per step."""
         return len(self.input_names)
 
-    def predict(self, x: npt.ArrayLike) -> F32:
+    def predict(self, x: npt.ArrayLike, *, calibrated: bool = True) -> F32:
         """Forecast a batch of windows.
 
         Args:
             x: ``(B, lookback, F)`` raw (unscaled) adapter inputs; rows oldest first.
                Windows holding NaN yield NaN forecasts.
+            calibrated: apply the model's interval calibration (when it has one); false
+               gives the raw network interval. p50 is the same either way.
 
         Returns:
             ``(B, horizon, 3)`` float32 degC: p10, p50, p90 for leads 1..horizon.
@@ -127,7 +144,19 @@ class ForecastingModel:
         out = q * self._y_scale + self._y_center
         if self.residual:
             out = out + arr[:, -1, self._target_index][:, None, None]
-        return np.asarray(out, dtype=np.float32)
+        raw = np.asarray(out, dtype=np.float32)
+        return self.calibrate_interval(raw) if calibrated else raw
+
+    def calibrate_interval(self, raw: F32) -> F32:
+        """Raw float32 quantiles ``(B, horizon, 3)`` -> what :meth:`predict` serves.
+
+        Stretches p10 and p90 around p50 by :attr:`interval_scale`; ``raw`` itself when
+        the model has no calibration.
+        """
+        arr = np.asarray(raw, dtype=np.float32)
+        if self.interval_scale is None:
+            return arr
+        return np.asarray(scale_interval(arr, self.interval_scale), dtype=np.float32)
 
     def predict_messages(self, windows: Sequence[Sequence[FeatureMessage]]) -> F32:
         """Forecast windows of decoded feature messages (each ``lookback`` long, oldest first)."""

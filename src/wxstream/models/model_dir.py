@@ -6,8 +6,8 @@ Layout of ``$MODEL_STORAGE_PATH/trained/forecasting/<NAME>/``:
 * ``scaler_X.json``: the input scaler (one column per adapter input);
 * ``scaler_y.json``: the target scaler (one column per lead);
 * ``feature_adapter.json``: message fields -> model inputs;
-* ``metadata.json``: everything else (shapes, quantiles, data ranges, metrics,
-  SHA-256 of the other files).
+* ``metadata.json``: everything else (shapes, quantiles, data ranges, metrics, the
+  optional ``interval_calibration`` factors, SHA-256 of the other files).
 
 Reading parses JSON and safetensors only: no pickle, no code from the directory.
 Writing goes to a temporary sibling folder renamed into place, so a reader never
@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from wxstream.errors import ModelError, ModelFormatError, ModelNotFoundError, WxstreamError
 from wxstream.features.adapter import FeatureAdapter
+from wxstream.models.calibration import scale_from_metadata
 from wxstream.models.scalers import AffineScaler
 
 logger = logging.getLogger(__name__)
@@ -323,6 +324,10 @@ def _validate_bundle(bundle: ModelBundle, where: Path) -> None:
         raise _format_error(meta_path, "quantiles and network.n_quantiles disagree")
     if meta["target"] not in features:
         raise _format_error(meta_path, f"target {meta['target']!r} is not among the features")
+    try:
+        scale_from_metadata(meta, horizon)
+    except ValueError as exc:
+        raise _format_error(meta_path, str(exc)) from exc
     expected = spec.weight_shapes()
     actual = {k: tuple(v.shape) for k, v in bundle.weights.items()}
     if actual != expected:

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from wxstream.errors import ConfigError, DataError
 from wxstream.features.adapter import FeatureAdapter, default_adapter
+from wxstream.models.calibration import METADATA_KEY, fit_interval_calibration
 from wxstream.models.config import QUANTILES, ModelConfig, long_term_leads, short_term_leads
 from wxstream.models.dataset import WindowedSamples, build_samples
 from wxstream.models.lstm import LSTMForecaster, pinball_loss
@@ -67,6 +68,9 @@ class TrainingResult:
             80 % interval coverage (empty without validation samples).
         data: sample counts and UTC date ranges of train and validation.
         duration_s: wall time of the fit.
+        interval_calibration: the ``interval_calibration`` entry of ``metadata.json``
+            (per-lead p10..p90 factors fitted on the validation windows), ``None``
+            without validation samples.
     """
 
     config: ModelConfig
@@ -80,6 +84,7 @@ class TrainingResult:
     data: dict[str, Any]
     duration_s: float
     extra: dict[str, Any] = field(default_factory=dict)
+    interval_calibration: dict[str, Any] | None = None
 
     @property
     def epochs_run(self) -> int:
@@ -139,6 +144,8 @@ class TrainingResult:
             },
             "metrics": dict(self.metrics),
         }
+        if self.interval_calibration is not None:
+            metadata[METADATA_KEY] = dict(self.interval_calibration)
         metadata.update(extra_metadata or {})
         return ModelBundle(
             metadata=metadata,
@@ -332,12 +339,14 @@ def train_model(
         epochs.close()
         net.load_numpy_weights(best_state)
         metrics: dict[str, Any] = {}
+        calibration: dict[str, Any] | None = None
         if len(val):
             q_val_best = predict_scaled(net, x_val)
             pred = unscale_quantiles(
                 q_val_best, scaler_y, val.last_target if config.residual else None
             )
             metrics["validation"] = forecast_metrics(pred, val)
+            calibration = fit_interval_calibration(pred, val.y)
     return TrainingResult(
         config=config,
         adapter=adapter,
@@ -349,6 +358,7 @@ def train_model(
         metrics=metrics,
         data={"train": sample_range(train), "validation": sample_range(val)},
         duration_s=time.perf_counter() - began,
+        interval_calibration=calibration,
     )
 
 
