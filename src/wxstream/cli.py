@@ -33,6 +33,10 @@ _COMMANDS: dict[str, str] = {
     "plot": "wxstream.commands.plot_cmd:plot",
 }
 
+# Prefix of the environment variables of options that name none explicitly.
+ENV_PREFIX = "WXSTREAM"
+_NO_ENVVAR = frozenset({"help", "version"})
+
 _LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
@@ -50,7 +54,23 @@ class _LazyGroup(click.Group):
         module = importlib.import_module(module_name)
         command = getattr(module, attr)
         assert isinstance(command, click.Command)
+        _show_envvars(command)
         return command
+
+
+def _show_envvars(command: click.Command) -> None:
+    """Make every option name its environment variable in ``--help``.
+
+    Options without an explicit ``envvar`` get ``WXSTREAM_<COMMAND>_<OPTION>`` from
+    :data:`ENV_PREFIX`; an option that must only ever be given on purpose (such as
+    ``--trust-pickles``) opts out with ``allow_from_autoenv=False``.
+    """
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name not in _NO_ENVVAR:
+            param.show_envvar = param.envvar is not None or param.allow_from_autoenv
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _show_envvars(sub)
 
 
 def configure_logging(level: str) -> None:
@@ -110,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug_hint = "--debug" in args or "--log-level=DEBUG" in args
     try:
-        cli.main(args=args, standalone_mode=False)
+        cli.main(args=args, standalone_mode=False, auto_envvar_prefix=ENV_PREFIX)
     except WxstreamError as exc:
         _report(exc, debug_hint or logging.getLogger().isEnabledFor(logging.DEBUG))
         sys.exit(exc.exit_code)

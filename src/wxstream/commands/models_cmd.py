@@ -109,6 +109,8 @@ def show(name: str | None, model_storage_path: Path, as_json: bool) -> None:
 @click.option(
     "--trust-pickles",
     is_flag=True,
+    # Never from the environment: trusting pickles must be said on the command line.
+    allow_from_autoenv=False,
     help="Read DIR's .pkl files (loading a pickle can run code; only scikit-learn scalers "
     "and plain data are admitted). Only for directories from a source you trust.",
 )
