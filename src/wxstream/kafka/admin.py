@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import (
-    ConsumerGroupTopicPartitions,
     IsolationLevel,
     KafkaException,
     TopicPartition,
@@ -30,6 +29,7 @@ from wxstream.kafka.clients import (
     START_BROKER_FIX,
     kafka_errors,
     make_admin,
+    make_consumer,
     translate_kafka_error,
 )
 from wxstream.settings import KafkaSettings
@@ -222,21 +222,24 @@ def end_offsets(
 
 
 def committed_offsets(settings: KafkaSettings, group_id: str, topic: str) -> dict[int, int | None]:
-    """Partition -> offset committed by ``group_id`` on ``topic`` (None: nothing yet)."""
+    """Partition -> offset committed by ``group_id`` on ``topic`` (None: nothing yet).
+
+    Read with a consumer of the group that never subscribes (so it never joins the
+    group or disturbs its members). The admin client's ``list_consumer_group_offsets``
+    is not used: librdkafka 2.x can crash the process in its OffsetFetch handler while
+    the group coordinator is still loading, right after a broker start.
+    """
     partitions = topic_partitions(settings, topic)
-    admin = make_admin(settings)
-    request = ConsumerGroupTopicPartitions(
-        group_id, [TopicPartition(topic, p) for p in range(partitions)]
-    )
-    futures = admin.list_consumer_group_offsets(
-        [request], request_timeout=settings.request_timeout_s
-    )
-    result: dict[int, int | None] = {}
-    with kafka_errors(settings.bootstrap_servers, f"reading offsets of group {group_id}"):
-        answer = futures[group_id].result()
-    for tp in answer.topic_partitions:
-        result[tp.partition] = tp.offset if tp.offset >= 0 else None
-    return result
+    consumer = make_consumer(settings, group_id)
+    try:
+        with kafka_errors(settings.bootstrap_servers, f"reading offsets of group {group_id}"):
+            answer = consumer.committed(
+                [TopicPartition(topic, p) for p in range(partitions)],
+                timeout=settings.request_timeout_s,
+            )
+    finally:
+        consumer.close()
+    return {tp.partition: tp.offset if tp.offset >= 0 else None for tp in answer}
 
 
 def consumer_lag(settings: KafkaSettings, group_id: str, topic: str) -> dict[int, int]:
