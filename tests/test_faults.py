@@ -53,14 +53,14 @@ from wxstream.inference.actor_pool import Completed
 from wxstream.inference.delivery import TransactionalDelivery
 from wxstream.inference.dlq import read_headers
 from wxstream.inference.metrics import ServiceMetrics
-from wxstream.inference.ray_consumer import InferenceService
+from wxstream.inference.ray_consumer import InferenceService, ServiceSummary
 from wxstream.inference.shutdown import GracefulShutdown, graceful_shutdown
 from wxstream.kafka.admin import ensure_topics
 from wxstream.kafka.broker import LocalBroker
 from wxstream.kafka.clients import make_consumer, make_producer
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.model_loader import load_model
-from wxstream.settings import BrokerSettings, KafkaSettings
+from wxstream.settings import BrokerSettings, KafkaSettings, ServeSettings
 
 pytestmark = [pytest.mark.kafka, pytest.mark.ray, pytest.mark.slow]
 
@@ -150,6 +150,29 @@ def wait_caught_up(env: FaultEnv, group_id: str, timeout_s: float = 180) -> None
     wait_until(lambda: caught_up(env.kafka, group_id), timeout_s, "every input committed")
 
 
+def child_service(
+    env: FaultEnv, guarantee: str, ray_address: str, *extra: str
+) -> tuple[ServeSettings, list[str]]:
+    """Settings and ``wxstream serve`` command line of a service run as a child process."""
+    settings = serve_settings(
+        env.kafka, env.model_dir, guarantee, session_timeout_s=SESSION_TIMEOUT_S
+    )
+    return settings, serve_command(settings, ray_address, *session_flags(), *extra)
+
+
+def catch_up_in_process(
+    env: FaultEnv, settings: ServeSettings, paced: PacedProducer
+) -> ServiceSummary:
+    """Run the service in this process until the rest of the stream is committed."""
+    service = ServiceThread(settings).start()
+    try:
+        paced.join()
+        wait_caught_up(env, settings.group_id)
+    finally:
+        summary = service.finish()
+    return summary
+
+
 def figures_of(env: FaultEnv, case: str, guarantee: str, began: float, **extra: object) -> Figures:
     """Compare what the predictions topic holds (read_committed) with the reference."""
     found = compare(
@@ -225,10 +248,7 @@ def test_consumer_killed_with_sigkill_then_restarted(
     guarantee: str, env: FaultEnv, ray_address: str, report: list[Figures]
 ) -> None:
     began = time.monotonic()
-    settings = serve_settings(
-        env.kafka, env.model_dir, guarantee, session_timeout_s=SESSION_TIMEOUT_S
-    )
-    first = serve_command(settings, ray_address, *session_flags())
+    settings, first = child_service(env, guarantee, ray_address)
     with serve_process(first, env.tmp_path / "1.log") as one:
         paced = start_stream(env, settings.group_id)
         wait_committed(env, settings.group_id)
@@ -406,10 +426,7 @@ def test_sigterm_drains_then_exits_zero(
     guarantee: str, env: FaultEnv, ray_address: str, report: list[Figures]
 ) -> None:
     began = time.monotonic()
-    settings = serve_settings(
-        env.kafka, env.model_dir, guarantee, session_timeout_s=SESSION_TIMEOUT_S
-    )
-    command = serve_command(settings, ray_address, *session_flags())
+    settings, command = child_service(env, guarantee, ray_address)
     with serve_process(command, env.tmp_path / "1.log") as one:
         paced = start_stream(env, settings.group_id)
         wait_committed(env, settings.group_id)
@@ -421,12 +438,7 @@ def test_sigterm_drains_then_exits_zero(
     first_inputs = summary_inputs(output)
     # What the first run read was forecast and committed before it exited.
     assert committed_total(env.kafka, settings.group_id) == first_inputs
-    service = ServiceThread(settings).start()
-    try:
-        paced.join()
-        wait_caught_up(env, settings.group_id)
-    finally:
-        summary = service.finish()
+    summary = catch_up_in_process(env, settings, paced)
     figures = figures_of(
         env, "sigterm-drain", settings.guarantee, began, first_inputs=first_inputs, exit_code=code
     )
@@ -440,10 +452,7 @@ def test_second_signal_exits_at_once_without_committing_unproduced(
     guarantee: str, env: FaultEnv, ray_address: str, report: list[Figures]
 ) -> None:
     began = time.monotonic()
-    settings = serve_settings(
-        env.kafka, env.model_dir, guarantee, session_timeout_s=SESSION_TIMEOUT_S
-    )
-    command = serve_command(settings, ray_address, *session_flags())
+    settings, command = child_service(env, guarantee, ray_address)
     with serve_process(command, env.tmp_path / "1.log") as one:
         paced = start_stream(env, settings.group_id)
         wait_committed(env, settings.group_id)
@@ -456,12 +465,7 @@ def test_second_signal_exits_at_once_without_committing_unproduced(
         output = one.output()
     assert code in (128 + signal.SIGTERM, 128 + signal.SIGINT), output[-3000:]
     assert "exiting now" in output
-    service = ServiceThread(settings).start()
-    try:
-        paced.join()
-        wait_caught_up(env, settings.group_id)
-    finally:
-        service.finish()
+    catch_up_in_process(env, settings, paced)
     figures = figures_of(
         env, "second-signal", settings.guarantee, began, exit_code=code, exit_s=round(exit_s, 2)
     )
