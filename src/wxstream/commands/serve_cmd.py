@@ -13,8 +13,12 @@ import click
 from wxstream import settings
 from wxstream.commands.options import (
     bootstrap_servers_option,
+    dlq_topic_option,
+    features_topic_option,
+    group_id_option,
     model_name_option,
     model_storage_option,
+    predictions_topic_option,
     ray_address_option,
 )
 
@@ -70,34 +74,10 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     default=None,
     help="CPUs of a local Ray (unset: Ray decides); ignored with --ray-address.",
 )
-@_opt(
-    "--features-topic",
-    "WXSTREAM_FEATURES_TOPIC",
-    default=settings.FEATURES_TOPIC,
-    show_default=True,
-    help="Input topic of hourly weather features.",
-)
-@_opt(
-    "--predictions-topic",
-    "WXSTREAM_PREDICTIONS_TOPIC",
-    default=settings.PREDICTIONS_TOPIC,
-    show_default=True,
-    help="Output topic of forecasts.",
-)
-@_opt(
-    "--dlq-topic",
-    "WXSTREAM_DLQ_TOPIC",
-    default=settings.DLQ_TOPIC,
-    show_default=True,
-    help="Dead-letter topic for input records that are not valid features.",
-)
-@_opt(
-    "--group-id",
-    "WXSTREAM_GROUP_ID",
-    default=settings.CONSUMER_GROUP,
-    show_default=True,
-    help="Kafka consumer group.",
-)
+@features_topic_option
+@predictions_topic_option
+@dlq_topic_option
+@group_id_option
 @_opt(
     "--batch-size",
     "WXSTREAM_BATCH_SIZE",
