@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--max-train-samples", type=int, default=None)
     parser.add_argument("--lightgbm", action="store_true")
     parser.add_argument("--log", type=Path, default=None)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
@@ -52,6 +53,7 @@ def main() -> None:
         config,
         progress=False,
         max_train_samples=args.max_train_samples,
+        device=args.device,
     )
     train_s = time.perf_counter() - began
     model = ForecastingModel.from_bundle(result.to_bundle("tuning"), intra_op_threads=2)
@@ -63,6 +65,7 @@ def main() -> None:
         "preset": args.preset,
         "overrides": overrides,
         "max_train_samples": args.max_train_samples,
+        "device": args.device,
         "train_s": round(train_s, 1),
         "epochs_run": result.epochs_run,
         "best_epoch": result.best_epoch,

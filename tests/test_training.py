@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from wxstream.cli import cli
 from wxstream.data import SPLITS, load_source, split_frame
-from wxstream.errors import DataError
+from wxstream.errors import ConfigError, DataError
 from wxstream.features import aggregate_hourly
 from wxstream.models.config import PRESETS, ModelConfig
 from wxstream.models.dataset import build_samples
@@ -164,3 +164,24 @@ def test_train_command_writes_a_model_and_prints_the_summary(tmp_path: Path) -> 
     assert "temperature, wind_speed, dewpoint" in shown.output
     again = CliRunner().invoke(cli, args)
     assert again.exit_code != 0  # the name is taken and --overwrite was not given
+
+
+def test_cosine_schedule_changes_training_and_repeats(
+    split_rows: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+) -> None:
+    train, val, _ = split_rows
+    kwargs = {"progress": False, "max_train_samples": 600, "num_threads": 1}
+    cosine = TINY.with_overrides(lr_schedule="cosine", epochs=3)
+    first = train_model(train, val, cosine, **kwargs)  # type: ignore[arg-type]
+    again = train_model(train, val, cosine, **kwargs)  # type: ignore[arg-type]
+    constant = train_model(train, val, cosine.with_overrides(lr_schedule="constant"), **kwargs)  # type: ignore[arg-type]
+    assert first.history == again.history
+    # Epoch 1 runs at the full step size either way; the schedule shows from epoch 2.
+    assert first.history[0] == constant.history[0]
+    assert first.history[1:] != constant.history[1:]
+    assert ModelConfig.from_dict(cosine.to_dict()) == cosine
+
+
+def test_unknown_schedule_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        TINY.with_overrides(lr_schedule="step")

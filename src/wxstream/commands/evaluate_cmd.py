@@ -131,6 +131,16 @@ def parse_leads(text: str) -> tuple[int, ...]:
     help="Also write a PNG of MAE per lead (1..24 h) of the model and every baseline.",
 )
 @click.option(
+    "--device",
+    envvar="WXSTREAM_EVAL_DEVICE",
+    show_envvar=True,
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="cpu",
+    show_default=True,
+    help="Where --train trains (cpu repeats bit for bit, cuda is far faster); scoring "
+    "runs on the CPU.",
+)
+@click.option(
     "--progress/--no-progress",
     default=True,
     show_default=True,
@@ -151,6 +161,7 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     leads: str,
     output: Path | None,
     plot_path: Path | None,
+    device: str,
     progress: bool,
 ) -> None:
     """Score the model and the baselines (persistence, diurnal persistence, climatology,
@@ -163,6 +174,7 @@ def evaluate(  # noqa: PLR0917 - click passes every option
         run_evaluation,
     )
     from wxstream.models.lightgbm_baseline import LightGBMSettings
+    from wxstream.models.runtime import resolve_device
     from wxstream.settings import ModelSettings
 
     began = time.perf_counter()
@@ -184,6 +196,7 @@ def evaluate(  # noqa: PLR0917 - click passes every option
         epochs=epochs,
         max_train_samples=max_train_samples,
         progress=progress,
+        train_device=resolve_device(device),
     )
     report["wall_time_s"] = round(time.perf_counter() - began, 1)
     target = output or DEFAULT_REPORTS_DIR / f"evaluation-{source}.json"

@@ -70,6 +70,12 @@ def default_model_name(now: datetime | None = None) -> str:
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Maximum epochs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--patience", type=click.IntRange(min=1), default=None, help="Early stopping.")
+@click.option(
+    "--lr-schedule",
+    type=click.Choice(["constant", "cosine"]),
+    default=None,
+    help="Step size over the epochs (preset's if unset).",
+)
 @click.option("--seed", type=int, default=None, help="Same data + seed = same model.")
 @click.option(
     "--split",
@@ -110,6 +116,14 @@ def default_model_name(now: datetime | None = None) -> str:
     show_default=True,
     help="torch CPU threads (fixed, so results repeat).",
 )
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="cpu",
+    show_default=True,
+    help="Where to train. cpu repeats bit for bit; cuda is far faster (five-cities: "
+    "52 s on an H100 against about 21 CPU-minutes) and may differ in the last bits.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def train(  # noqa: PLR0917 - click passes every option
     source: str,
@@ -122,6 +136,7 @@ def train(  # noqa: PLR0917 - click passes every option
     overwrite: bool,
     max_train_samples: int | None,
     threads: int,
+    device: str,
     no_progress: bool,
     **overrides: Any,
 ) -> None:
@@ -135,6 +150,7 @@ def train(  # noqa: PLR0917 - click passes every option
     from wxstream.features import aggregate_hourly
     from wxstream.models.config import get_preset
     from wxstream.models.dataset import build_samples
+    from wxstream.models.runtime import resolve_device
     from wxstream.models.training import holdout_tail, save_trained, train_model
     from wxstream.models.training_report import forecast_metrics, sample_range, summary_lines
 
@@ -165,6 +181,7 @@ def train(  # noqa: PLR0917 - click passes every option
         progress=not no_progress,
         max_train_samples=max_train_samples,
         num_threads=threads,
+        device=resolve_device(device),
     )
     test_metrics: dict[str, Any] = {}
     test = build_samples(test_rows, result.adapter, config.lookback, config.horizon)

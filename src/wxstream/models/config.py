@@ -42,6 +42,8 @@ class ModelConfig:
         patience: epochs without validation improvement before stopping.
         seed: seeds weight init, shuffling and dropout; same data + seed = same model.
         grad_clip: maximum gradient norm.
+        lr_schedule: ``"constant"`` or ``"cosine"`` (the step size falls along a half
+            cosine from ``learning_rate`` to zero over ``epochs``).
     """
 
     lookback: int = 48
@@ -59,6 +61,7 @@ class ModelConfig:
     patience: int = 5
     seed: int = 13
     grad_clip: float = 1.0
+    lr_schedule: str = "constant"
 
     def __post_init__(self) -> None:
         checks = {
@@ -72,13 +75,15 @@ class ModelConfig:
             "learning_rate": self.learning_rate > 0,
             "dropout": 0.0 <= self.dropout < 1.0,
             "inputs": len(self.inputs) >= 1 and len(set(self.inputs)) == len(self.inputs),
+            "lr_schedule": self.lr_schedule in ("constant", "cosine"),
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             raise ConfigError(
                 f"invalid model configuration: {', '.join(bad)} out of range",
                 fix="lookback/horizon/hidden_size/num_layers/epochs/batch_size/patience >= 1, "
-                "learning_rate > 0, 0 <= dropout < 1, inputs unique and non-empty",
+                "learning_rate > 0, 0 <= dropout < 1, inputs unique and non-empty, "
+                "lr_schedule constant or cosine",
             )
         if self.target not in self.inputs:
             raise ConfigError(

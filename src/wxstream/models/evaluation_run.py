@@ -313,12 +313,14 @@ def run_evaluation(
     epochs: int | None = None,
     max_train_samples: int | None = None,
     progress: bool = False,
+    train_device: str = "cpu",
 ) -> dict[str, Any]:
     """Train (``train_preset`` given) or load the model, then :func:`evaluate` it.
 
     A trained model is saved as ``eval-<source>-<preset>-seed<seed>`` under the
     forecasting directory (replacing an earlier one of that name), with the test
-    metrics in its metadata.
+    metrics in its metadata. ``train_device`` is where it trains (``cpu`` or ``cuda``);
+    scoring always runs on the CPU.
     """
     from wxstream.models.model_loader import load_model, resolve_model_dir
 
@@ -335,6 +337,7 @@ def run_evaluation(
             config,
             progress=progress,
             max_train_samples=max_train_samples,
+            device=train_device,
         )
         train_s = time.perf_counter() - t0
         name = f"eval-{source}-{train_preset}-seed{seed}"

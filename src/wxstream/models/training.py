@@ -187,17 +187,22 @@ def adapter_for(config: ModelConfig) -> FeatureAdapter:
 
 
 @contextmanager
-def _torch_determinism(seed: int, num_threads: int) -> Iterator[torch.Generator]:
+def _torch_determinism(seed: int, num_threads: int, device: str) -> Iterator[torch.Generator]:
     previous_threads = torch.get_num_threads()
     previous_det = torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(num_threads)
-    torch.use_deterministic_algorithms(True)
+    # On CUDA, cuBLAS needs an environment variable set before start-up for strict
+    # determinism; cuDNN's deterministic kernels are what we can ask for from here.
+    torch.use_deterministic_algorithms(device == "cpu")
+    previous_cudnn = torch.backends.cudnn.deterministic
+    torch.backends.cudnn.deterministic = True
     torch.manual_seed(seed)
     try:
         yield torch.Generator().manual_seed(seed)
     finally:
         torch.set_num_threads(previous_threads)
         torch.use_deterministic_algorithms(previous_det)
+        torch.backends.cudnn.deterministic = previous_cudnn
 
 
 def _targets(samples: WindowedSamples, residual: bool) -> F32:
@@ -207,13 +212,15 @@ def _targets(samples: WindowedSamples, residual: bool) -> F32:
 
 
 def predict_scaled(net: LSTMForecaster, x_scaled: F32) -> F32:
-    """Run ``net`` in eval mode over ``x_scaled`` in large batches (scaled quantiles)."""
+    """Run ``net`` in eval mode over ``x_scaled`` in large batches (scaled quantiles),
+    on the device the net lives on."""
     net.eval()
+    device = next(net.parameters()).device
     out: list[F32] = []
     with torch.inference_mode():
         for lo in range(0, len(x_scaled), _EVAL_BATCH):
             batch = torch.from_numpy(np.ascontiguousarray(x_scaled[lo : lo + _EVAL_BATCH]))
-            out.append(net(batch).numpy())
+            out.append(net(batch.to(device)).cpu().numpy())
     if not out:
         return np.empty((0, net.spec.horizon, net.spec.n_quantiles), np.float32)
     return np.concatenate(out)
@@ -237,6 +244,7 @@ def train_model(
     adapter: FeatureAdapter | None = None,
     max_train_samples: int | None = None,
     num_threads: int = 2,
+    device: str = "cpu",
 ) -> TrainingResult:
     """Fit the LSTM on ``train_rows``, early-stopping on ``val_rows``.
 
@@ -250,6 +258,9 @@ def train_model(
         max_train_samples: keep at most this many training samples (an evenly seeded
             random subset), for quick runs.
         num_threads: torch CPU threads (fixed, so results repeat).
+        device: ``"cpu"`` (bit-for-bit repeatable) or ``"cuda"`` (much faster; cuDNN
+            kernels may differ from the CPU's in the last bits, so metrics can differ
+            slightly from a CPU run with the same seed).
 
     Raises:
         DataError: no training sample could be cut.
@@ -276,19 +287,25 @@ def train_model(
     scaler_x = AffineScaler.fit(train.x, config.inputs)
     lead_names = [f"lead_{h}h" for h in config.leads_h]
     scaler_y = AffineScaler.fit(_targets(train, config.residual), lead_names)
-    x_train = torch.from_numpy(scaler_x.transform(train.x).astype(np.float32))
+    x_train = torch.from_numpy(scaler_x.transform(train.x).astype(np.float32)).to(device)
     z_train = torch.from_numpy(
         scaler_y.transform(_targets(train, config.residual)).astype(np.float32)
-    )
+    ).to(device)
     x_val = scaler_x.transform(val.x).astype(np.float32)
     z_val = torch.from_numpy(scaler_y.transform(_targets(val, config.residual)).astype(np.float32))
     quantiles = torch.tensor(QUANTILES, dtype=torch.float32)
+    quantiles_dev = quantiles.to(device)
 
     history: list[EpochRecord] = []
-    with _torch_determinism(config.seed, num_threads) as generator:
-        net = LSTMForecaster(network_spec(config), dropout=config.dropout)
+    with _torch_determinism(config.seed, num_threads, device) as generator:
+        net = LSTMForecaster(network_spec(config), dropout=config.dropout).to(device)
         optimizer = torch.optim.Adam(
             net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        schedule = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+            if config.lr_schedule == "cosine"
+            else None
         )
         best_state = net.numpy_weights()
         best_epoch, best_val, stale = 1, float("inf"), 0
@@ -313,14 +330,16 @@ def train_model(
                 disable=not progress,
             )
             for b in batches:
-                idx = order[b * config.batch_size : (b + 1) * config.batch_size]
+                idx = order[b * config.batch_size : (b + 1) * config.batch_size].to(device)
                 optimizer.zero_grad(set_to_none=True)
-                loss = pinball_loss(net(x_train[idx]), z_train[idx], quantiles)
+                loss = pinball_loss(net(x_train[idx]), z_train[idx], quantiles_dev)
                 loss.backward()  # type: ignore[no-untyped-call]
                 torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
                 optimizer.step()
                 total += float(loss.detach()) * len(idx)
             train_loss = total / len(train)
+            if schedule is not None:
+                schedule.step()
             val_loss: float | None = None
             if len(val):
                 q_val = torch.from_numpy(predict_scaled(net, x_val))
