@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,7 @@ from fault_harness import (
     Figures,
     PacedProducer,
     Replay,
+    ServeProcess,
     ServiceThread,
     build_replay,
     caught_up,
@@ -47,6 +51,7 @@ from fault_harness import (
     serve_settings,
     wait_until,
 )
+from wxstream.errors import DeliveryStalledError
 from wxstream.features import REASONS, decode_feature, encode_frame
 from wxstream.features.schema import InvalidRecord
 from wxstream.inference.actor_pool import Completed
@@ -72,8 +77,9 @@ SESSION_TIMEOUT_S = 6.0
 """Group session timeout of the services here (the broker's minimum): a killed member
 is replaced after seconds instead of librdkafka's default 45 s."""
 BOTH = ["exactly-once", "at-least-once"]
-STALL_S = 40.0
-"""A service that commits nothing for this long while input waits counts as stuck."""
+WATCHDOG_STALL_S = 20.0
+"""``--delivery-stall-timeout-s`` of the broker-restart case: a delivery stuck in
+librdkafka for this long makes the service exit by itself."""
 
 
 def session_flags() -> list[str]:
@@ -240,6 +246,12 @@ def test_handlers_installed_again_win_over_a_library_that_replaced_them() -> Non
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def restored_records(output: str) -> int:
+    """Records a child service read back to rebuild windows (its restore log lines)."""
+    found = re.findall(r"windows restored from offsets \d+-\d+ \((\d+) records\)", output)
+    return sum(int(n) for n in found)
+
+
 # -- the consumer process killed ---------------------------------------------------------
 
 
@@ -248,7 +260,15 @@ def test_consumer_killed_with_sigkill_then_restarted(
     guarantee: str, env: FaultEnv, ray_address: str, report: list[Figures]
 ) -> None:
     began = time.monotonic()
-    settings, first = child_service(env, guarantee, ray_address)
+    # The time-based restore alone (the default: no record-count floor).
+    settings = serve_settings(
+        env.kafka,
+        env.model_dir,
+        guarantee,
+        session_timeout_s=SESSION_TIMEOUT_S,
+        restore_rewind_messages=0,
+    )
+    first = serve_command(settings, ray_address, *session_flags())
     with serve_process(first, env.tmp_path / "1.log") as one:
         paced = start_stream(env, settings.group_id)
         wait_committed(env, settings.group_id)
@@ -260,9 +280,11 @@ def test_consumer_killed_with_sigkill_then_restarted(
         wait_caught_up(env, settings.group_id)
         assert two.wait(60) == 0, two.output()[-3000:]
         restart_output = two.output()
-    figures = figures_of(env, "sigkill-consumer", guarantee, began)
+    restored = restored_records(restart_output)
+    figures = figures_of(env, "sigkill-consumer", guarantee, began, restored=restored)
     report.append(figures)
     assert "stopped: idle" in restart_output
+    assert restored > 0, "the restarted service rebuilt no window"
     assert_guarantee(figures)
     # The killed driver's actors went with it, and the second run removed its own.
     wait_until(lambda: not inference_actor_pids(), 30, "the actors to go")
@@ -321,6 +343,27 @@ def own_broker(tmp_path: Path, unused_port: int) -> Iterator[LocalBroker]:
         broker.stop()
 
 
+def exit_clock(proc: ServeProcess) -> list[float]:
+    """Gets the wall-clock time at which ``proc`` exits, from a thread waiting for it."""
+    ended: list[float] = []
+
+    def wait() -> None:
+        proc.process.wait()
+        ended.append(time.time())
+
+    threading.Thread(target=wait, name="exit-clock", daemon=True).start()
+    return ended
+
+
+def watchdog_fired_at(output: str) -> float:
+    """Wall-clock time of the service's ``delivery stalled`` log line."""
+    line = next(
+        line for line in output.splitlines() if "ERROR" in line and "delivery stalled" in line
+    )
+    stamp = " ".join(line.split()[:2])  # the CLI's log format starts with %(asctime)s
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
 def test_broker_stopped_and_restarted(
     own_broker: LocalBroker, env: FaultEnv, ray_address: str, report: list[Figures]
 ) -> None:
@@ -329,9 +372,12 @@ def test_broker_stopped_and_restarted(
     ensure_topics(kafka)
     env = replace(env, kafka=kafka)
     settings = serve_settings(kafka, env.model_dir, session_timeout_s=SESSION_TIMEOUT_S)
-    command = serve_command(settings, ray_address, *session_flags())
+    watchdog = f"--delivery-stall-timeout-s={WATCHDOG_STALL_S:g}"
+    command = serve_command(settings, ray_address, *session_flags(), watchdog)
     restarts = 0
+    watchdog_exit_s: float | None = None
     with serve_process(command, env.tmp_path / "1.log") as one:
+        ended = exit_clock(one)
         paced = start_stream(env, settings.group_id)
         wait_committed(env, settings.group_id)
         own_broker.stop()
@@ -340,38 +386,49 @@ def test_broker_stopped_and_restarted(
         own_broker.start()
         downtime_s = time.monotonic() - down_at
         paced.join()
-        try:
-            wait_caught_up(env, settings.group_id, STALL_S)
-            wedged = False
-        except AssertionError:
-            wedged = True
-        # The outage must not have made the service exit.
-        assert one.alive(), one.output()[-3000:]
-        if wedged:
-            # What a supervisor's liveness check does with a service that stopped
-            # committing: librdkafka's send_offsets_to_transaction can wait forever for
-            # a group coordinator that went away (confluentinc/librdkafka#5456, #5511).
-            restarts += 1
-            one.signal(signal.SIGKILL)
-            one.wait(30)
-        else:
+        # Either the service recovers by itself, or librdkafka's
+        # send_offsets_to_transaction waits forever for a group coordinator that went
+        # away (confluentinc/librdkafka#5456, #5511) and the delivery watchdog makes the
+        # service exit by itself, WATCHDOG_STALL_S after the stuck delivery began.
+        wait_until(
+            lambda: not one.alive() or caught_up(env.kafka, settings.group_id),
+            180,
+            "the service to catch up, or to exit on its delivery watchdog",
+        )
+        if one.alive():
             one.signal(signal.SIGTERM)
             assert one.wait(60) == 0, one.output()[-3000:]
+        else:
+            # Nothing signalled it: the exit must be the watchdog's.
+            code = one.wait(0)
+            output = one.output()
+            assert code == DeliveryStalledError.exit_code, output[-3000:]
+            assert "error: delivery stalled" in output, output[-3000:]
+            wait_until(lambda: bool(ended), 10, "the exit time")
+            watchdog_exit_s = ended[0] - watchdog_fired_at(output)
+            # What a supervisor does with a service that exited non-zero.
+            restarts += 1
     if restarts:
         with serve_process(command, env.tmp_path / "2.log") as two:
             wait_caught_up(env, settings.group_id)
             two.signal(signal.SIGTERM)
             assert two.wait(60) == 0, two.output()[-3000:]
+    extra: dict[str, object] = {"supervisor_restarts": restarts}
+    if watchdog_exit_s is not None:
+        extra["watchdog_exit_s"] = round(watchdog_exit_s, 2)
     figures = figures_of(
         env,
         "broker-restart",
         settings.guarantee,
         began,
         downtime_s=round(downtime_s, 1),
-        supervisor_restarts=restarts,
+        **extra,
     )
     report.append(figures)
     assert_exactly_once(figures)
+    if watchdog_exit_s is not None:
+        # The process left promptly although its delivery thread was still stuck.
+        assert watchdog_exit_s < 30, watchdog_exit_s
 
 
 # -- a second consumer joins, then leaves --------------------------------------------------------
@@ -382,8 +439,13 @@ def test_second_consumer_joins_then_leaves(
     guarantee: str, env: FaultEnv, ray_address: str, report: list[Figures]
 ) -> None:
     began = time.monotonic()
+    # The time-based restore alone (the default: no record-count floor).
     settings = serve_settings(
-        env.kafka, env.model_dir, guarantee, session_timeout_s=SESSION_TIMEOUT_S
+        env.kafka,
+        env.model_dir,
+        guarantee,
+        session_timeout_s=SESSION_TIMEOUT_S,
+        restore_rewind_messages=0,
     )
     other = replace(settings, transactional_id=f"{settings.transactional_id}-b")
     service = ServiceThread(settings).start()
@@ -410,6 +472,7 @@ def test_second_consumer_joins_then_leaves(
         began,
         first_inputs=summary.messages_in,
         second_inputs=b_inputs,
+        second_restored=restored_records(b_output),
     )
     report.append(figures)
     assert b_code == 0, b_output[-3000:]

@@ -88,3 +88,13 @@ class RayUnavailableError(WxstreamError):
 
 class InferenceError(WxstreamError):
     """Inference failed on every actor that was tried."""
+
+
+class DeliveryStalledError(TransactionError):
+    """A delivery (one Kafka transaction) ran past ``--delivery-stall-timeout-s``.
+
+    librdkafka can wait without end inside a transactional call; the service then exits
+    with :attr:`exit_code` so that its supervisor starts it again.
+    """
+
+    exit_code = 75  # EX_TEMPFAIL (sysexits.h): a temporary failure, try again

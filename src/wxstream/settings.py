@@ -119,8 +119,10 @@ class ServeSettings:
         poll_timeout_s: longest wait of one consume call.
         max_messages: stop after this many input records (``None``: never).
         idle_exit_s: stop once no input arrived for this long (``None``: never).
-        restore_rewind_messages: records per partition read back (without emitting)
-            before the committed offset to rebuild station windows on assignment.
+        restore_rewind_messages: a floor on the records per partition read back
+            (without emitting) before the committed offset to rebuild station windows
+            on assignment; the restore span (``restore_margin_h``) decides how far back
+            beyond it (0: the span alone).
         actor_num_cpus: CPUs Ray reserves per inference actor.
         actor_max_restarts: Ray restarts of a dead actor (-1: without limit).
         max_call_retries: re-submissions of a batch whose actor died, on a live actor.
@@ -130,6 +132,24 @@ class ServeSettings:
         session_timeout_s: Kafka ``session.timeout.ms`` of the consumer: how soon the
             group gives the partitions of a dead instance to the others (``None``:
             Kafka's default, 45 s).
+        delivery_stall_timeout_s: a delivery (one transaction) still running after
+            this long counts as stuck: the service raises
+            :class:`~wxstream.errors.DeliveryStalledError` and exits, for its supervisor
+            to restart it. Keep it above ``transaction_timeout_s`` (by then the broker
+            has aborted the open transaction, so no delivery that could still commit is
+            cut short); a shorter one restarts sooner and keeps exactly-once too (the
+            restarted instance fences the stuck producer).
+        restore_margin_h: hours of record time read back on assignment beyond the
+            model's lookback times ``gap_tolerance_h``, before the last processed
+            record, to rebuild station windows (covers producer clock skew and late
+            records); ``None``: no time-based restore, only ``restore_rewind_messages``.
+        pause_after_ms: how long ``max_in_flight_batches`` calls may stay outstanding
+            before the assigned partitions are paused. Until then the loop only stops
+            taking records (librdkafka's capped pre-fetch queue holds what arrives);
+            pausing discards that queue, and fetching resumes about a second after
+            the resume, so a short stall is cheaper without it. Past it the partitions
+            are paused and still polled, so the consumer stays in its group however
+            long the actors take.
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -147,13 +167,16 @@ class ServeSettings:
     poll_timeout_s: float = 0.1
     max_messages: int | None = None
     idle_exit_s: float | None = None
-    restore_rewind_messages: int = 20_000
+    restore_rewind_messages: int = 0
     actor_num_cpus: float = 0.25
     actor_max_restarts: int = -1
     max_call_retries: int = 3
     transaction_timeout_s: float = 60.0
-    commit_interval_ms: int = 100
+    commit_interval_ms: int = 50
     session_timeout_s: float | None = None
+    delivery_stall_timeout_s: float = 120.0
+    restore_margin_h: float | None = 24.0
+    pause_after_ms: int = 5000
 
 
 @dataclass(frozen=True)

@@ -114,9 +114,19 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     "--commit-interval-ms",
     "WXSTREAM_COMMIT_INTERVAL_MS",
     type=click.IntRange(0),
-    default=100,
+    default=50,
     show_default=True,
-    help="Deliver and commit finished batches at most this often (one transaction each).",
+    help="Deliver finished batches (one transaction each) as soon as the previous delivery "
+    "is done, but at most this often.",
+)
+@_opt(
+    "--pause-after-ms",
+    "WXSTREAM_PAUSE_AFTER_MS",
+    type=click.IntRange(0),
+    default=5000,
+    show_default=True,
+    help="With --max-in-flight-batches calls outstanding for this long, pause the "
+    "partitions (and keep polling); before that the loop only stops taking records.",
 )
 @_opt(
     "--session-timeout-s",
@@ -174,9 +184,29 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     "--restore-rewind-messages",
     "WXSTREAM_RESTORE_REWIND_MESSAGES",
     type=click.IntRange(0),
-    default=20_000,
+    default=0,
     show_default=True,
-    help="Records per partition read back on start to rebuild station windows.",
+    help="Read back at least this many records per partition on start to rebuild station "
+    "windows (0: as far back as --restore-margin-h says).",
+)
+@_opt(
+    "--restore-margin-h",
+    "WXSTREAM_RESTORE_MARGIN_H",
+    type=click.FloatRange(0.0),
+    default=24.0,
+    show_default=True,
+    help="On start, rebuild station windows from the records of the model's lookback "
+    "(times --gap-tolerance-h) plus this many hours before the last processed record "
+    "(record timestamps, the producer's clock).",
+)
+@_opt(
+    "--delivery-stall-timeout-s",
+    "WXSTREAM_DELIVERY_STALL_TIMEOUT_S",
+    type=click.FloatRange(0.0, min_open=True),
+    default=120.0,
+    show_default=True,
+    help="Exit (code 75) when one delivery (a Kafka transaction) runs this long, for a "
+    "supervisor to restart the service (keep it above the 60 s transaction timeout).",
 )
 def serve(
     *,
@@ -199,6 +229,7 @@ def serve(
     max_in_flight_batches: int,
     gap_tolerance_h: int,
     commit_interval_ms: int,
+    pause_after_ms: int,
     session_timeout_s: float | None,
     guarantee: str,
     transactional_id: str | None,
@@ -207,6 +238,8 @@ def serve(
     max_messages: int | None,
     idle_exit_s: float | None,
     restore_rewind_messages: int,
+    restore_margin_h: float,
+    delivery_stall_timeout_s: float,
 ) -> None:
     """Forecast weather-features on Ray inference actors into weather-predictions.
 
@@ -240,6 +273,7 @@ def serve(
         max_in_flight_batches=max_in_flight_batches,
         gap_tolerance_h=gap_tolerance_h,
         commit_interval_ms=commit_interval_ms,
+        pause_after_ms=pause_after_ms,
         session_timeout_s=session_timeout_s,
         metrics_port=metrics_port or None,
         guarantee="at-least-once" if guarantee == "at-least-once" else "exactly-once",
@@ -248,6 +282,8 @@ def serve(
         max_messages=max_messages,
         idle_exit_s=idle_exit_s,
         restore_rewind_messages=restore_rewind_messages,
+        restore_margin_h=restore_margin_h,
+        delivery_stall_timeout_s=delivery_stall_timeout_s,
         actor_num_cpus=actor_cpus,
     )
     announce = partial(click.echo, err=True)

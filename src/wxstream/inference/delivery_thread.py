@@ -11,6 +11,13 @@ the thread (a fatal Kafka error) is re-raised in the loop's thread.
 
 confluent-kafka releases the GIL while it waits for the broker, so the loop runs
 while a transaction commits.
+
+A job that runs longer than its stall limit (``delivery_stall_timeout_s``; librdkafka
+can wait without end inside a transactional call) makes :meth:`~BackgroundDelivery.check_stalled`,
+and every wait of the loop's thread on the delivery thread, raise
+:class:`~wxstream.errors.DeliveryStalledError` (see :mod:`.delivery_watchdog`). The
+thread is a daemon and :meth:`~BackgroundDelivery.close` leaves a stuck job behind
+(no join, no flush of its producer), so the process can exit while the call hangs.
 """
 
 from __future__ import annotations
@@ -24,8 +31,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wxstream.inference.delivery import Delivery, Outgoing
+from wxstream.inference.delivery_watchdog import Clock, StallWatch
 
 logger = logging.getLogger(__name__)
+
+_WAIT_SLICE_S = 0.5
+"""Longest wait on the delivery thread between two looks at the stall limit."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,11 @@ class Sender(Protocol):
         """Accept deliveries again."""
         ...
 
+    def check_stalled(self) -> None:
+        """Raise :class:`~wxstream.errors.DeliveryStalledError` when the running
+        delivery has passed its stall limit."""
+        ...
+
     def close(self) -> None:
         """Finish and release."""
         ...
@@ -142,17 +158,36 @@ class InlineDelivery:
         """Accept deliveries again."""
         self.failed = False
 
+    def check_stalled(self) -> None:
+        """Never stalled as seen from here: a delivery on the caller's thread returns
+        before the caller could look."""
+
     def close(self) -> None:
         """Close the inner delivery."""
         self.inner.close()
 
 
 class BackgroundDelivery:
-    """Runs ``delivery`` on a daemon thread, at most ``max_pending`` jobs queued."""
+    """Runs ``delivery`` on a daemon thread, at most ``max_pending`` jobs queued.
 
-    def __init__(self, delivery: Delivery, *, max_pending: int = 2) -> None:
+    Args:
+        delivery: what runs the jobs.
+        max_pending: jobs queued at most; :meth:`submit` waits beyond.
+        stall_timeout_s: a job running longer is stuck (``None``: no limit).
+        clock: monotonic seconds of the stall watch (a fake one in tests).
+    """
+
+    def __init__(
+        self,
+        delivery: Delivery,
+        *,
+        max_pending: int = 2,
+        stall_timeout_s: float | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.inner = delivery
         self._max_pending = max_pending
+        self._watch = StallWatch(stall_timeout_s, clock)
         self._jobs: deque[_Job] = deque()
         self._reports: list[DeliveryReport] = []
         self._busy = False
@@ -190,7 +225,8 @@ class BackgroundDelivery:
         with self._cond:
             self._raise_error()
             while len(self._jobs) >= self._max_pending and not (self._failed or self._error):
-                self._cond.wait()
+                self._watch.check()
+                self._cond.wait(_WAIT_SLICE_S)
             self._raise_error()
             if self._failed:
                 return
@@ -209,10 +245,11 @@ class BackgroundDelivery:
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while self._jobs or self._busy:
+                self._watch.check()
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._cond.wait(left)
+                self._cond.wait(min(left, _WAIT_SLICE_S))
             self._raise_error()
             return True
 
@@ -221,12 +258,41 @@ class BackgroundDelivery:
         with self._cond:
             self._failed = False
 
+    def check_stalled(self) -> None:
+        """Raise when the running job has passed the stall limit (the loop calls this
+        every turn).
+
+        Raises:
+            DeliveryStalledError: the job has run longer than ``stall_timeout_s``.
+        """
+        with self._cond:
+            self._watch.check()
+
     def close(self) -> None:
-        """Finish queued jobs, stop the thread, close the inner delivery."""
+        """Finish queued jobs, stop the thread, close the inner delivery.
+
+        A stuck job is left behind on its daemon thread: no join, and the inner delivery
+        (whose producer the stuck call still holds) is not closed.
+
+        Raises:
+            DeliveryStalledError: a job got stuck while closing (not raised again when
+                :meth:`check_stalled` or a wait raised it already).
+        """
         with self._cond:
             self._closing = True
             self._cond.notify_all()
-        self._thread.join()
+        while self._thread.is_alive():
+            with self._cond:
+                running_s = self._watch.stalled_for()
+                if running_s is not None:
+                    logger.error(
+                        "delivery thread stuck for %.1f s: leaving it and its producer behind",
+                        running_s,
+                    )
+                    if not self._watch.fired:
+                        self._watch.check()
+                    return
+            self._thread.join(_WAIT_SLICE_S)
         self.inner.close()
 
     def _raise_error(self) -> None:
@@ -244,6 +310,7 @@ class BackgroundDelivery:
                     return
                 job = self._jobs.popleft()
                 self._busy = True
+                self._watch.job_started()
             ok = False
             error: BaseException | None = None
             try:
@@ -252,6 +319,7 @@ class BackgroundDelivery:
                 error = exc
             with self._cond:
                 self._busy = False
+                self._watch.job_finished()
                 if error is not None or not ok:
                     dropped = len(self._jobs)
                     self._jobs.clear()

@@ -245,6 +245,7 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:
             group_id=group_id,
             # A fresh group on a reused broker: windows start from this run's records only.
             restore_rewind_messages=0,
+            restore_margin_h=None,
         )
         service = _Background("wxstream-demo-service", lambda stop: run_service(serve, stop=stop))
         tail_settings = TailSettings(

@@ -14,7 +14,8 @@ The loop (:class:`InferenceService`) is a thin shell around pure parts:
    (at-least-once).
 
 On partition assignment, and after an aborted transaction, the windows of the
-partitions are rebuilt by reading back up to ``restore_rewind_messages`` records before
+partitions are rebuilt by reading back the records of the restore span (the model's
+lookback plus ``restore_margin_h``, in record time; see :mod:`~.partitions`) before
 the committed offset without emitting, so that forecasts continue as if the service
 had never stopped.
 """
@@ -45,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 PRODUCER_LINGER_MS = 10
 FETCH_QUEUE_KBYTES = 16_384
+FETCH_MIN_BYTES = 32_768
+FETCH_WAIT_MS = 10
 """librdkafka's pre-fetch queue (``queued.max.messages.kbytes``, default 64 MiB)."""
 
 __all__ = [
@@ -219,7 +222,13 @@ def _build_service(
     kafka = settings.kafka
     timeout_s = kafka.request_timeout_s * 3
     # A capped pre-fetch queue keeps memory flat however large the backlog grows.
-    overrides: dict[str, object] = {"queued_max_messages_kbytes": FETCH_QUEUE_KBYTES}
+    overrides: dict[str, object] = {
+        "queued_max_messages_kbytes": FETCH_QUEUE_KBYTES,
+        # One fetch per FETCH_WAIT_MS at a trickle instead of one per arriving record:
+        # the broker answers far fewer requests for a few milliseconds of latency.
+        "fetch_min_bytes": FETCH_MIN_BYTES,
+        "fetch_wait_max_ms": FETCH_WAIT_MS,
+    }
     if settings.session_timeout_s is not None:
         overrides["session_timeout_ms"] = int(settings.session_timeout_s * 1000)
     consumer = make_consumer(kafka, settings.group_id, **overrides)

@@ -20,7 +20,14 @@ from wxstream.inference.delivery import Delivery, Outgoing
 from wxstream.inference.delivery_thread import BackgroundDelivery, InlineDelivery, Sender
 from wxstream.inference.metrics import ServiceMetrics
 from wxstream.inference.outgoing import NON_FINITE_REASON, build_outgoing
-from wxstream.inference.partitions import StartPlan, partition_lag, plan_starts
+from wxstream.inference.partitions import (
+    RestorePolicy,
+    RestoreProgress,
+    StartPlan,
+    partition_lag,
+    plan_starts,
+    restore_span_ms,
+)
 from wxstream.inference.predictions import PredictionEncoder
 from wxstream.kafka.clients import kafka_errors
 from wxstream.models.forecasting_model import ForecastingModel
@@ -79,6 +86,7 @@ class InferenceService:
         self._idle_since = time.monotonic()
         self._in_group = False  # between an assignment (even empty) and its revocation
         self._paused = False
+        self._full_since: float | None = None
         self._lag_at = 0.0
         self._closing = False
         self._retries_seen = 0
@@ -86,6 +94,14 @@ class InferenceService:
         self._delivered_at = time.monotonic()
         self.first_input_at: float | None = None
         """``time.monotonic()`` when the first input record arrived."""
+        margin_h = settings.restore_margin_h
+        self.restore_policy = RestorePolicy(
+            span_ms=None
+            if margin_h is None
+            else restore_span_ms(model.lookback, settings.gap_tolerance_h, margin_h),
+            floor_messages=settings.restore_rewind_messages,
+        )
+        self.restores = RestoreProgress()
 
     # -- the loop --------------------------------------------------------------------
 
@@ -102,7 +118,9 @@ class InferenceService:
             )
         reason = "stopped"
         self._background = (
-            BackgroundDelivery(self.delivery)
+            BackgroundDelivery(
+                self.delivery, stall_timeout_s=self.settings.delivery_stall_timeout_s
+            )
             if self.delivery.thread_safe
             else InlineDelivery(self.delivery)
         )
@@ -130,23 +148,35 @@ class InferenceService:
     def step(self) -> None:
         """One turn: consume, gather, maybe submit, collect finished batches, deliver.
 
-        With ``max_in_flight_batches`` calls outstanding the assigned partitions are
-        paused but still polled: the consumer stays in its group (``max.poll.interval``)
-        however long the actors take, and fetches nothing new meanwhile.
+        With ``max_in_flight_batches`` calls outstanding the loop takes no records;
+        after ``pause_after_ms`` of that the assigned partitions are paused but still
+        polled: the consumer stays in its group (``max.poll.interval``) however long
+        the actors take, and fetches nothing new meanwhile.
         """
         # Finished batches held back by an earlier one count too: memory stays bounded.
         outstanding = len(self.in_flight) + len(self.release.done)
         full = outstanding >= self.settings.max_in_flight_batches
-        if full != self._paused:
-            self._pause(full)
         if full:
-            # Records fetched before the pause still come back: gather them too.
-            records, _ = self._consume(timeout_s=0.0)
-            self._gather(records, input_idle=False)
+            now = time.monotonic()
+            if self._full_since is None:
+                self._full_since = now
+            # A short stall only stops taking records: pausing would throw away
+            # librdkafka's pre-fetched records, and a resumed partition fetches again
+            # only about a second later. A long one pauses, to keep polling safely.
+            overdue = (now - self._full_since) * 1000.0 >= self.settings.pause_after_ms
+            if overdue and not self._paused:
+                self._pause(True)
+            if self._paused:
+                # Records fetched before the pause still come back: gather them too.
+                records, _ = self._consume(timeout_s=0.0)
+                self._gather(records, input_idle=False)
             self._collect(timeout_s=0.05)
             self._deliver_ready()
             self._reap()
             return
+        self._full_since = None
+        if self._paused:
+            self._pause(False)
         records, drained = self._consume()
         self._gather(records, input_idle=drained)
         waiting = self.forecaster.in_flight > 0 and not records
@@ -223,6 +253,8 @@ class InferenceService:
         records, returned = consume_records(
             self.consumer, wanted, timeout, self.kafka.bootstrap_servers
         )
+        if self.restores.pending:
+            self.restores.seen(records)
         if records:
             self._idle_since = time.monotonic()
             if self.first_input_at is None:
@@ -302,20 +334,26 @@ class InferenceService:
         self.ready.extend(released)
 
     def _deliver_ready(self, *, force: bool = False) -> None:
-        """Deliver the released batches: at most every ``commit_interval_ms`` (each
-        delivery is a transaction, or a flush and a synchronous commit), at once when
-        ``force``d or when many batches wait."""
+        """Deliver the released batches once the previous delivery is done, at most
+        every ``commit_interval_ms`` (each delivery is a transaction, or a flush and a
+        synchronous commit); at once when ``force``d or when many batches wait."""
         if not self.ready:
             return
+        if self._background is None:
+            raise RuntimeError("deliveries start with run()")
         now = time.monotonic()
-        due = (now - self._delivered_at) * 1000.0 >= self.settings.commit_interval_ms
+        # Group commit: while a delivery runs, finished batches gather for the next
+        # one, so a busy broker gets fewer, larger transactions and an idle one sees
+        # each batch at once; the interval only caps the transaction rate.
+        due = (
+            self._background.idle
+            and (now - self._delivered_at) * 1000.0 >= self.settings.commit_interval_ms
+        )
         if not (force or due or len(self.ready) >= self.settings.max_in_flight_batches * 4):
             return
         self._delivered_at = now
         ready, self.ready = self.ready, []
         positions = merge_positions(batch.positions for batch, _ in ready)
-        if self._background is None:
-            raise RuntimeError("deliveries start with run()")
         counts = IngestCounts()
         for batch, _ in ready:
             counts.add(batch.counts)
@@ -328,6 +366,8 @@ class InferenceService:
         background = self._background
         if background is None:
             return
+        # The delivery watchdog: a job stuck in librdkafka ends the service here.
+        background.check_stalled()
         observe = self.metrics.end_to_end_latency.observe
         for report in background.reports():
             now_ms = report.committed_at_s * 1000.0
@@ -368,13 +408,16 @@ class InferenceService:
         self.release = ReleaseQueue(next_seq=self.assembler.next_seq)
 
     def _plan_starts(self, partitions: Sequence[TopicPartition]) -> list[StartPlan]:
+        began = time.monotonic()
         plans = plan_starts(
             self.consumer,
             partitions,
-            rewind_messages=self.settings.restore_rewind_messages,
+            policy=self.restore_policy,
+            kafka=self.kafka,
+            group_id=self.settings.group_id,
             timeout_s=self.kafka.request_timeout_s,
-            bootstrap_servers=self.kafka.bootstrap_servers,
         )
+        self.restores.planned(plans, began)
         for plan in plans:
             if plan.restore_mark is not None:
                 self.assembler.restore_from(plan.partition.partition, plan.restore_mark)
