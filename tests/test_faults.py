@@ -255,19 +255,24 @@ def restored_records(output: str) -> int:
 # -- the consumer process killed ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("guarantee", BOTH)
-def test_consumer_killed_with_sigkill_then_restarted(
-    guarantee: str, env: FaultEnv, ray_address: str, report: list[Figures]
-) -> None:
-    began = time.monotonic()
-    # The time-based restore alone (the default: no record-count floor).
-    settings = serve_settings(
+def time_restore_settings(env: FaultEnv, guarantee: str) -> ServeSettings:
+    """Service settings that restore windows by time alone (the default: no record-count
+    floor), with the short session timeout of these tests."""
+    return serve_settings(
         env.kafka,
         env.model_dir,
         guarantee,
         session_timeout_s=SESSION_TIMEOUT_S,
         restore_rewind_messages=0,
     )
+
+
+@pytest.mark.parametrize("guarantee", BOTH)
+def test_consumer_killed_with_sigkill_then_restarted(
+    guarantee: str, env: FaultEnv, ray_address: str, report: list[Figures]
+) -> None:
+    began = time.monotonic()
+    settings = time_restore_settings(env, guarantee)
     first = serve_command(settings, ray_address, *session_flags())
     with serve_process(first, env.tmp_path / "1.log") as one:
         paced = start_stream(env, settings.group_id)
@@ -439,14 +444,7 @@ def test_second_consumer_joins_then_leaves(
     guarantee: str, env: FaultEnv, ray_address: str, report: list[Figures]
 ) -> None:
     began = time.monotonic()
-    # The time-based restore alone (the default: no record-count floor).
-    settings = serve_settings(
-        env.kafka,
-        env.model_dir,
-        guarantee,
-        session_timeout_s=SESSION_TIMEOUT_S,
-        restore_rewind_messages=0,
-    )
+    settings = time_restore_settings(env, guarantee)
     other = replace(settings, transactional_id=f"{settings.transactional_id}-b")
     service = ServiceThread(settings).start()
     try:

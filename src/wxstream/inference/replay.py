@@ -38,6 +38,7 @@ COPY_SEPARATOR = "#"
 _HOUR = pd.Timedelta(hours=1)
 _POLL_EVERY = 1000
 _FLUSH_TIMEOUT_S = 60.0
+_CONNECT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,10 @@ def publish(
         queue_buffering_max_messages=200_000,
         on_delivery=deliveries,
     )
+    # Connect and fetch the topic's metadata before the clock starts: the first paced
+    # records would otherwise wait in the producer for its connection, stamped already.
+    with kafka_errors(kafka.bootstrap_servers, "connecting the producer"):
+        producer.list_topics(kafka.features_topic, timeout=_CONNECT_TIMEOUT_S)
     started = time.monotonic()
     with (
         tqdm(

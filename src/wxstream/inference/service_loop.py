@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import numpy as np
-from confluent_kafka import OFFSET_BEGINNING, Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, Message
 
 from wxstream.inference.actor_pool import Completed, Forecaster
 from wxstream.inference.assembly import BatchAssembler, IngestCounts, WorkBatch
@@ -23,12 +23,11 @@ from wxstream.inference.outgoing import NON_FINITE_REASON, build_outgoing
 from wxstream.inference.partitions import (
     RestorePolicy,
     RestoreProgress,
-    StartPlan,
     partition_lag,
-    plan_starts,
     restore_span_ms,
 )
 from wxstream.inference.predictions import PredictionEncoder
+from wxstream.inference.service_rebalance import DRAIN_TIMEOUT_S, RebalanceHandling
 from wxstream.kafka.clients import kafka_errors
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.settings import ServeSettings
@@ -36,10 +35,9 @@ from wxstream.settings import ServeSettings
 logger = logging.getLogger(__name__)
 
 _LAG_EVERY_S = 1.0
-DRAIN_TIMEOUT_S = 120.0
 
 
-class InferenceService:
+class InferenceService(RebalanceHandling):
     """The Kafka loop around the actors (see the module docstring).
 
     Args:
@@ -383,76 +381,6 @@ class InferenceService:
             self.metrics.transactions_aborted.inc()
             self.rewind()
             background.clear_failure()
-
-    # -- offsets and rebalancing -----------------------------------------------------
-
-    def rewind(self) -> None:
-        """Forget everything not committed and restart from the committed offsets."""
-        self._discard()
-        assigned = self.consumer.assignment()
-        if not assigned:
-            return
-        for plan in self._plan_starts(assigned):
-            tp = plan.partition
-            target = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
-            self.consumer.seek(TopicPartition(tp.topic, tp.partition, target))
-        logger.warning("rewound %d partitions to their committed offsets", len(assigned))
-
-    def _discard(self) -> None:
-        """Drop every call in flight, every undelivered batch and every window."""
-        self.forecaster.cancel_all()
-        self.in_flight.clear()
-        self.ready.clear()
-        self._input_pending = 0
-        self.assembler.reset()
-        self.release = ReleaseQueue(next_seq=self.assembler.next_seq)
-
-    def _plan_starts(self, partitions: Sequence[TopicPartition]) -> list[StartPlan]:
-        began = time.monotonic()
-        plans = plan_starts(
-            self.consumer,
-            partitions,
-            policy=self.restore_policy,
-            kafka=self.kafka,
-            group_id=self.settings.group_id,
-            timeout_s=self.kafka.request_timeout_s,
-        )
-        self.restores.planned(plans, began)
-        for plan in plans:
-            if plan.restore_mark is not None:
-                self.assembler.restore_from(plan.partition.partition, plan.restore_mark)
-        return plans
-
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        planned = [plan.partition for plan in self._plan_starts(partitions)]
-        consumer.assign(planned)
-        self._paused = False  # a fresh assignment fetches
-        self._in_group = True
-        self._idle_since = time.monotonic()
-        logger.info(
-            "assigned partitions %s (start offsets %s)",
-            [tp.partition for tp in planned],
-            [tp.offset for tp in planned],
-        )
-
-    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Finish and commit what was read from these partitions while we still own them.
-        if not self._closing:
-            self.drain()
-        self._in_group = False
-        self.assembler.drop_partitions(tp.partition for tp in partitions)
-        logger.info("revoked partitions %s", [tp.partition for tp in partitions])
-
-    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Nothing read since the last commit may be committed now; the next
-        # assignment restores the windows from the committed offsets.
-        logger.warning(
-            "lost partitions %s; discarding uncommitted work", [tp.partition for tp in partitions]
-        )
-        if self._background is not None:
-            self._background.wait_idle(DRAIN_TIMEOUT_S)
-        self._in_group = False
-        self._discard()
 
     def _update_lag(self) -> None:
         now = time.monotonic()
