@@ -52,61 +52,28 @@ def make_random_model(target: Path, *, seed: int = 0) -> Path:
     Uses the project's model-directory writer, so the directory is what ``wxstream train``
     writes, except that the weights are untrained (PyTorch's initial distribution).
     """
-    from datetime import UTC, datetime
-
-    from wxstream.features.adapter import FeatureAdapter, default_adapter
-    from wxstream.models.config import QUANTILES, ModelConfig, long_term_leads, short_term_leads
-    from wxstream.models.model_dir import (
-        FORMAT_NAME,
-        FORMAT_VERSION,
-        ModelBundle,
-        NetworkSpec,
-        write_model_dir,
-    )
+    from wxstream.models.config import ModelConfig
+    from wxstream.models.config_derived import adapter_for, model_metadata, network_spec
+    from wxstream.models.model_dir import ModelBundle, write_model_dir
     from wxstream.models.scalers import AffineScaler
 
     config = ModelConfig()
-    spec = NetworkSpec(
-        n_inputs=len(config.inputs),
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        horizon=config.horizon,
-        n_quantiles=len(QUANTILES),
-    )
+    spec = network_spec(config)
     rng = np.random.default_rng(seed)
     bound = 1.0 / np.sqrt(spec.hidden_size)
     weights = {
         name: rng.uniform(-bound, bound, size=shape).astype(np.float32)
         for name, shape in spec.weight_shapes().items()
     }
-    base = default_adapter(with_time_encodings=True)
-    catalogue = {s.name: s for s in base.inputs}
-    adapter = FeatureAdapter(
-        inputs=tuple(catalogue[name] for name in config.inputs), target=base.target
-    )
     n_in = len(config.inputs)
-    metadata: dict[str, Any] = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "name": target.name,
-        "version": "1",
-        "created": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "lookback": config.lookback,
-        "horizon": config.horizon,
-        "quantiles": list(QUANTILES),
-        "leads_h": list(config.leads_h),
-        "short_term_leads_h": list(short_term_leads(config.horizon)),
-        "long_term_leads_h": list(long_term_leads(config.horizon)),
-        "features": list(config.inputs),
-        "target": config.target,
-        "target_unit": "degC",
-        "target_mode": "residual" if config.residual else "absolute",
-        "network": spec.to_dict(),
-        "config": config.to_dict(),
-        "data": {"sources": []},
-        "training": {"random_weights": True, "note": "untrained, for throughput checks only"},
-        "metrics": {},
-    }
+    metadata = model_metadata(config, target.name)
+    metadata.update(
+        {
+            "data": {"sources": []},
+            "training": {"random_weights": True, "note": "untrained, for throughput checks only"},
+            "metrics": {},
+        }
+    )
     bundle = ModelBundle(
         metadata=metadata,
         weights=weights,
@@ -116,7 +83,7 @@ def make_random_model(target: Path, *, seed: int = 0) -> Path:
             (0.0,) * config.horizon,
             (1.0,) * config.horizon,
         ),
-        adapter=adapter,
+        adapter=adapter_for(config),
     )
     return write_model_dir(target.parent, target.name, bundle, overwrite=True)
 

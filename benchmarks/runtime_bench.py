@@ -37,10 +37,11 @@ def _build_default_model(root: Path, lookback: int, horizon: int, hidden: int) -
     from wxstream.data import SPLITS, load_source, split_frame
     from wxstream.features import aggregate_hourly
     from wxstream.models.config import get_preset
+    from wxstream.models.config_derived import adapter_for, network_spec
     from wxstream.models.dataset import build_samples
     from wxstream.models.lstm import LSTMForecaster
     from wxstream.models.scalers import AffineScaler
-    from wxstream.models.training import EpochRecord, TrainingResult, adapter_for, network_spec
+    from wxstream.models.training import EpochRecord, TrainingResult
     from wxstream.models.training_report import sample_range
 
     config = get_preset("default").with_overrides(

@@ -14,7 +14,6 @@ to the offline forecast.
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import subprocess
@@ -26,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +34,9 @@ import pandas as pd
 import psutil
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 
+from serve_support import expected_windows
 from wxstream.errors import KafkaError
-from wxstream.features import FeatureMessage, encode_frame, messages_from_frame
+from wxstream.features import encode_frame, messages_from_frame
 from wxstream.inference.predictions import PredictionMessage, decode_prediction, quantile_array
 from wxstream.inference.ray_consumer import ServiceSummary, run_service
 from wxstream.kafka.admin import end_offsets, topic_partitions
@@ -99,25 +99,9 @@ def fault_rows(nyc_features: pd.DataFrame, hours: int = HOURS) -> pd.DataFrame:
     return rows.sort_values(["window_start", "station_id"]).reset_index(drop=True)
 
 
-def full_windows(messages: Sequence[FeatureMessage], lookback: int) -> dict[ForecastKey, list]:
-    """(station, issued_at) -> the window, for every message that ends ``lookback``
-    consecutive hourly windows of its station."""
-    out: dict[ForecastKey, list] = {}
-    by_station: dict[str, list[FeatureMessage]] = {}
-    for msg in messages:
-        by_station.setdefault(msg.station_id, []).append(msg)
-    for station, series in by_station.items():
-        for i in range(lookback - 1, len(series)):
-            window = series[i - lookback + 1 : i + 1]
-            starts = [m.window_start for m in window]
-            if all(b - a == timedelta(hours=1) for a, b in itertools.pairwise(starts)):
-                out[(station, window[-1].window_end.isoformat())] = window
-    return out
-
-
 def build_replay(rows: pd.DataFrame, model: ForecastingModel) -> Replay:
     """The records of ``rows`` and the offline forecast of every full window."""
-    windows = full_windows(messages_from_frame(rows), model.lookback)
+    windows = expected_windows(messages_from_frame(rows), model.lookback)
     keys = sorted(windows)
     forecasts = model.predict_messages([windows[k] for k in keys])
     expected = {
@@ -339,23 +323,7 @@ def wait_until(
 def read_committed(kafka: KafkaSettings, topic: str, timeout_s: float = 60) -> list[bytes]:
     """Every committed record value of ``topic`` (``read_committed``), read up to the
     last stable offset of each partition."""
-    ends = end_offsets(kafka, topic)
-    consumer = make_consumer(kafka, f"fault-reader-{uuid.uuid4().hex[:8]}")
-    values: list[bytes] = []
-    try:
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-        deadline = time.monotonic() + timeout_s
-        while True:
-            for msg in consumer.consume(num_messages=1000, timeout=0.2):
-                if msg.error() is None:
-                    values.append(msg.value() or b"")
-            positions = consumer.position([TopicPartition(topic, p) for p in ends])
-            if all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in positions):
-                break
-            assert time.monotonic() < deadline, f"could not read {topic} to its end"
-    finally:
-        consumer.close()
-    return values
+    return [msg.value() or b"" for msg in read_records(kafka, topic, timeout_s)]
 
 
 def read_records(kafka: KafkaSettings, topic: str, timeout_s: float = 60) -> list:

@@ -17,26 +17,17 @@ import pandas as pd
 import pytest
 
 from wxstream.errors import DataError
+from wxstream.inference.offline_forecasts import OfflineForecast
 from wxstream.models import plots
 
 T0 = datetime(2013, 12, 1, tzinfo=UTC)
 H = timedelta(hours=1)
 
 
-@dataclass(frozen=True)
-class _Forecast:
-    station_id: str
-    issued_at: datetime
-    leads_h: tuple[int, ...]
-    temperature_c: tuple[float, ...]
-    temperature_p10_c: tuple[float, ...]
-    temperature_p90_c: tuple[float, ...]
-
-
-def _forecast(station: str, issued_at: datetime, base: float) -> _Forecast:
+def _forecast(station: str, issued_at: datetime, base: float) -> OfflineForecast:
     leads = (1, 2, 3)
     p50 = tuple(base + lead for lead in leads)
-    return _Forecast(
+    return OfflineForecast(
         station,
         issued_at,
         leads,

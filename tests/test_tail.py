@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from wxstream.data import load_nycflights13
 from wxstream.features import aggregate_hourly, encode_frame
+from wxstream.inference.offline_forecasts import OfflineForecast
 from wxstream.inference.predictions import ForecastInput, PredictionEncoder
 from wxstream.inference.tail import (
     RowLimiter,
@@ -32,21 +33,11 @@ HOUR = timedelta(hours=1)
 T0 = datetime(2013, 11, 1, 5, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class _Forecast:
-    station_id: str
-    issued_at: datetime
-    leads_h: tuple[int, ...]
-    temperature_c: tuple[float, ...]
-    temperature_p10_c: tuple[float, ...]
-    temperature_p90_c: tuple[float, ...]
-
-
 def _forecast(
     station: str, issued_at: datetime, p50: list[float], spread: float = 1.0
-) -> _Forecast:
+) -> OfflineForecast:
     leads = tuple(range(1, len(p50) + 1))
-    return _Forecast(
+    return OfflineForecast(
         station,
         issued_at,
         leads,

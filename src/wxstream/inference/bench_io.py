@@ -22,6 +22,7 @@ from confluent_kafka import OFFSET_BEGINNING, ConsumerGroupState, TopicPartition
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
 from wxstream.errors import KafkaError, WxstreamError
+from wxstream.inference.consumer_io import consume_records
 from wxstream.kafka.admin import TopicSpec, ensure_topics, topic_partitions
 from wxstream.kafka.clients import kafka_errors, make_admin, make_consumer
 from wxstream.settings import BrokerSettings, KafkaSettings, ServeSettings
@@ -219,15 +220,10 @@ def live_receiver(kafka: KafkaSettings) -> Iterator[Received]:
 
     def loop() -> None:
         while not stop.is_set():
-            # Wait for the first record only (a batch consume would wait for all 1000
-            # or the whole timeout, and the arrival stamp with it), then take the rest.
-            messages = consumer.consume(1, 0.05)
-            if messages:
-                messages.extend(consumer.consume(999, 0))
+            # Hands over a record as soon as it arrives, so the stamp is its arrival.
+            messages, _ = consume_records(consumer, 1000, 0.05, kafka.bootstrap_servers)
             now_ms = time.time() * 1000.0
             for message in messages:
-                if message.error() is not None:
-                    continue
                 found = forecast_identity(message.value())
                 if found is not None:
                     received.add((*found, now_ms))

@@ -89,34 +89,21 @@ def _produce_all(
     batches: Sequence[Outgoing],
     on_delivery: Any = None,
 ) -> None:
-    predictions_topic, dlq_topic = settings.predictions_topic, settings.dlq_topic
     produce = producer.produce
+
+    def send(topic: str, value: bytes | None, key: bytes | None, headers: Any = None) -> None:
+        try:
+            produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+        except BufferError:
+            # The local queue is full: serve delivery reports, then try once more.
+            producer.poll(1.0)
+            produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+
     for batch in batches:
         for key, value in batch.predictions:
-            try:
-                produce(predictions_topic, value, key, on_delivery=on_delivery)
-            except BufferError:
-                # The local queue is full: serve delivery reports, then try once more.
-                producer.poll(1.0)
-                produce(predictions_topic, value, key, on_delivery=on_delivery)
+            send(settings.predictions_topic, value, key)
         for record in batch.dead_letters:
-            try:
-                produce(
-                    dlq_topic,
-                    record.value,
-                    record.key,
-                    headers=record.headers,
-                    on_delivery=on_delivery,
-                )
-            except BufferError:
-                producer.poll(1.0)
-                produce(
-                    dlq_topic,
-                    record.value,
-                    record.key,
-                    headers=record.headers,
-                    on_delivery=on_delivery,
-                )
+            send(settings.dlq_topic, record.value, record.key, record.headers)
         producer.poll(0)
 
 

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,14 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from wxstream.errors import ConfigError, DataError
-from wxstream.features.adapter import FeatureAdapter, default_adapter
+from wxstream.errors import DataError
+from wxstream.features.adapter import FeatureAdapter
 from wxstream.models.calibration import METADATA_KEY, fit_interval_calibration
-from wxstream.models.config import QUANTILES, ModelConfig, long_term_leads, short_term_leads
+from wxstream.models.config import QUANTILES, ModelConfig
+from wxstream.models.config_derived import adapter_for, model_metadata, network_spec
 from wxstream.models.dataset import WindowedSamples, build_samples
 from wxstream.models.lstm import LSTMForecaster, pinball_loss
-from wxstream.models.model_dir import FORMAT_NAME, FORMAT_VERSION, ModelBundle, NetworkSpec
+from wxstream.models.model_dir import ModelBundle, NetworkSpec
 from wxstream.models.model_dir import write_model_dir as _write_model_dir
 from wxstream.models.scalers import AffineScaler
 from wxstream.models.training_report import forecast_metrics, sample_range
@@ -39,7 +40,6 @@ from wxstream.models.training_report import forecast_metrics, sample_range
 logger = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
-MODEL_VERSION = "1"
 _EVAL_BATCH = 4096
 
 
@@ -109,41 +109,25 @@ class TrainingResult:
         extra_metadata: Mapping[str, Any] | None = None,
     ) -> ModelBundle:
         """The in-memory model directory (see :mod:`wxstream.models.model_dir`)."""
-        config = self.config
-        stamp = (created or datetime.now(UTC)).astimezone(UTC)
-        metadata: dict[str, Any] = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "name": name,
-            "version": MODEL_VERSION,
-            "created": stamp.isoformat().replace("+00:00", "Z"),
-            "lookback": config.lookback,
-            "horizon": config.horizon,
-            "quantiles": list(QUANTILES),
-            "leads_h": list(config.leads_h),
-            "short_term_leads_h": list(short_term_leads(config.horizon)),
-            "long_term_leads_h": list(long_term_leads(config.horizon)),
-            "features": list(config.inputs),
-            "target": config.target,
-            "target_unit": "degC",
-            "target_mode": "residual" if config.residual else "absolute",
-            "network": self.spec().to_dict(),
-            "config": config.to_dict(),
-            "data": {"sources": list(sources), **self.data},
-            "training": {
-                "epochs_run": self.epochs_run,
-                "best_epoch": self.best_epoch,
-                "train_loss": self.best.train_loss,
-                "val_loss": self.best.val_loss,
-                "history": [
-                    {"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
-                    for r in self.history
-                ],
-                "duration_s": round(self.duration_s, 3),
-                "torch_version": torch.__version__,
-            },
-            "metrics": dict(self.metrics),
-        }
+        metadata = model_metadata(self.config, name, created=created)
+        metadata.update(
+            {
+                "data": {"sources": list(sources), **self.data},
+                "training": {
+                    "epochs_run": self.epochs_run,
+                    "best_epoch": self.best_epoch,
+                    "train_loss": self.best.train_loss,
+                    "val_loss": self.best.val_loss,
+                    "history": [
+                        {"epoch": r.epoch, "train_loss": r.train_loss, "val_loss": r.val_loss}
+                        for r in self.history
+                    ],
+                    "duration_s": round(self.duration_s, 3),
+                    "torch_version": torch.__version__,
+                },
+                "metrics": dict(self.metrics),
+            }
+        )
         if self.interval_calibration is not None:
             metadata[METADATA_KEY] = dict(self.interval_calibration)
         metadata.update(extra_metadata or {})
@@ -154,36 +138,6 @@ class TrainingResult:
             scaler_y=self.scaler_y,
             adapter=self.adapter,
         )
-
-
-def network_spec(config: ModelConfig) -> NetworkSpec:
-    """The network shape a configuration trains."""
-    return NetworkSpec(
-        n_inputs=len(config.inputs),
-        hidden_size=config.hidden_size,
-        num_layers=config.num_layers,
-        horizon=config.horizon,
-        n_quantiles=len(QUANTILES),
-    )
-
-
-def adapter_for(config: ModelConfig) -> FeatureAdapter:
-    """The feature adapter with exactly ``config.inputs``, in that order."""
-    base = default_adapter(with_time_encodings=True)
-    catalogue = {spec.name: spec for spec in base.inputs}
-    unknown = [name for name in config.inputs if name not in catalogue]
-    if unknown:
-        raise ConfigError(
-            f"unknown model input(s) {unknown}",
-            fix=f"choose inputs among {list(catalogue)}",
-        )
-    if config.target != base.target.name:
-        raise ConfigError(
-            f"unknown target {config.target!r}", fix=f"the target is {base.target.name!r}"
-        )
-    return FeatureAdapter(
-        inputs=tuple(catalogue[name] for name in config.inputs), target=base.target
-    )
 
 
 @contextmanager
