@@ -1,10 +1,10 @@
 """GPU check: four inference actors share one GPU; forecasts/s against the same actors on CPU.
 
 Starts a local Ray (``num_gpus=1`` where CUDA is available), creates ``--actors``
-:class:`~wxstream.inference.inference_actor.InferenceActor` instances with
+:class:`~wxstream.streaming.actor.InferenceActor` instances with
 ``--gpu-fraction`` of the GPU each (the service's own placement,
-:func:`~wxstream.inference.inference_actor.actor_options`, and actor factory,
-:func:`~wxstream.inference.inference_actor.spawn_actors`), asserts that every actor
+:func:`~wxstream.streaming.actor.actor_options`, and actor factory,
+:func:`~wxstream.streaming.actor.spawn_actors`), asserts that every actor
 runs on the same single CUDA device, then times ``--batch-size`` batches per actor,
 all actors at once, for ``--seconds``. The same is then measured with CPU actors
 (the ``--no-gpu`` placement). Each call is ``actor.predict.remote(x)`` with numpy in
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from wxstream.inference.inference_actor import (
+from wxstream.streaming.actor import (
     DeviceInfo,
     actor_options,
     spawn_actors,

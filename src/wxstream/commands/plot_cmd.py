@@ -188,9 +188,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _from_topics(
     kafka: settings.KafkaSettings, station: str, timeout_s: float
 ) -> tuple[list[Any], pd.DataFrame, str]:
-    from wxstream.features import FeatureMessage, decode_feature
-    from wxstream.inference.predictions import PredictionMessage, decode_prediction
-    from wxstream.inference.topic_snapshot import read_snapshot
+    from wxstream.kafka.topic_reader import read_snapshot
+    from wxstream.messages import FeatureMessage, decode_feature
+    from wxstream.messages.predictions import PredictionMessage, decode_prediction
 
     def prediction(raw: bytes) -> PredictionMessage | None:
         decoded = decode_prediction(raw)
@@ -225,8 +225,8 @@ def _from_model(
 ) -> tuple[list[Any], pd.DataFrame, str]:
     from wxstream.data import load_source
     from wxstream.features import aggregate_hourly
-    from wxstream.inference.offline_forecasts import offline_forecasts
     from wxstream.models.model_loader import load_model, resolve_model_dir
+    from wxstream.tools.offline_forecasts import offline_forecasts
 
     model = load_model(resolve_model_dir(model_settings), device="cpu")
     features = aggregate_hourly(load_source(source, data_dir))

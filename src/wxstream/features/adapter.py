@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from wxstream.errors import DataError, ModelFormatError
-from wxstream.features.schema import FeatureMessage
+from wxstream.messages.features import FeatureMessage
 
 ADAPTER_VERSION: Final = 1
 ADAPTER_FILENAME: Final = "feature_adapter.json"

@@ -25,7 +25,7 @@ from wxstream.data.observations import (
     WIND_SPEED_MS,
 )
 from wxstream.errors import DataError
-from wxstream.features.schema import FIELDS
+from wxstream.messages.features import FIELDS
 
 WINDOW = pd.Timedelta(hours=1)
 

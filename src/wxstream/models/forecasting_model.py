@@ -16,8 +16,8 @@ import numpy as np
 import numpy.typing as npt
 
 from wxstream.errors import ModelError, ModelFormatError
-from wxstream.features import FeatureMessage
 from wxstream.features.adapter import FeatureAdapter
+from wxstream.messages import FeatureMessage
 from wxstream.models.calibration import scale_from_metadata, scale_interval
 from wxstream.models.config import long_term_leads, short_term_leads
 from wxstream.models.model_dir import ModelBundle

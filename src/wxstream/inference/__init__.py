@@ -1,1 +1,0 @@
-"""Streaming inference: per-station windows, batching, Ray actors and the Kafka loop."""

@@ -1,0 +1,64 @@
+"""The wire formats, pure: ``weather-features`` records, ``weather-predictions``
+records, dead letters on ``weather-features.dlq``, and their JSON Schemas.
+
+Nothing here does IO: decoders take bytes and return a message or an
+:class:`InvalidRecord` (a value with a reason code, never an exception).
+"""
+
+from __future__ import annotations
+
+from wxstream.messages.dead_letters import (
+    DETAIL_HEADER,
+    REASON_HEADER,
+    DeadLetter,
+    dead_letter,
+    read_headers,
+)
+from wxstream.messages.features import (
+    FIELDS,
+    MAX_MESSAGE_BYTES,
+    REASONS,
+    FeatureMessage,
+    InvalidRecord,
+    decode_feature,
+    encode_feature,
+    encode_frame,
+    feature_key,
+    format_timestamp,
+    messages_from_frame,
+    publishable_mask,
+)
+from wxstream.messages.features import schema_path as feature_schema_path
+from wxstream.messages.predictions import (
+    ForecastInput,
+    PredictionEncoder,
+    PredictionMessage,
+    decode_prediction,
+)
+from wxstream.messages.predictions import schema_path as prediction_schema_path
+
+__all__ = [
+    "DETAIL_HEADER",
+    "FIELDS",
+    "MAX_MESSAGE_BYTES",
+    "REASONS",
+    "REASON_HEADER",
+    "DeadLetter",
+    "FeatureMessage",
+    "ForecastInput",
+    "InvalidRecord",
+    "PredictionEncoder",
+    "PredictionMessage",
+    "dead_letter",
+    "decode_feature",
+    "decode_prediction",
+    "encode_feature",
+    "encode_frame",
+    "feature_key",
+    "feature_schema_path",
+    "format_timestamp",
+    "messages_from_frame",
+    "prediction_schema_path",
+    "publishable_mask",
+    "read_headers",
+]

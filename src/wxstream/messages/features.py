@@ -1,0 +1,394 @@
+"""The ``weather-features`` message: :class:`FeatureMessage`, its JSON codec and validation.
+
+Wire format: one compact UTF-8 JSON object per Kafka record, key = ``station_id``::
+
+    {"station_id":"EWR","window_start":"2013-01-01T06:00:00Z",
+     "window_end":"2013-01-01T07:00:00Z","avg_temperature":3.9,"avg_dewpoint":-3.3,
+     "avg_wind_speed":4.63,"min_temperature":3.9,"max_temperature":3.9,
+     "observation_count":1}
+
+Rules (the same in the codec and in ``schemas/weather-features.schema.json``):
+
+* every field present; unknown extra fields are allowed and ignored (forward
+  compatibility);
+* the five measurements are finite JSON numbers (booleans are not numbers; ``NaN`` and
+  ``Infinity`` literals are rejected): temperatures and dewpoint in -90..60 degC, wind
+  speed in 0..120 m/s; ``observation_count`` an integer >= 1;
+* timestamps are ISO-8601 with an explicit offset (the encoder writes UTC with ``Z``);
+* consistency, which JSON Schema cannot express and only the codec checks:
+  ``window_end > window_start``, ``min_temperature <= max_temperature`` and
+  ``avg_temperature`` within ``[min, max]`` (0.01 degC tolerance for rounding). There is
+  no dewpoint <= temperature rule: hourly averages over different non-null subsets can
+  legitimately put the average dewpoint above the average temperature.
+
+The model needs all three inputs finite, so feature rows with a null average (a window
+where every reading of one measurement was missing) are not publishable:
+:func:`publishable_mask` tells which rows are, and :func:`encode_frame` /
+:func:`messages_from_frame` skip the others (callers count them as ``total - len``).
+
+:func:`decode_feature` never raises: bad input is an :class:`InvalidRecord` whose
+``reason`` is one of :data:`REASONS`, routed to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+MAX_MESSAGE_BYTES: Final = 64 * 1024
+TEMPERATURE_RANGE_C: Final = (-90.0, 60.0)
+WIND_SPEED_RANGE_MS: Final = (0.0, 120.0)
+AVERAGE_TOLERANCE_C: Final = 0.01
+MAX_STATION_ID_CHARS: Final = 128
+
+FIELDS: Final = (
+    "station_id",
+    "window_start",
+    "window_end",
+    "avg_temperature",
+    "avg_dewpoint",
+    "avg_wind_speed",
+    "min_temperature",
+    "max_temperature",
+    "observation_count",
+)
+"""The message's fields, in wire order."""
+
+MEASUREMENT_FIELDS: Final = (
+    "avg_temperature",
+    "avg_dewpoint",
+    "avg_wind_speed",
+    "min_temperature",
+    "max_temperature",
+)
+
+REASONS: Final = (
+    "undecodable",
+    "not_an_object",
+    "missing_field",
+    "wrong_type",
+    "non_finite",
+    "out_of_range",
+    "inconsistent",
+    "too_large",
+    "bad_timestamp",
+)
+"""Every :attr:`InvalidRecord.reason` code."""
+
+_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "avg_temperature": TEMPERATURE_RANGE_C,
+    "avg_dewpoint": TEMPERATURE_RANGE_C,
+    "avg_wind_speed": WIND_SPEED_RANGE_MS,
+    "min_temperature": TEMPERATURE_RANGE_C,
+    "max_temperature": TEMPERATURE_RANGE_C,
+}
+
+TIMESTAMP_PATTERN: Final = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+"""What a timestamp looks like (also in the JSON Schema)."""
+_TIMESTAMP_RE: Final = re.compile(TIMESTAMP_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureMessage:
+    """One station's aggregated observations over one window ``[window_start, window_end)``.
+
+    Timestamps are timezone-aware UTC datetimes; measurements are degC and m/s.
+    """
+
+    station_id: str
+    window_start: datetime
+    window_end: datetime
+    avg_temperature: float
+    avg_dewpoint: float
+    avg_wind_speed: float
+    min_temperature: float
+    max_temperature: float
+    observation_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidRecord:
+    """A record that is not a valid :class:`FeatureMessage`.
+
+    Attributes:
+        reason: one of :data:`REASONS` (a stable code for metrics and the DLQ).
+        detail: a human-readable explanation naming the offending field.
+    """
+
+    reason: str
+    detail: str
+
+
+class _NonFiniteError(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _NonFiniteError(name)
+
+
+_decoder = json.JSONDecoder(parse_constant=_reject_constant)
+
+
+def format_timestamp(value: datetime) -> str:
+    """ISO-8601 in UTC with a ``Z`` suffix (microseconds only when non-zero)."""
+    if value.tzinfo is None:
+        raise ValueError("feature timestamps must be timezone-aware")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
+def encode_feature(msg: FeatureMessage) -> bytes:
+    """The compact JSON value of a message (fields in :data:`FIELDS` order)."""
+    return (
+        f'{{"station_id":{json.dumps(msg.station_id)},'
+        f'"window_start":"{format_timestamp(msg.window_start)}",'
+        f'"window_end":"{format_timestamp(msg.window_end)}",'
+        f'"avg_temperature":{float(msg.avg_temperature)!r},'
+        f'"avg_dewpoint":{float(msg.avg_dewpoint)!r},'
+        f'"avg_wind_speed":{float(msg.avg_wind_speed)!r},'
+        f'"min_temperature":{float(msg.min_temperature)!r},'
+        f'"max_temperature":{float(msg.max_temperature)!r},'
+        f'"observation_count":{int(msg.observation_count)}}}'
+    ).encode()
+
+
+def feature_key(msg: FeatureMessage) -> bytes:
+    """The Kafka key: the station id, UTF-8 (keeps a station on one partition)."""
+    return msg.station_id.encode()
+
+
+# Recently parsed timestamps: consecutive windows of many stations share the same hour,
+# so a small cache saves the regex and the parse for most messages.
+_TIMESTAMP_CACHE: dict[str, datetime] = {}
+_TIMESTAMP_CACHE_SIZE: Final = 4096
+
+
+def _timestamp(obj: dict[str, Any], name: str) -> datetime | InvalidRecord:
+    value = obj[name]
+    if type(value) is not str:
+        return InvalidRecord("wrong_type", f"{name} must be a string, got {type(value).__name__}")
+    cached = _TIMESTAMP_CACHE.get(value)
+    if cached is not None:
+        return cached
+    if _TIMESTAMP_RE.match(value) is None or value[-1] == "\n":
+        return InvalidRecord("bad_timestamp", f"{name} is not ISO-8601 with offset: {value[:40]!r}")
+    try:
+        parsed = datetime.fromisoformat(value).astimezone(UTC)
+    except ValueError as exc:
+        return InvalidRecord("bad_timestamp", f"{name}: {exc}")
+    if len(_TIMESTAMP_CACHE) >= _TIMESTAMP_CACHE_SIZE:
+        _TIMESTAMP_CACHE.clear()
+    _TIMESTAMP_CACHE[value] = parsed
+    return parsed
+
+
+def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:
+    for name in FIELDS:
+        if name not in obj:
+            return InvalidRecord("missing_field", f"missing field {name}")
+    station = obj["station_id"]
+    if type(station) is not str:
+        return InvalidRecord(
+            "wrong_type", f"station_id must be a string, got {type(station).__name__}"
+        )
+    if not 0 < len(station) <= MAX_STATION_ID_CHARS:
+        return InvalidRecord(
+            "out_of_range", f"station_id must have 1..{MAX_STATION_ID_CHARS} characters"
+        )
+    values: dict[str, float] = {}
+    for name, (low, high) in _RANGES.items():
+        value = obj[name]
+        kind = type(value)
+        if kind is not float and kind is not int:
+            return InvalidRecord("wrong_type", f"{name} must be a number, got {kind.__name__}")
+        if kind is float and not math.isfinite(value):
+            return InvalidRecord("non_finite", f"{name} is {value}")
+        # Compare before float(): a huge JSON integer would overflow the conversion.
+        if not low <= value <= high:
+            return InvalidRecord("out_of_range", f"{name}={value!r} outside {low}..{high}")
+        values[name] = float(value)
+    count = obj["observation_count"]
+    if type(count) is float and count.is_integer():
+        count = int(count)  # JSON Schema counts 3.0 as an integer; so do we
+    if type(count) is not int:
+        return InvalidRecord(
+            "wrong_type", f"observation_count must be an integer, got {type(count).__name__}"
+        )
+    if count < 1:
+        return InvalidRecord("out_of_range", f"observation_count={count} must be >= 1")
+    start = _timestamp(obj, "window_start")
+    if isinstance(start, InvalidRecord):
+        return start
+    end = _timestamp(obj, "window_end")
+    if isinstance(end, InvalidRecord):
+        return end
+    if end <= start:
+        return InvalidRecord("inconsistent", "window_end must be after window_start")
+    low_t, high_t = values["min_temperature"], values["max_temperature"]
+    if low_t > high_t:
+        return InvalidRecord("inconsistent", "min_temperature > max_temperature")
+    avg = values["avg_temperature"]
+    if not low_t - AVERAGE_TOLERANCE_C <= avg <= high_t + AVERAGE_TOLERANCE_C:
+        return InvalidRecord("inconsistent", "avg_temperature outside [min, max]")
+    return FeatureMessage(
+        station,
+        start,
+        end,
+        avg,
+        values["avg_dewpoint"],
+        values["avg_wind_speed"],
+        low_t,
+        high_t,
+        count,
+    )
+
+
+def decode_feature(raw: bytes | bytearray | memoryview | None) -> FeatureMessage | InvalidRecord:
+    """Decode and validate one record value; never raises.
+
+    Returns:
+        the message, or an :class:`InvalidRecord` with a reason code from :data:`REASONS`.
+    """
+    if raw is None:
+        return InvalidRecord("undecodable", "empty record value (tombstone)")
+    try:
+        if len(raw) > MAX_MESSAGE_BYTES:
+            return InvalidRecord("too_large", f"{len(raw)} bytes > {MAX_MESSAGE_BYTES}")
+        text = bytes(raw).decode("utf-8")
+        obj = _decoder.decode(text)
+    except _NonFiniteError as exc:
+        return InvalidRecord("non_finite", f"{exc} is not a JSON number")
+    except (UnicodeDecodeError, ValueError, RecursionError, TypeError) as exc:
+        return InvalidRecord("undecodable", f"{type(exc).__name__}: {str(exc)[:200]}")
+    if type(obj) is not dict:
+        return InvalidRecord("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    try:
+        return _check(obj)
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # Defensive: every rule above returns a value; this keeps the no-raise promise.
+        return InvalidRecord("undecodable", f"{type(exc).__name__}: {str(exc)[:200]}")
+
+
+def validate_message(msg: FeatureMessage) -> InvalidRecord | None:
+    """The reason ``msg`` would be rejected by :func:`decode_feature`, or ``None``."""
+    result = decode_feature(encode_feature(msg))
+    return result if isinstance(result, InvalidRecord) else None
+
+
+def publishable_mask(features: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of feature rows that encode into messages :func:`decode_feature` accepts.
+
+    Vectorised version of the decoder's rules: finite measurements in range, count >= 1,
+    ``window_end > window_start``, ``min <= avg <= max`` (with tolerance), station ids of
+    1..128 characters.
+    """
+    ok = np.ones(len(features), dtype=bool)
+    for name, (low, high) in _RANGES.items():
+        values = features[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            ok &= (values >= low) & (values <= high)
+    temp = features["avg_temperature"].to_numpy(dtype=np.float64, na_value=np.nan)
+    low_t = features["min_temperature"].to_numpy(dtype=np.float64, na_value=np.nan)
+    high_t = features["max_temperature"].to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        ok &= low_t <= high_t
+        ok &= (temp >= low_t - AVERAGE_TOLERANCE_C) & (temp <= high_t + AVERAGE_TOLERANCE_C)
+    counts = features["observation_count"].to_numpy(dtype=np.float64, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        ok &= counts >= 1
+    ok &= (features["window_end"] > features["window_start"]).to_numpy(dtype=bool)
+    lengths = features["station_id"].astype(str).str.len().to_numpy()
+    ok &= (lengths > 0) & (lengths <= MAX_STATION_ID_CHARS)
+    return ok
+
+
+def _iso_column(values: pd.Series) -> list[str]:
+    stamps = pd.to_datetime(values, utc=True)
+    if (stamps.dt.microsecond == 0).all() and (stamps.dt.nanosecond == 0).all():
+        return list(stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return [format_timestamp(ts.to_pydatetime()) for ts in stamps]
+
+
+def encode_frame(features: pd.DataFrame) -> list[tuple[bytes, bytes]]:
+    """``(key, value)`` pairs for every publishable row of a feature frame, in row order.
+
+    Byte-for-byte what :func:`feature_key` / :func:`encode_feature` produce, built column
+    by column for replaying hundreds of thousands of windows. Rows that are not
+    publishable (see :func:`publishable_mask`) are skipped.
+    """
+    rows = features.loc[publishable_mask(features)]
+    if rows.empty:
+        return []
+    stations = rows["station_id"].astype(str).tolist()
+    quoted = {s: json.dumps(s) for s in set(stations)}
+    keys = {s: s.encode() for s in quoted}
+    columns = [rows[name].to_numpy(dtype=np.float64).tolist() for name in MEASUREMENT_FIELDS]
+    counts = rows["observation_count"].to_numpy(dtype=np.int64).tolist()
+    starts = _iso_column(rows["window_start"])
+    ends = _iso_column(rows["window_end"])
+    out: list[tuple[bytes, bytes]] = []
+    append = out.append
+    for station, start, end, avg_t, avg_d, avg_w, min_t, max_t, count in zip(
+        stations, starts, ends, *columns, counts, strict=True
+    ):
+        value = (
+            f'{{"station_id":{quoted[station]},"window_start":"{start}",'
+            f'"window_end":"{end}","avg_temperature":{avg_t!r},"avg_dewpoint":{avg_d!r},'
+            f'"avg_wind_speed":{avg_w!r},"min_temperature":{min_t!r},'
+            f'"max_temperature":{max_t!r},"observation_count":{count}}}'
+        )
+        append((keys[station], value.encode()))
+    return out
+
+
+def messages_from_frame(features: pd.DataFrame) -> list[FeatureMessage]:
+    """A :class:`FeatureMessage` for every publishable row of a feature frame, in row order."""
+    rows = features.loc[publishable_mask(features)]
+    if rows.empty:
+        return []
+    starts = pd.to_datetime(rows["window_start"], utc=True).dt.to_pydatetime()
+    ends = pd.to_datetime(rows["window_end"], utc=True).dt.to_pydatetime()
+    avg_t, avg_d, avg_w, min_t, max_t = (
+        rows[name].to_numpy(dtype=np.float64).tolist() for name in MEASUREMENT_FIELDS
+    )
+    counts = rows["observation_count"].to_numpy(dtype=np.int64).tolist()
+    stations = rows["station_id"].astype(str).tolist()
+    return [
+        FeatureMessage(*fields)
+        for fields in zip(
+            stations, starts, ends, avg_t, avg_d, avg_w, min_t, max_t, counts, strict=True
+        )
+    ]
+
+
+def message_to_dict(msg: FeatureMessage) -> dict[str, Any]:
+    """The message as the JSON object it encodes to (timestamps as strings)."""
+    decoded: dict[str, Any] = json.loads(encode_feature(msg))
+    return decoded
+
+
+SCHEMA_RESOURCE: Final = "schemas/weather-features.schema.json"
+
+
+def schema_path() -> Path:
+    """Path of the JSON Schema (draft 2020-12) shipped as package data."""
+    return Path(str(resources.files("wxstream.messages").joinpath(SCHEMA_RESOURCE)))
+
+
+def load_json_schema() -> dict[str, Any]:
+    """The message's JSON Schema as a dict."""
+    loaded: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
+    return loaded

