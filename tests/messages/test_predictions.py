@@ -27,7 +27,8 @@ from wxstream.messages.predictions import (
 T0 = datetime(2013, 3, 1, 5, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
+# Not frozen: ForecastModelInfo declares plain (settable) attributes.
+@dataclass
 class Info:
     """The model facts the encoder reads (a ForecastingModel has the same attributes)."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
 from wxstream.commands.status_cmd import render_text, report_to_json
 from wxstream.kafka.clients import make_consumer, make_producer
@@ -122,9 +122,10 @@ def test_each_problem_has_its_exit_code_and_a_fix(change: Any, code: int, words:
 
 def test_the_most_fundamental_problem_decides_the_exit_code() -> None:
     report = _healthy()
+    assert report.group is not None
     report = replace(
         report,
-        group=replace(report.group, members=(), first_lag_total=0),  # type: ignore[arg-type]
+        group=replace(report.group, members=(), first_lag_total=0),
         ray=RayReport("not running"),
     )
     health = assess(report)
@@ -138,7 +139,8 @@ def test_the_most_fundamental_problem_decides_the_exit_code() -> None:
 
 def test_lag_growth_within_the_tolerance_is_healthy() -> None:
     report = _healthy()
-    grown = replace(report, group=replace(report.group, first_lag_total=0))  # type: ignore[arg-type]
+    assert report.group is not None
+    grown = replace(report, group=replace(report.group, first_lag_total=0))
     assert assess(grown).exit_code == EXIT_LAG_GROWING
     assert assess(grown, lag_growth_tolerance=2).ok
 
@@ -281,7 +283,7 @@ def group_member(kafka_settings: KafkaSettings) -> Iterator[tuple[str, Consumer]
     _produce(kafka_settings, kafka_settings.features_topic, 10, partition=0)
     consumer = make_consumer(kafka_settings, group_id)
     consumer.subscribe([kafka_settings.features_topic])
-    read = []
+    read: list[Message] = []
     deadline = time.monotonic() + 30
     while len(read) < 6 and time.monotonic() < deadline:
         message = consumer.poll(0.5)

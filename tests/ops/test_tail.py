@@ -153,7 +153,8 @@ def test_table_rows_show_median_and_interval_per_shown_lead() -> None:
     assert "no forecast verified yet" in format_mae(Verifier())
 
 
-@dataclass(frozen=True)
+# Not frozen: ForecastModelInfo declares plain (settable) attributes.
+@dataclass
 class _PersistenceModel:
     """Persistence as a forecasting model: every lead repeats the newest observation."""
 
@@ -211,8 +212,8 @@ def test_tail_verifies_forecasts_read_from_both_topics(kafka_settings: KafkaSett
     }
     mae = tail.verifier.mae_by_lead()
     assert set(mae) == set(expected)
-    for lead, value in expected.items():
-        assert mae[lead] == pytest.approx(value, abs=1e-5)
+    for lead, want in expected.items():
+        assert mae[lead] == pytest.approx(want, abs=1e-5)
     assert not math.isnan(mae[1])
     assert sum(1 for line in lines if line.startswith("EWR")) == 20
     assert any("observed" in line for line in lines)

@@ -243,7 +243,8 @@ def many_stations(nyc_features: pd.DataFrame) -> pd.DataFrame:
         frame["station_id"] = [copy_station_id(str(s), copy) for s in rows["station_id"]]
         copies.append(frame)
     every = pd.concat(copies, ignore_index=True)
-    return every.sort_values(["window_start", "station_id"], kind="stable").reset_index(drop=True)
+    ordered: pd.DataFrame = every.sort_values(["window_start", "station_id"], kind="stable")
+    return ordered.reset_index(drop=True)
 
 
 def publish_live(kafka: KafkaSettings, rows: pd.DataFrame) -> Published:

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -351,7 +352,7 @@ def read_records(kafka: KafkaSettings, topic: str, timeout_s: float = 60) -> lis
 
 
 def serve_settings(
-    kafka: KafkaSettings, model_dir: Path, guarantee: str = "exactly-once", **changes: object
+    kafka: KafkaSettings, model_dir: Path, guarantee: str = "exactly-once", **changes: Any
 ) -> ServeSettings:
     """Settings of an in-process service on the session's Ray."""
     base = ServeSettings(
@@ -365,7 +366,7 @@ def serve_settings(
         transactional_id=f"fault-tx-{uuid.uuid4().hex[:8]}",
         restore_rewind_messages=RESTORE_REWIND_MESSAGES,
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 class ServiceThread:

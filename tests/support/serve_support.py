@@ -10,6 +10,7 @@ import uuid
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,10 +71,12 @@ def input_records(rows: pd.DataFrame) -> list[tuple[bytes, bytes]]:
     return records
 
 
-def expected_windows(messages: list[FeatureMessage], lookback: int) -> dict[tuple[str, str], list]:
+def expected_windows(
+    messages: list[FeatureMessage], lookback: int
+) -> dict[tuple[str, str], list[FeatureMessage]]:
     """(station, issued_at) -> the window, for every message that ends ``lookback``
     consecutive hourly windows of its station (computed directly from the series)."""
-    out: dict[tuple[str, str], list] = {}
+    out: dict[tuple[str, str], list[FeatureMessage]] = {}
     by_station: dict[str, list[FeatureMessage]] = {}
     for msg in messages:
         by_station.setdefault(msg.station_id, []).append(msg)
@@ -113,7 +116,7 @@ def read_all(settings: KafkaSettings, topic: str, expected: int, timeout_s: floa
     return got
 
 
-def serve_settings(kafka: KafkaSettings, model_dir: Path, **changes: object) -> ServeSettings:
+def serve_settings(kafka: KafkaSettings, model_dir: Path, **changes: Any) -> ServeSettings:
     base = ServeSettings(
         kafka=kafka,
         ray=RaySettings(num_actors=2, dashboard=False),
@@ -129,7 +132,7 @@ def serve_settings(kafka: KafkaSettings, model_dir: Path, **changes: object) -> 
 
 def check_forecasts(
     predictions: list[Message],
-    expected: dict[tuple[str, str], list],
+    expected: dict[tuple[str, str], list[FeatureMessage]],
     model: ForecastingModel,
 ) -> None:
     decoded: dict[tuple[str, str], PredictionMessage] = {}

@@ -114,7 +114,11 @@ def _consume_all(bootstrap: str, topic: str, expected: int) -> list[tuple[bytes,
         for _ in range(300):
             for msg in consumer.consume(1000, 0.2):
                 assert msg.error() is None
-                out.append((msg.key(), msg.value(), msg.partition()))
+                key, value, partition = msg.key(), msg.value(), msg.partition()
+                assert key is not None
+                assert value is not None
+                assert partition is not None
+                out.append((key, value, partition))
             if len(out) >= expected:
                 break
     finally:

@@ -133,7 +133,8 @@ def test_dropping_a_partition_forgets_its_stations() -> None:
     assert batch.requests == ()
 
 
-@dataclass(frozen=True)
+# Not frozen: ForecastModelInfo declares plain (settable) attributes.
+@dataclass
 class Info:
     name: str = "m"
     version: str = "1"
