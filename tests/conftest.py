@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.broker_registry import registered_broker, stop_leftover_brokers
 from wxstream.kafka.admin import ensure_topics
-from wxstream.kafka.broker import BrokerInfo, LocalBroker
+from wxstream.kafka.broker import BrokerInfo
 from wxstream.settings import DEFAULT_PARTITIONS, BrokerSettings, KafkaSettings
 
 
@@ -25,6 +26,11 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop the Kafka brokers an earlier, killed run of the suite left running."""
+    stop_leftover_brokers()
 
 
 @pytest.fixture
@@ -51,14 +57,11 @@ class RunningBroker:
 
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
-    """A real single-node Kafka broker for the whole session, stopped at the end."""
+    """A real single-node Kafka broker for the whole session, stopped at the end (and
+    by the next run, should this one be killed first: see ``broker_registry``)."""
     settings = BrokerSettings(port=free_port(), data_dir=tmp_path_factory.mktemp("kafka"))
-    broker = LocalBroker(settings)
-    info = broker.start()
-    try:
+    with registered_broker(settings) as (_broker, info):
         yield RunningBroker(settings, info)
-    finally:
-        broker.stop()
 
 
 @pytest.fixture

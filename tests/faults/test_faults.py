@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 from confluent_kafka import Consumer
 
+from tests.support.broker_registry import registered_broker
 from tests.support.fault_harness import (
     BROKER_MAX_MESSAGE_BYTES,
     Figures,
@@ -340,12 +341,9 @@ def test_inference_actor_killed_mid_stream(
 @pytest.fixture
 def own_broker(tmp_path: Path, unused_port: int) -> Iterator[LocalBroker]:
     """A broker of this test alone (it gets stopped and restarted)."""
-    broker = LocalBroker(BrokerSettings(port=unused_port, data_dir=tmp_path / "kafka"))
-    broker.start()
-    try:
+    settings = BrokerSettings(port=unused_port, data_dir=tmp_path / "kafka")
+    with registered_broker(settings) as (broker, _info):
         yield broker
-    finally:
-        broker.stop()
 
 
 def exit_clock(proc: ServeProcess) -> list[float]:

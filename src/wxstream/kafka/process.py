@@ -1,7 +1,11 @@
-"""Process and port helpers of the local broker: detached launch, liveness, free ports."""
+"""Process and port helpers of the local broker: detached launch, liveness, stopping a
+broker by its pid file, free ports."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import signal
 import socket
 import subprocess
 import time
@@ -10,6 +14,14 @@ from pathlib import Path
 import psutil
 
 from wxstream.errors import BrokerError, PortInUseError
+
+logger = logging.getLogger(__name__)
+
+BROKER_MAIN_CLASS = "kafka.Kafka"
+PID_FILE = "broker.pid"
+"""Name of the file in a broker's data directory that holds the JVM's pid."""
+PROPERTIES_FILE = "server.properties"
+"""Name of the broker's configuration in its data directory (on the JVM's command line)."""
 
 
 def spawn_detached(command: list[str], log_path: Path) -> int:
@@ -53,6 +65,70 @@ def wait_gone(process: psutil.Process, timeout_s: float) -> bool:
             return True
         time.sleep(0.1)
     return not process_alive(process.pid)
+
+
+def read_pid(pid_path: Path) -> int | None:
+    """The pid recorded in ``pid_path`` (None: no file, or not a number)."""
+    try:
+        return int(pid_path.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def broker_process(pid: int, data_dir: Path) -> psutil.Process | None:
+    """The live broker JVM of ``data_dir`` running as ``pid``, else None.
+
+    A pid is recycled by the system once its process exits: only a process whose command
+    line runs the broker's main class with this data directory's configuration counts,
+    so a stranger's process that got the pid is never mistaken for (and stopped as) ours.
+    """
+    try:
+        process = psutil.Process(pid)
+        command = process.cmdline()
+        alive = process.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    ours = BROKER_MAIN_CLASS in command and str(data_dir / PROPERTIES_FILE) in command
+    return process if alive and ours else None
+
+
+def terminate(process: psutil.Process, timeout_s: float) -> None:
+    """SIGTERM ``process``, then SIGKILL if it still runs after ``timeout_s``.
+
+    Raises :class:`BrokerError` when it survives even SIGKILL.
+    """
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process.send_signal(signal.SIGTERM)
+    if wait_gone(process, timeout_s):
+        return
+    logger.warning(
+        "process %d did not exit within %.0f s of SIGTERM; sending SIGKILL", process.pid, timeout_s
+    )
+    with contextlib.suppress(psutil.NoSuchProcess):
+        process.kill()
+    if not wait_gone(process, 10.0):
+        raise BrokerError(
+            f"process {process.pid} survived SIGKILL",
+            fix=f"check the process with `ps -p {process.pid}`",
+        )
+
+
+def stop_broker_left_in(data_dir: Path, timeout_s: float, pid: int | None = None) -> int | None:
+    """Stop the broker JVM that an earlier, now gone, process left running from
+    ``data_dir``; return its pid (None: nothing of ours ran).
+
+    The pid comes from ``data_dir``'s pid file, or from ``pid`` when the pid file is
+    gone (a data directory removed while its broker still ran); either way the process
+    is stopped only if it is that directory's broker (see :func:`broker_process`).
+    """
+    candidate = read_pid(data_dir / PID_FILE) or pid
+    process = broker_process(candidate, data_dir) if candidate else None
+    if process is None:
+        return None
+    logger.info("stopping the Kafka broker left running from %s (pid %d)", data_dir, process.pid)
+    terminate(process, timeout_s)
+    (data_dir / PID_FILE).unlink(missing_ok=True)
+    return process.pid
 
 
 def require_free_port(host: str, port: int, role: str) -> None:
