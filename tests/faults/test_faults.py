@@ -36,6 +36,7 @@ from tests.support.fault_harness import (
     ServiceThread,
     build_replay,
     caught_up,
+    committed_by_group,
     committed_total,
     compare,
     fault_rows,
@@ -50,8 +51,8 @@ from tests.support.fault_harness import (
     serve_command,
     serve_process,
     serve_settings,
-    wait_until,
 )
+from tests.support.waiting import wait_until
 from wxstream.errors import DeliveryStalledError
 from wxstream.kafka.admin import ensure_topics
 from wxstream.kafka.broker import LocalBroker
@@ -136,14 +137,16 @@ def report(capsys: pytest.CaptureFixture[str]) -> Iterator[list[Figures]]:
             print("\n" + item.line())
 
 
-def start_stream(env: FaultEnv, group_id: str, rate_per_s: float = RATE_PER_S) -> PacedProducer:
+def start_stream(
+    env: FaultEnv, group_id: str, rate_per_s: float = RATE_PER_S, end: int | None = None
+) -> PacedProducer:
     """Publish the warm-up records, wait until the service committed them, then publish
-    the rest at ``rate_per_s`` from a thread."""
+    the rest (up to ``end``) at ``rate_per_s`` from a thread."""
     produce(env.kafka, env.replay.records[:WARM_RECORDS])
     wait_until(
         lambda: committed_total(env.kafka, group_id) >= WARM_RECORDS, 180, "the service to start"
     )
-    return PacedProducer(env.kafka, env.replay.records[WARM_RECORDS:], rate_per_s).start()
+    return PacedProducer(env.kafka, env.replay.records[WARM_RECORDS:end], rate_per_s).start()
 
 
 def wait_committed(env: FaultEnv, group_id: str, fraction: float = 1 / 3) -> None:
@@ -385,6 +388,7 @@ def test_broker_stopped_and_restarted(
         wait_committed(env, settings.group_id)
         own_broker.stop()
         down_at = time.monotonic()
+        # The fault itself: the broker stays down a while (no condition to wait for).
         time.sleep(2.0)
         own_broker.start()
         downtime_s = time.monotonic() - down_at
@@ -437,6 +441,21 @@ def test_broker_stopped_and_restarted(
 # -- a second consumer joins, then leaves --------------------------------------------------------
 
 
+def assigned_to(output: str) -> list[int]:
+    """Partitions of the newest ``assigned partitions [..]`` log line of a child service
+    ([] before its first assignment)."""
+    found = re.findall(r"assigned partitions \[([\d, ]*)\]", output)
+    return [int(p) for p in found[-1].split(",") if p.strip()] if found else []
+
+
+def committed_beyond(
+    kafka: KafkaSettings, group_id: str, before: dict[int, int], partitions: list[int]
+) -> bool:
+    """Whether ``group_id`` committed past ``before`` on any of ``partitions``."""
+    now = committed_by_group(kafka, group_id)
+    return any(now.get(p, 0) > before.get(p, 0) for p in partitions)
+
+
 @pytest.mark.parametrize("guarantee", BOTH)
 def test_second_consumer_joins_then_leaves(
     guarantee: str, env: FaultEnv, ray_address: str, report: list[Figures]
@@ -444,15 +463,26 @@ def test_second_consumer_joins_then_leaves(
     began = time.monotonic()
     settings = time_restore_settings(env, guarantee)
     other = replace(settings, transactional_id=f"{settings.transactional_id}-b")
+    # The second half of the input is held back until the second consumer has its
+    # partitions, so that it has records to read however long it takes to start.
+    half = len(env.replay.records) // 2
     service = ServiceThread(settings).start()
     try:
-        paced = start_stream(env, settings.group_id, rate_per_s=100.0)
+        paced = start_stream(env, settings.group_id, rate_per_s=100.0, end=half)
         wait_committed(env, settings.group_id, 1 / 4)
+        paced.join()
         command = serve_command(other, ray_address, *session_flags())
         with serve_process(command, env.tmp_path / "b.log") as b:
-            wait_until(lambda: "assigned partitions" in b.output(), 90, "the second consumer")
-            # Let it work a while on its share, then stop it gracefully.
-            time.sleep(2.0)
+            wait_until(lambda: bool(assigned_to(b.output())), 90, "the second consumer to join")
+            b_partitions = assigned_to(b.output())
+            before = committed_by_group(env.kafka, settings.group_id)
+            paced = PacedProducer(env.kafka, env.replay.records[half:], 100.0).start()
+            # It works on its share (commits on its own partitions), then stops gracefully.
+            wait_until(
+                lambda: committed_beyond(env.kafka, settings.group_id, before, b_partitions),
+                120,
+                "the second consumer to commit records of its partitions",
+            )
             b.signal(signal.SIGTERM)
             b_code = b.wait(60)
             b_output = b.output()

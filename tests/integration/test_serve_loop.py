@@ -4,7 +4,6 @@ handed back out of order) on the real broker: release order, aborted transaction
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from tests.support.serve_support import (
     read_all,
     serve_settings,
 )
+from tests.support.waiting import wait_until
 from wxstream.kafka.admin import committed_offsets, end_offsets
 from wxstream.kafka.clients import make_consumer, make_producer
 from wxstream.messages import encode_frame, messages_from_frame
@@ -182,9 +182,9 @@ def test_a_second_instance_joining_mid_stream_leaves_each_forecast_once(
 
     threads = [threading.Thread(target=run, args=(s,)) for s in services]
     threads[0].start()
-    deadline = time.monotonic() + 30
-    while services[0].forecasts_out == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(
+        lambda: services[0].forecasts_out > 0, 60, "the first instance's forecasts", interval_s=0.05
+    )
     # The second instance joins while the first is busy: a rebalance mid-stream.
     threads[1].start()
     for thread in threads:

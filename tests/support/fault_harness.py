@@ -36,7 +36,6 @@ import psutil
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 
 from tests.support.serve_support import expected_windows
-from wxstream.errors import KafkaError
 from wxstream.kafka.admin import end_offsets, topic_partitions
 from wxstream.kafka.clients import make_consumer, make_producer, translate_kafka_error
 from wxstream.messages import encode_frame, messages_from_frame
@@ -299,26 +298,6 @@ def lag_of(kafka: KafkaSettings, group_id: str) -> int:
     ends = end_offsets(kafka, kafka.features_topic)
     committed = committed_by_group(kafka, group_id)
     return sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
-
-
-def wait_until(
-    condition: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.3
-) -> float:
-    """Poll ``condition`` until true; seconds waited. Fails the test after ``timeout_s``."""
-    began = time.monotonic()
-    last_error: KafkaError | None = None
-    while True:
-        try:
-            if condition():
-                return time.monotonic() - began
-        except KafkaError as exc:
-            # A coordinator still loading, a broker restarting: ask again.
-            last_error = exc
-        if time.monotonic() - began > timeout_s:
-            raise AssertionError(
-                f"timed out after {timeout_s:.0f} s waiting for {what} (last error: {last_error})"
-            )
-        time.sleep(interval_s)
 
 
 def read_committed(kafka: KafkaSettings, topic: str, timeout_s: float = 60) -> list[bytes]:
