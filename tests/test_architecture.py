@@ -1,0 +1,288 @@
+"""The package's shape, checked on the source: which part may import which, and where
+the environment is read.
+
+Rules (each checked on every module under ``src/wxstream``, and each proven to catch a
+bad example fed to the same checker):
+
+- ``wxstream.streaming.core`` is pure: it imports neither ``confluent_kafka`` nor
+  ``ray``, neither directly nor through any ``wxstream`` module it imports, and nothing
+  of ``wxstream.kafka`` or of ``wxstream.streaming`` outside ``core``.
+- ``wxstream.streaming`` never imports ``wxstream.tools`` or ``wxstream.ops``.
+- ``wxstream.messages`` imports nothing of ``wxstream`` but ``wxstream.errors`` and itself.
+- Nothing outside ``wxstream.commands`` and ``wxstream.cli`` reads the environment
+  (``os.environ``, ``os.getenv``).
+
+Imports anywhere in a module count, those inside functions too: a deferred import runs
+all the same when the function does.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = "wxstream"
+
+CORE = "wxstream.streaming.core"
+CORE_FORBIDDEN_LIBRARIES = ("confluent_kafka", "ray")
+ENVIRONMENT_READERS = ("wxstream.commands", "wxstream.cli")
+_ENV_NAMES = frozenset({"environ", "environb", "getenv", "getenvb"})
+
+
+# -- the checker -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Module:
+    """One module's name and its parsed source."""
+
+    name: str
+    tree: ast.Module
+    is_package: bool = False
+
+
+def parse(name: str, source: str, *, is_package: bool = False) -> Module:
+    """A module from source text (the tests' bad examples come this way)."""
+    return Module(name, ast.parse(source), is_package)
+
+
+def within(name: str, prefix: str) -> bool:
+    """Whether module ``name`` is ``prefix`` or below it."""
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def _absolute(module: Module, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    parts = module.name.split(".")
+    base = parts if module.is_package else parts[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def imported_names(module: Module) -> set[str]:
+    """Every module name ``module`` may import: ``import a.b`` gives ``a.b``;
+    ``from a import b`` gives ``a`` and ``a.b`` (``b`` may be a submodule)."""
+    found: set[str] = set()
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(module, node)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return found
+
+
+def forbidden_imports(module: Module, prefixes: Iterable[str]) -> list[str]:
+    """The names ``module`` imports that are, or lie below, one of ``prefixes``."""
+    prefixes = tuple(prefixes)
+    return sorted(n for n in imported_names(module) if any(within(n, p) for p in prefixes))
+
+
+def environment_reads(module: Module) -> list[int]:
+    """Line numbers where ``module`` reads the environment through ``os``."""
+    os_names: set[str] = set()  # names bound to the os module
+    env_names: set[str] = set()  # environ / getenv imported by name
+    for node in ast.walk(module.tree):
+        if isinstance(node, ast.Import):
+            os_names.update(a.asname or a.name for a in node.names if a.name == "os")
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            env_names.update(a.asname or a.name for a in node.names if a.name in _ENV_NAMES)
+    lines: list[int] = []
+    for node in ast.walk(module.tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in _ENV_NAMES
+            and isinstance(node.value, ast.Name)
+            and node.value.id in os_names
+        ) or (isinstance(node, ast.Name) and node.id in env_names):
+            lines.append(node.lineno)
+    return sorted(lines)
+
+
+def closure(name: str, modules: dict[str, Module]) -> dict[str, str]:
+    """Every module importing ``name`` brings along (what it imports, transitively, with
+    the packages whose ``__init__`` that runs), each with the module that imports it.
+    Names outside ``modules`` (third party) are kept but not followed."""
+    importer: dict[str, str] = {name: name}
+    todo = [name]
+    while todo:
+        current = todo.pop()
+        if current not in modules:
+            continue
+        for imported in sorted(imported_names(modules[current])):
+            parts = imported.split(".")
+            for i in range(1, len(parts) + 1):
+                brought = ".".join(parts[:i])
+                if brought not in importer:
+                    importer[brought] = current
+                    todo.append(brought)
+    return importer
+
+
+def core_violations(name: str, modules: dict[str, Module]) -> list[str]:
+    """What core module ``name`` must not import: IO parts of the package directly,
+    Kafka or Ray clients through anything."""
+    module = modules[name]
+    io_parts = [
+        other
+        for other in forbidden_imports(module, ["wxstream.kafka", "wxstream.streaming"])
+        if not within(other, CORE) and other != "wxstream.streaming"
+    ]
+    libraries = [
+        f"{found} (imported by {by})"
+        for found, by in sorted(closure(name, modules).items())
+        if any(within(found, lib) for lib in CORE_FORBIDDEN_LIBRARIES)
+    ]
+    return io_parts + libraries
+
+
+# -- the package ---------------------------------------------------------------------------
+
+
+def _source_modules() -> Iterator[Module]:
+    for path in sorted((SRC / PACKAGE).rglob("*.py")):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        if is_package:
+            parts.pop()
+        yield Module(".".join(parts), ast.parse(path.read_text(), str(path)), is_package)
+
+
+@cache
+def package_modules() -> dict[str, Module]:
+    """Every module under ``src/wxstream`` by its dotted name."""
+    return {module.name: module for module in _source_modules()}
+
+
+def modules_within(prefix: str) -> list[str]:
+    return sorted(name for name in package_modules() if within(name, prefix))
+
+
+def test_the_package_is_found() -> None:
+    assert {"wxstream", "wxstream.cli", "wxstream.streaming.core.windows"} <= set(package_modules())
+    assert len(modules_within(CORE)) >= 5
+
+
+# -- the rules on the package ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", modules_within(CORE))
+def test_the_streaming_core_imports_no_kafka_or_ray(name: str) -> None:
+    assert core_violations(name, package_modules()) == []
+
+
+@pytest.mark.parametrize("name", modules_within("wxstream.streaming"))
+def test_streaming_imports_neither_tools_nor_ops(name: str) -> None:
+    module = package_modules()[name]
+    assert forbidden_imports(module, ["wxstream.tools", "wxstream.ops"]) == []
+
+
+def messages_violations(module: Module) -> list[str]:
+    """What of ``wxstream`` a ``wxstream.messages`` module imports besides errors and
+    messages itself."""
+    return [
+        name
+        for name in forbidden_imports(module, [PACKAGE])
+        if name != PACKAGE
+        and not within(name, "wxstream.errors")
+        and not within(name, "wxstream.messages")
+    ]
+
+
+@pytest.mark.parametrize("name", modules_within("wxstream.messages"))
+def test_messages_import_only_errors_of_the_package(name: str) -> None:
+    assert messages_violations(package_modules()[name]) == []
+
+
+def test_only_the_command_line_reads_the_environment() -> None:
+    readers = {
+        name: lines
+        for name, module in package_modules().items()
+        if not any(within(name, allowed) for allowed in ENVIRONMENT_READERS)
+        and (lines := environment_reads(module))
+    }
+    assert readers == {}
+
+
+# -- the checker catches bad examples ------------------------------------------------------
+
+
+def test_a_core_module_importing_kafka_directly_is_caught() -> None:
+    modules = {
+        "wxstream.streaming.core.bad": parse(
+            "wxstream.streaming.core.bad", "from confluent_kafka import Consumer\n"
+        )
+    }
+    assert core_violations("wxstream.streaming.core.bad", modules) == [
+        "confluent_kafka (imported by wxstream.streaming.core.bad)",
+        "confluent_kafka.Consumer (imported by wxstream.streaming.core.bad)",
+    ]
+
+
+def test_a_core_module_importing_ray_through_another_module_is_caught() -> None:
+    modules = {
+        "wxstream.streaming.core.bad": parse(
+            "wxstream.streaming.core.bad",
+            "def later():\n    from ..core import helper\n    return helper\n",
+        ),
+        "wxstream.streaming.core.helper": parse(
+            "wxstream.streaming.core.helper", "import ray.util\n"
+        ),
+    }
+    assert core_violations("wxstream.streaming.core.bad", modules) == [
+        "ray (imported by wxstream.streaming.core.helper)",
+        "ray.util (imported by wxstream.streaming.core.helper)",
+    ]
+
+
+def test_a_core_module_importing_the_service_loop_is_caught() -> None:
+    bad = "from wxstream.streaming import loop\nimport wxstream.kafka.admin\n"
+    modules = {"wxstream.streaming.core.bad": parse("wxstream.streaming.core.bad", bad)}
+    assert core_violations("wxstream.streaming.core.bad", modules) == [
+        "wxstream.kafka.admin",
+        "wxstream.streaming.loop",
+    ]
+
+
+def test_streaming_importing_tools_is_caught() -> None:
+    bad = parse("wxstream.streaming.bad", "from wxstream.tools.bench import load\n")
+    assert forbidden_imports(bad, ["wxstream.tools", "wxstream.ops"]) == [
+        "wxstream.tools.bench",
+        "wxstream.tools.bench.load",
+    ]
+
+
+def test_messages_importing_settings_is_caught() -> None:
+    bad = parse(
+        "wxstream.messages.bad",
+        "from wxstream.errors import KafkaError\nfrom .features import X\n"
+        "from wxstream import settings\n",
+    )
+    assert messages_violations(bad) == ["wxstream.settings"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import os\nvalue = os.environ['X']\n",
+        "import os as system\nvalue = system.getenv('X')\n",
+        "from os import environ\nvalue = environ.get('X')\n",
+        "from os import getenv as read\nvalue = read('X')\n",
+        "def f():\n    import os\n    return dict(os.environ)\n",
+    ],
+)
+def test_reading_the_environment_is_caught(source: str) -> None:
+    assert environment_reads(parse("wxstream.models.bad", source)) != []
+
+
+def test_other_uses_of_os_are_not_environment_reads() -> None:
+    good = parse("wxstream.models.good", "import os\npid = os.getpid()\nenviron = {}\n")
+    assert environment_reads(good) == []
