@@ -39,9 +39,10 @@ def _build_default_model(root: Path, lookback: int, horizon: int, hidden: int) -
     from wxstream.models.config import get_preset
     from wxstream.models.config_derived import adapter_for, network_spec
     from wxstream.models.dataset import build_samples
+    from wxstream.models.epochs import EpochRecord
     from wxstream.models.lstm import LSTMForecaster
     from wxstream.models.scalers import AffineScaler
-    from wxstream.models.training import EpochRecord, TrainingResult
+    from wxstream.models.training import TrainingResult
     from wxstream.models.training_report import sample_range
 
     config = get_preset("default").with_overrides(
@@ -199,7 +200,7 @@ def _run_worker(
     raise SystemExit(f"worker {runtime}/{device} failed:\n{proc.stderr[-3000:]}")
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--model-dir", default=None, help="a model directory; default: build one")
     parser.add_argument("--inputs", default=None, help=argparse.SUPPRESS)

@@ -17,6 +17,7 @@ from wxstream.features import aggregate_hourly
 from wxstream.models.config import ModelConfig
 from wxstream.models.config_derived import adapter_for, network_spec
 from wxstream.models.dataset import WindowedSamples, build_samples
+from wxstream.models.epochs import EpochRecord
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.lstm import LSTMForecaster
 from wxstream.models.model_dir import (
@@ -32,7 +33,7 @@ from wxstream.models.model_dir import (
 )
 from wxstream.models.model_loader import list_models, load_model, resolve_model_dir
 from wxstream.models.scalers import AffineScaler
-from wxstream.models.training import EpochRecord, TrainingResult
+from wxstream.models.training import TrainingResult
 from wxstream.models.training_report import sample_range
 from wxstream.settings import ModelSettings
 

@@ -27,7 +27,7 @@ from wxstream.ops.status import (
 )
 
 
-def render_text(report: StatusReport, health: Health) -> str:
+def render_text(report: StatusReport, health: Health) -> str:  # noqa: C901, PLR0912
     """A compact human-readable report (pure)."""
     b = report.broker
     lines: list[str] = []

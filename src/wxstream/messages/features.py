@@ -195,7 +195,7 @@ def _timestamp(obj: dict[str, Any], name: str) -> datetime | InvalidRecord:
     return parsed
 
 
-def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:
+def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:  # noqa: C901, PLR0912
     for name in FIELDS:
         if name not in obj:
             return InvalidRecord("missing_field", f"missing field {name}")

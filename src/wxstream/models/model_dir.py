@@ -310,10 +310,27 @@ def read_model_dir(model_dir: Path) -> ModelBundle:
 
 def _validate_bundle(bundle: ModelBundle, where: Path) -> None:
     meta = bundle.metadata
+    spec = _checked_network(meta, where / METADATA_FILE)
+    features = list(meta["features"])
+    _check_weights(bundle, spec, where / WEIGHTS_FILE)
+    if list(bundle.scaler_x.names) != features:
+        raise _format_error(
+            where / SCALER_X_FILE,
+            f"columns {list(bundle.scaler_x.names)} differ from the features {features}",
+        )
+    if bundle.scaler_y.size != spec.horizon:
+        raise _format_error(
+            where / SCALER_Y_FILE,
+            f"{bundle.scaler_y.size} columns, expected horizon {spec.horizon}",
+        )
+    _check_adapter(bundle, features, where / ADAPTER_FILE)
+
+
+def _checked_network(meta: Mapping[str, Any], meta_path: Path) -> NetworkSpec:
+    """The network of ``metadata.json``, once it agrees with the rest of the file."""
     spec = NetworkSpec.from_dict(meta["network"])
     features = list(meta["features"])
     horizon = int(meta["horizon"])
-    meta_path = where / METADATA_FILE
     if spec.n_inputs != len(features) or spec.horizon != horizon:
         raise _format_error(
             meta_path,
@@ -328,6 +345,10 @@ def _validate_bundle(bundle: ModelBundle, where: Path) -> None:
         scale_from_metadata(meta, horizon)
     except ValueError as exc:
         raise _format_error(meta_path, str(exc)) from exc
+    return spec
+
+
+def _check_weights(bundle: ModelBundle, spec: NetworkSpec, weights_path: Path) -> None:
     expected = spec.weight_shapes()
     actual = {k: tuple(v.shape) for k, v in bundle.weights.items()}
     if actual != expected:
@@ -337,32 +358,27 @@ def _validate_bundle(bundle: ModelBundle, where: Path) -> None:
             if expected.get(k) != actual.get(k)
         ]
         raise _format_error(
-            where / WEIGHTS_FILE, "weights do not match metadata.json: " + "; ".join(problems[:4])
+            weights_path, "weights do not match metadata.json: " + "; ".join(problems[:4])
         )
     if not all(np.isfinite(v).all() for v in bundle.weights.values()):
-        raise _format_error(where / WEIGHTS_FILE, "weights contain NaN or infinity")
-    if list(bundle.scaler_x.names) != features:
-        raise _format_error(
-            where / SCALER_X_FILE,
-            f"columns {list(bundle.scaler_x.names)} differ from the features {features}",
-        )
-    if bundle.scaler_y.size != horizon:
-        raise _format_error(
-            where / SCALER_Y_FILE, f"{bundle.scaler_y.size} columns, expected horizon {horizon}"
-        )
+        raise _format_error(weights_path, "weights contain NaN or infinity")
+
+
+def _check_adapter(bundle: ModelBundle, features: list[str], adapter_path: Path) -> None:
+    target = bundle.metadata["target"]
     target_spec = (
-        bundle.adapter.inputs[features.index(meta["target"])]
+        bundle.adapter.inputs[features.index(target)]
         if (list(bundle.adapter.input_names) == features)
         else None
     )
     if target_spec is not None and target_spec.field != bundle.adapter.target.field:
         raise _format_error(
-            where / ADAPTER_FILE,
-            f"input {meta['target']!r} reads {target_spec.field}, but the target is "
+            adapter_path,
+            f"input {target!r} reads {target_spec.field}, but the target is "
             f"{bundle.adapter.target.field}",
         )
     if list(bundle.adapter.input_names) != features:
         raise _format_error(
-            where / ADAPTER_FILE,
+            adapter_path,
             f"inputs {list(bundle.adapter.input_names)} differ from the features {features}",
         )

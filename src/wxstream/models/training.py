@@ -10,10 +10,8 @@ threads.
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,15 +21,21 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import torch
-from tqdm import tqdm
 
 from wxstream.errors import DataError
 from wxstream.features.adapter import FeatureAdapter
 from wxstream.models.calibration import METADATA_KEY, fit_interval_calibration
-from wxstream.models.config import QUANTILES, ModelConfig
+from wxstream.models.config import ModelConfig
 from wxstream.models.config_derived import adapter_for, model_metadata, network_spec
 from wxstream.models.dataset import WindowedSamples, build_samples
-from wxstream.models.lstm import LSTMForecaster, pinball_loss
+from wxstream.models.epochs import (
+    EpochRecord,
+    ScaledData,
+    fit_epochs,
+    predict_scaled,
+    torch_determinism,
+)
+from wxstream.models.lstm import LSTMForecaster
 from wxstream.models.model_dir import ModelBundle, NetworkSpec
 from wxstream.models.model_dir import write_model_dir as _write_model_dir
 from wxstream.models.scalers import AffineScaler
@@ -40,16 +44,6 @@ from wxstream.models.training_report import forecast_metrics, sample_range
 logger = logging.getLogger(__name__)
 
 F32 = npt.NDArray[np.float32]
-_EVAL_BATCH = 4096
-
-
-@dataclass(frozen=True)
-class EpochRecord:
-    """Losses after one epoch (mean pinball loss in scaled units)."""
-
-    epoch: int
-    train_loss: float
-    val_loss: float | None
 
 
 @dataclass(frozen=True)
@@ -140,44 +134,10 @@ class TrainingResult:
         )
 
 
-@contextmanager
-def _torch_determinism(seed: int, num_threads: int, device: str) -> Iterator[torch.Generator]:
-    previous_threads = torch.get_num_threads()
-    previous_det = torch.are_deterministic_algorithms_enabled()
-    torch.set_num_threads(num_threads)
-    # On CUDA, cuBLAS needs an environment variable set before start-up for strict
-    # determinism; cuDNN's deterministic kernels are what we can ask for from here.
-    torch.use_deterministic_algorithms(device == "cpu")
-    previous_cudnn = torch.backends.cudnn.deterministic
-    torch.backends.cudnn.deterministic = True
-    torch.manual_seed(seed)
-    try:
-        yield torch.Generator().manual_seed(seed)
-    finally:
-        torch.set_num_threads(previous_threads)
-        torch.use_deterministic_algorithms(previous_det)
-        torch.backends.cudnn.deterministic = previous_cudnn
-
-
 def _targets(samples: WindowedSamples, residual: bool) -> F32:
     if residual:
         return np.asarray(samples.y - samples.last_target[:, None], dtype=np.float32)
     return samples.y
-
-
-def predict_scaled(net: LSTMForecaster, x_scaled: F32) -> F32:
-    """Run ``net`` in eval mode over ``x_scaled`` in large batches (scaled quantiles),
-    on the device the net lives on."""
-    net.eval()
-    device = next(net.parameters()).device
-    out: list[F32] = []
-    with torch.inference_mode():
-        for lo in range(0, len(x_scaled), _EVAL_BATCH):
-            batch = torch.from_numpy(np.ascontiguousarray(x_scaled[lo : lo + _EVAL_BATCH]))
-            out.append(net(batch.to(device)).cpu().numpy())
-    if not out:
-        return np.empty((0, net.spec.horizon, net.spec.n_quantiles), np.float32)
-    return np.concatenate(out)
 
 
 def unscale_quantiles(q_scaled: F32, scaler_y: AffineScaler, last_target: F32 | None) -> F32:
@@ -221,6 +181,57 @@ def train_model(
     """
     began = time.perf_counter()
     adapter = adapter or adapter_for(config)
+    train, val = _samples(train_rows, val_rows, config, adapter, max_train_samples)
+    scaler_x = AffineScaler.fit(train.x, config.inputs)
+    lead_names = [f"lead_{h}h" for h in config.leads_h]
+    scaler_y = AffineScaler.fit(_targets(train, config.residual), lead_names)
+    data = ScaledData(
+        x_train=torch.from_numpy(scaler_x.transform(train.x).astype(np.float32)).to(device),
+        z_train=torch.from_numpy(
+            scaler_y.transform(_targets(train, config.residual)).astype(np.float32)
+        ).to(device),
+        x_val=scaler_x.transform(val.x).astype(np.float32),
+        z_val=torch.from_numpy(
+            scaler_y.transform(_targets(val, config.residual)).astype(np.float32)
+        ),
+    )
+    with torch_determinism(config.seed, num_threads, device) as generator:
+        net = LSTMForecaster(network_spec(config), dropout=config.dropout).to(device)
+        fit = fit_epochs(net, data, config, generator, progress=progress, device=device)
+        net.load_numpy_weights(fit.best_state)
+        metrics: dict[str, Any] = {}
+        calibration: dict[str, Any] | None = None
+        if len(val):
+            q_val_best = predict_scaled(net, data.x_val)
+            pred = unscale_quantiles(
+                q_val_best, scaler_y, val.last_target if config.residual else None
+            )
+            metrics["validation"] = forecast_metrics(pred, val)
+            calibration = fit_interval_calibration(pred, val.y)
+    return TrainingResult(
+        config=config,
+        adapter=adapter,
+        weights=fit.best_state,
+        scaler_x=scaler_x,
+        scaler_y=scaler_y,
+        history=tuple(fit.history),
+        best_epoch=fit.best_epoch,
+        metrics=metrics,
+        data={"train": sample_range(train), "validation": sample_range(val)},
+        duration_s=time.perf_counter() - began,
+        interval_calibration=calibration,
+    )
+
+
+def _samples(
+    train_rows: pd.DataFrame,
+    val_rows: pd.DataFrame,
+    config: ModelConfig,
+    adapter: FeatureAdapter,
+    max_train_samples: int | None,
+) -> tuple[WindowedSamples, WindowedSamples]:
+    """Training and validation samples cut from the rows (training ones subsampled to
+    ``max_train_samples``)."""
     if tuple(adapter.input_names) != tuple(config.inputs):
         raise DataError(
             f"adapter inputs {list(adapter.input_names)} differ from the configured "
@@ -237,102 +248,7 @@ def train_model(
     if max_train_samples is not None and len(train) > max_train_samples:
         train = train.take(np.sort(rng.choice(len(train), max_train_samples, replace=False)))
     logger.info("training on %d samples, validating on %d", len(train), len(val))
-
-    scaler_x = AffineScaler.fit(train.x, config.inputs)
-    lead_names = [f"lead_{h}h" for h in config.leads_h]
-    scaler_y = AffineScaler.fit(_targets(train, config.residual), lead_names)
-    x_train = torch.from_numpy(scaler_x.transform(train.x).astype(np.float32)).to(device)
-    z_train = torch.from_numpy(
-        scaler_y.transform(_targets(train, config.residual)).astype(np.float32)
-    ).to(device)
-    x_val = scaler_x.transform(val.x).astype(np.float32)
-    z_val = torch.from_numpy(scaler_y.transform(_targets(val, config.residual)).astype(np.float32))
-    quantiles = torch.tensor(QUANTILES, dtype=torch.float32)
-    quantiles_dev = quantiles.to(device)
-
-    history: list[EpochRecord] = []
-    with _torch_determinism(config.seed, num_threads, device) as generator:
-        net = LSTMForecaster(network_spec(config), dropout=config.dropout).to(device)
-        optimizer = torch.optim.Adam(
-            net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-        )
-        schedule = (
-            torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-            if config.lr_schedule == "cosine"
-            else None
-        )
-        best_state = net.numpy_weights()
-        best_epoch, best_val, stale = 1, float("inf"), 0
-        n_batches = (len(train) + config.batch_size - 1) // config.batch_size
-        epochs = tqdm(
-            range(1, config.epochs + 1),
-            desc="epochs",
-            unit="epoch",
-            file=sys.stderr,
-            disable=not progress,
-        )
-        for epoch in epochs:
-            net.train()
-            order = torch.randperm(len(train), generator=generator)
-            total = 0.0
-            batches = tqdm(
-                range(n_batches),
-                desc=f"epoch {epoch}",
-                unit="batch",
-                leave=False,
-                file=sys.stderr,
-                disable=not progress,
-            )
-            for b in batches:
-                idx = order[b * config.batch_size : (b + 1) * config.batch_size].to(device)
-                optimizer.zero_grad(set_to_none=True)
-                loss = pinball_loss(net(x_train[idx]), z_train[idx], quantiles_dev)
-                loss.backward()  # type: ignore[no-untyped-call]
-                torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
-                optimizer.step()
-                total += float(loss.detach()) * len(idx)
-            train_loss = total / len(train)
-            if schedule is not None:
-                schedule.step()
-            val_loss: float | None = None
-            if len(val):
-                q_val = torch.from_numpy(predict_scaled(net, x_val))
-                val_loss = float(pinball_loss(q_val, z_val, quantiles))
-            history.append(EpochRecord(epoch, train_loss, val_loss))
-            epochs.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss or float('nan'):.4f}")
-            score = val_loss if val_loss is not None else -epoch
-            if score < best_val:
-                best_val, best_epoch, stale = score, epoch, 0
-                best_state = net.numpy_weights()
-            else:
-                stale += 1
-                if val_loss is not None and stale >= config.patience:
-                    logger.info("early stop after epoch %d (best %d)", epoch, best_epoch)
-                    break
-        epochs.close()
-        net.load_numpy_weights(best_state)
-        metrics: dict[str, Any] = {}
-        calibration: dict[str, Any] | None = None
-        if len(val):
-            q_val_best = predict_scaled(net, x_val)
-            pred = unscale_quantiles(
-                q_val_best, scaler_y, val.last_target if config.residual else None
-            )
-            metrics["validation"] = forecast_metrics(pred, val)
-            calibration = fit_interval_calibration(pred, val.y)
-    return TrainingResult(
-        config=config,
-        adapter=adapter,
-        weights=best_state,
-        scaler_x=scaler_x,
-        scaler_y=scaler_y,
-        history=tuple(history),
-        best_epoch=best_epoch,
-        metrics=metrics,
-        data={"train": sample_range(train), "validation": sample_range(val)},
-        duration_s=time.perf_counter() - began,
-        interval_calibration=calibration,
-    )
+    return train, val
 
 
 def save_trained(

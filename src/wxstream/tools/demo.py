@@ -187,7 +187,7 @@ def _wait(
         time.sleep(0.2)
 
 
-def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:
+def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:  # noqa: C901, PLR0912, PLR0915
     """Run the demo end to end; returns its summary (also after Ctrl-C)."""
     from wxstream.kafka.broker import LocalBroker
     from wxstream.streaming.ray_runtime import connect, disconnect
