@@ -7,7 +7,6 @@ in a temporary data directory, and uuid-named topics per test.
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,14 +17,8 @@ import pytest
 from tests.support.broker_registry import registered_broker, stop_leftover_brokers
 from wxstream.kafka.admin import ensure_topics
 from wxstream.kafka.broker import BrokerInfo
+from wxstream.kafka.process import free_port
 from wxstream.settings import DEFAULT_PARTITIONS, BrokerSettings, KafkaSettings
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -36,7 +29,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.fixture
 def unused_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    return free_port()
+    return free_port("127.0.0.1")
 
 
 # -- Kafka ---------------------------------------------------------------------------
@@ -59,7 +52,9 @@ class RunningBroker:
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBroker]:
     """A real single-node Kafka broker for the whole session, stopped at the end (and
     by the next run, should this one be killed first: see ``broker_registry``)."""
-    settings = BrokerSettings(port=free_port(), data_dir=tmp_path_factory.mktemp("kafka"))
+    settings = BrokerSettings(
+        port=free_port("127.0.0.1"), data_dir=tmp_path_factory.mktemp("kafka")
+    )
     with registered_broker(settings) as (_broker, info):
         yield RunningBroker(settings, info)
 

@@ -45,7 +45,10 @@ def _python(script: str, *args: object) -> list[str]:
 
 
 @pytest.mark.kafka
-def test_a_broker_left_by_a_killed_run_is_stopped_by_the_next(tmp_path: Path) -> None:
+@pytest.mark.parametrize("pid_file", ["kept", "lost"])
+def test_a_broker_left_by_a_killed_run_is_stopped_by_the_next(
+    tmp_path: Path, pid_file: str
+) -> None:
     registry, data_dir = tmp_path / "registry", tmp_path / "kafka"
     command = _python(_KILLED_RUN, registry, data_dir)
     with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as run:
@@ -58,6 +61,9 @@ def test_a_broker_left_by_a_killed_run_is_stopped_by_the_next(tmp_path: Path) ->
     try:
         assert process_alive(broker_pid), "the broker went with the run that started it"
         assert (data_dir / PID_FILE).is_file()
+        if pid_file == "lost":
+            # Then the pid noted in the record is used, and checked all the same.
+            (data_dir / PID_FILE).unlink()
 
         assert stop_leftover_brokers(registry) == [broker_pid]
 
