@@ -13,12 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from tests.support.broker_registry import registered_broker, stop_leftover_brokers
 from wxstream.kafka.admin import ensure_topics
 from wxstream.kafka.broker import BrokerInfo
 from wxstream.kafka.process import free_port
 from wxstream.settings import DEFAULT_PARTITIONS, BrokerSettings, KafkaSettings
+
+# No per-example time limit: on a machine shared with other work, a wall-clock deadline
+# measures the load, not the code (the whole test keeps pytest-timeout's limit).
+hypothesis_settings.register_profile("wxstream", deadline=None)
+hypothesis_settings.load_profile("wxstream")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
