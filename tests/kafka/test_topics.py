@@ -73,10 +73,10 @@ def test_topics_create_command_twice(kafka_settings: KafkaSettings) -> None:
     second = runner.invoke(topics, args)
 
     assert first.exit_code == 0, first.output
-    assert f"created f-{suffix} (3 partitions)" in first.output
+    assert f"created f-{suffix} (3 partitions," in first.output
     assert second.exit_code == 0, second.output
     assert "created" not in second.output
-    assert f"exists  p-{suffix} (3 partitions)" in second.output
+    assert f"exists  p-{suffix} (3 partitions," in second.output
     assert require_topics(kafka_settings, [f"f-{suffix}", f"p-{suffix}", f"f-{suffix}.dlq"]) == {
         f"f-{suffix}": 3,
         f"p-{suffix}": 3,
