@@ -55,6 +55,9 @@ def default_broker_dir() -> Path:
     return Path.home() / ".local" / "share" / "wxstream" / "kafka"
 
 
+BrokerSecurityMode = Literal["plaintext", "sasl_ssl"]
+
+
 @dataclass(frozen=True)
 class BrokerSettings:
     """The embedded single-node KRaft broker started by ``wxstream kafka start``."""
@@ -69,6 +72,8 @@ class BrokerSettings:
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 60.0
     java_home: Path | None = None  # None: ``java`` on PATH
+    # sasl_ssl: TLS + SCRAM users + ACLs (see wxstream.kafka.broker_security).
+    security: BrokerSecurityMode = "plaintext"
 
     @property
     def bootstrap_servers(self) -> str:

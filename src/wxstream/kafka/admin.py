@@ -12,6 +12,8 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from confluent_kafka import (
     IsolationLevel,
@@ -25,14 +27,18 @@ from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
-from wxstream.errors import KafkaAccessError, KafkaError, KafkaUnavailableError, TopicMissingError
+from wxstream.errors import KafkaUnavailableError, TopicMissingError
 from wxstream.kafka.client_properties import reveal
 from wxstream.kafka.clients import (
     CREATE_TOPICS_FIX,
     START_BROKER_FIX,
+    access_error,
+    access_refusal,
+    forget_access_refusal,
     kafka_errors,
     make_admin,
     make_consumer,
+    record_access_refusal,
     translate_kafka_error,
 )
 from wxstream.settings import ClientProperty, KafkaSettings
@@ -102,18 +108,20 @@ def probe_broker(
 ) -> bool:
     """True when a broker at ``bootstrap_servers`` answers a metadata request in time
     (over TLS / SASL as ``client_properties`` say)."""
-    admin = AdminClient(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "socket.connection.setup.timeout.ms": max(1000, int(timeout_s * 1000)),
-            # Connection refused is the expected answer while a broker starts up.
-            "log_level": 0,
-            **reveal(client_properties),
-        }
-    )
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap_servers,
+        "socket.connection.setup.timeout.ms": max(1000, int(timeout_s * 1000)),
+        # Connection refused is the expected answer while a broker starts up.
+        "log_level": 0,
+        # A TLS or SASL refusal is remembered (see access_refusal).
+        "error_cb": partial(record_access_refusal, bootstrap_servers),
+        **reveal(client_properties),
+    }
+    admin = AdminClient(config)
     try:
         admin.list_topics(timeout=timeout_s)
     except KafkaException:
+        admin.poll(0)  # serves the error callback
         return False
     return True
 
@@ -129,20 +137,17 @@ def wait_for_broker(
     """
     started = time.monotonic()
     deadline = started + timeout_s
+    forget_access_refusal(bootstrap_servers)
     while True:
         remaining = deadline - time.monotonic()
         if probe_broker(bootstrap_servers, min(1.0, max(0.1, remaining)), client_properties):
             return time.monotonic() - started
+        refusal = access_refusal(bootstrap_servers)
+        refused = access_error(refusal) if refusal is not None else None
+        if refused is not None:
+            # A refusal does not go away by waiting.
+            raise refused
         if time.monotonic() >= deadline:
-            settings = KafkaSettings(
-                bootstrap_servers=bootstrap_servers,
-                client_properties=client_properties,
-                request_timeout_s=max(1.0, min(5.0, timeout_s)),
-            )
-            # One more look with error reporting on, to tell a refusal from silence.
-            refused = _refusal(settings)
-            if refused is not None:
-                raise refused
             raise KafkaUnavailableError(
                 f"Kafka at {bootstrap_servers} did not answer within {timeout_s:.0f} s",
                 fix=START_BROKER_FIX,
@@ -150,20 +155,10 @@ def wait_for_broker(
         time.sleep(_PROBE_INTERVAL_S)
 
 
-def _refusal(settings: KafkaSettings) -> KafkaAccessError | None:
-    try:
-        list_topics(settings)
-    except KafkaAccessError as exc:
-        return exc
-    except KafkaError:
-        return None
-    return None
-
-
 def list_topics(settings: KafkaSettings) -> dict[str, int]:
     """Topic name -> partition count of every topic, internal ones left out."""
     admin = make_admin(settings)
-    with kafka_errors(settings.bootstrap_servers, "listing topics"):
+    with kafka_errors(settings.bootstrap_servers, "listing topics", admin):
         metadata = admin.list_topics(timeout=settings.request_timeout_s)
     return {
         name: len(topic.partitions)
@@ -314,7 +309,7 @@ def topic_replication(
     """Replication of each existing topic among ``topics`` (missing ones left out)."""
     admin = make_admin(settings)
     wanted = list(topics)
-    with kafka_errors(settings.bootstrap_servers, "describing topic replication"):
+    with kafka_errors(settings.bootstrap_servers, "describing topic replication", admin):
         metadata = admin.list_topics(timeout=settings.request_timeout_s)
     found = {
         name: metadata.topics[name]

@@ -191,12 +191,21 @@ def translate_kafka_error(
 
 
 @contextmanager
-def kafka_errors(bootstrap_servers: str, context: str = "") -> Iterator[None]:
+def kafka_errors(
+    bootstrap_servers: str, context: str = "", client: AdminClient | Producer | None = None
+) -> Iterator[None]:
     """Translate ``KafkaException`` raised inside the block (see
-    :func:`translate_kafka_error`)."""
+    :func:`translate_kafka_error`).
+
+    ``client``: the admin client or producer used in the block; its pending error
+    callbacks are served first, so that a TLS or SASL refusal behind a timeout is
+    reported as such.
+    """
     try:
         yield
     except KafkaException as exc:
+        if client is not None:
+            client.poll(0)
         raise translate_kafka_error(exc, bootstrap_servers, context=context) from exc
 
 
@@ -262,6 +271,11 @@ def record_access_refusal(bootstrap_servers: str, error: ConfluentKafkaError) ->
         _ACCESS_REFUSALS[bootstrap_servers] = (time.monotonic(), error)
 
 
+def forget_access_refusal(bootstrap_servers: str) -> None:
+    """Forget what was refused at ``bootstrap_servers`` (before trying other settings)."""
+    _ACCESS_REFUSALS.pop(bootstrap_servers, None)
+
+
 def access_refusal(bootstrap_servers: str) -> ConfluentKafkaError | None:
     """The TLS or SASL refusal seen for ``bootstrap_servers`` in the last two minutes."""
     seen = _ACCESS_REFUSALS.get(bootstrap_servers)
@@ -282,14 +296,15 @@ def access_error(error: ConfluentKafkaError, prefix: str = "") -> KafkaAccessErr
     if code not in _CONNECTION_ACCESS_CODES:
         return None
     lowered = reason.lower()
-    if "certificate" in lowered or "ssl" in lowered or code == ConfluentKafkaError._SSL:
+    # "sasl_ssl://host" names the listener in every reason: look for the handshake.
+    if code == ConfluentKafkaError._SSL or "ssl handshake" in lowered or "certificate" in lowered:
         fix = (
             "set ssl.ca.location (--ssl-ca-location, KAFKA_SSL_CA_LOCATION) to the CA "
             "certificate that signed the broker's certificate, and check that the broker "
             "address matches its certificate"
         )
         return KafkaAccessError(f"{prefix}TLS handshake with Kafka failed ({reason})", fix=fix)
-    if "mechanism" in lowered:
+    if code == ConfluentKafkaError.UNSUPPORTED_SASL_MECHANISM or "unsupported" in lowered:
         fix = (
             "set sasl.mechanism (--sasl-mechanism, KAFKA_SASL_MECHANISM) to one the broker "
             "enables (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER)"

@@ -53,6 +53,8 @@ class BrokerReport:
     brokers: tuple[str, ...] = ()
     version: str | None = None
     error: str | None = None
+    # Set when the cluster answered but refused the client (TLS, SASL): what to change.
+    access_fix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -262,9 +264,11 @@ def assess(report: StatusReport, *, lag_growth_tolerance: int = 0) -> Health:
         problems.append(
             Problem(
                 EXIT_KAFKA_UNREACHABLE,
-                f"Kafka at {broker.bootstrap_servers} is not reachable"
+                f"Kafka at {broker.bootstrap_servers} "
+                + ("refused the client" if broker.access_fix else "is not reachable")
                 + (f" ({broker.error})" if broker.error else ""),
-                "start the local broker with `wxstream kafka start`, or point "
+                broker.access_fix
+                or "start the local broker with `wxstream kafka start`, or point "
                 "--bootstrap-servers (KAFKA_BOOTSTRAP_SERVERS) at a running Kafka",
             )
         )

@@ -26,7 +26,7 @@ from wxstream.kafka.admin import (
     probe_broker,
     topic_replication,
 )
-from wxstream.kafka.clients import make_admin, make_consumer
+from wxstream.kafka.clients import access_error, access_refusal, make_admin, make_consumer
 from wxstream.messages.dead_letters import REASON_HEADER, read_headers
 from wxstream.ops.status import (
     ACTOR_CLASS_NAME,
@@ -144,6 +144,10 @@ class KafkaAdminProbe:
         """See :class:`KafkaProbe`."""
         servers = self._settings.bootstrap_servers
         if not probe_broker(servers, self._timeout_s, self._settings.client_properties):
+            refusal = access_refusal(servers)
+            refused = access_error(refusal) if refusal is not None else None
+            if refused is not None:
+                return BrokerReport(servers, False, error=refused.message, access_fix=refused.fix)
             return BrokerReport(servers, False, error=f"no answer within {self._timeout_s:g} s")
         admin = make_admin(self._settings)
         try:
