@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 from typing import Any
 
@@ -205,7 +205,9 @@ def kafka_errors(
         yield
     except KafkaException as exc:
         if client is not None:
-            client.poll(0)
+            # Serving the callbacks re-raises a fatal error: the one being handled.
+            with suppress(KafkaException):
+                client.poll(0)
         raise translate_kafka_error(exc, bootstrap_servers, context=context) from exc
 
 
