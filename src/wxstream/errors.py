@@ -54,6 +54,10 @@ class KafkaUnavailableError(KafkaError):
     """The bootstrap servers did not answer."""
 
 
+class KafkaAccessError(KafkaError):
+    """Kafka refused the client: TLS, authentication (SASL) or authorization (ACLs)."""
+
+
 class TopicMissingError(KafkaError):
     """A topic the pipeline needs does not exist."""
 

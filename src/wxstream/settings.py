@@ -23,6 +23,28 @@ DEFAULT_PARTITIONS = 4
 DEFAULT_MODEL_STORAGE_PATH = Path("./models")
 
 
+@dataclass(frozen=True)
+class Secret:
+    """A credential (a password, a private key, a token): its ``repr`` and ``str`` never
+    show the value, so settings holding one can be logged and printed safely. Only the
+    Kafka client factories call :meth:`reveal`."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        """The value itself, for the one place that hands it to a client library."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    def __str__(self) -> str:
+        return "********"
+
+
+ClientProperty = tuple[str, str | Secret]
+
+
 def default_cache_dir() -> Path:
     """Where fetched Kafka jars live: outside the repository, shared by checkouts."""
     return Path.home() / ".cache" / "wxstream"
@@ -31,6 +53,9 @@ def default_cache_dir() -> Path:
 def default_broker_dir() -> Path:
     """Where the local broker keeps its data, log and pid file unless told otherwise."""
     return Path.home() / ".local" / "share" / "wxstream" / "kafka"
+
+
+BrokerSecurityMode = Literal["plaintext", "sasl_ssl"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +72,8 @@ class BrokerSettings:
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 60.0
     java_home: Path | None = None  # None: ``java`` on PATH
+    # sasl_ssl: TLS + SCRAM users + ACLs (see wxstream.kafka.broker_security).
+    security: BrokerSecurityMode = "plaintext"
 
     @property
     def bootstrap_servers(self) -> str:
@@ -64,6 +91,20 @@ class KafkaSettings:
     dlq_topic: str = DLQ_TOPIC
     partitions: int = DEFAULT_PARTITIONS
     request_timeout_s: float = 10.0
+    # Topics created by ``topics create``: -1 asks the cluster (default.replication.factor);
+    # None leaves min.insync.replicas at the cluster's default.
+    replication_factor: int = -1
+    min_insync_replicas: int | None = None
+    # librdkafka properties every client gets (TLS, SASL, tuning), from --kafka-config
+    # and the KAFKA_SECURITY_* / KAFKA_SASL_* / KAFKA_SSL_* variables; credentials are
+    # held as Secret. Empty: PLAINTEXT, librdkafka's defaults.
+    client_properties: tuple[ClientProperty, ...] = ()
+
+    @property
+    def security_protocol(self) -> str:
+        """``security.protocol`` of the clients, upper case (``PLAINTEXT`` unless set)."""
+        value = dict(self.client_properties).get("security.protocol", "PLAINTEXT")
+        return str(value).upper()
 
 
 @dataclass(frozen=True)

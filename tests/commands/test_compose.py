@@ -6,6 +6,8 @@ the compose plugin is installed; the structural checks below run everywhere.
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -51,6 +53,17 @@ def _compose_plugin() -> list[str] | None:
     return [docker, "compose"] if probe.returncode == 0 else None
 
 
+# The file refuses to start Ray without a token: give `compose config` one.
+_RAY_TOKEN_ENV = {**os.environ, "RAY_AUTH_TOKEN": "test-token"}
+
+
+def _default(value: str) -> str:
+    """What ``${NAME:-default}`` resolves to when NAME is unset."""
+    match = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
+    assert match is not None, value
+    return match.group(1)
+
+
 def test_compose_config_is_valid_where_the_plugin_exists() -> None:
     compose = _compose_plugin()
     services = set(_load(COMPOSE)["services"])
@@ -66,6 +79,7 @@ def test_compose_config_is_valid_where_the_plugin_exists() -> None:
             timeout=60,
             check=False,
             cwd=ROOT,
+            env=_RAY_TOKEN_ENV,
         )
         assert result.returncode == 0, result.stderr
     listed = subprocess.run(
@@ -75,6 +89,7 @@ def test_compose_config_is_valid_where_the_plugin_exists() -> None:
         timeout=60,
         check=True,
         cwd=ROOT,
+        env=_RAY_TOKEN_ENV,
     ).stdout.split()
     assert set(listed) == services
 
@@ -111,7 +126,7 @@ def test_inference_waits_on_health_not_sleeps() -> None:
     services = _load(COMPOSE)["services"]
     inference = services["ray-inference"]
     env = inference["environment"]
-    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+    assert _default(env["KAFKA_BOOTSTRAP_SERVERS"]) == "kafka:9092"
     assert env["RAY_HEAD_ADDRESS"] == "ray-head:6379"
     assert env["MODEL_STORAGE_PATH"] == "/app/models"
     assert any(v.endswith(":/app/models") for v in inference["volumes"])
@@ -168,3 +183,58 @@ def test_dockerfile_installs_pinned_package_with_wxstream_entrypoint() -> None:
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert ".venv" in ignored
     assert "src" not in ignored
+
+
+def _published(service: dict[str, Any]) -> list[str]:
+    return [str(port) for port in service.get("ports", [])]
+
+
+def test_every_published_port_listens_on_loopback_only() -> None:
+    services = _load(COMPOSE)["services"]
+    published = {name: _published(svc) for name, svc in services.items() if "ports" in svc}
+    # The Ray dashboard runs code (job submission); Kafka's host listener is PLAINTEXT.
+    assert {"kafka", "ray-head"} <= set(published)
+    for name, ports in published.items():
+        for port in ports:
+            assert port.startswith("127.0.0.1:"), (name, port)
+
+
+def test_ray_runs_with_token_authentication_everywhere() -> None:
+    services = _load(COMPOSE)["services"]
+    for name in ("ray-head", "ray-worker", "ray-inference"):
+        env = services[name]["environment"]
+        assert env["RAY_AUTH_MODE"] == "token", name
+        # ${RAY_AUTH_TOKEN:?...}: compose refuses to start without a token.
+        assert env["RAY_AUTH_TOKEN"].startswith("${RAY_AUTH_TOKEN:?"), name
+
+
+def test_kafka_client_security_reaches_every_wxstream_container() -> None:
+    services = _load(COMPOSE)["services"]
+    names = (
+        "KAFKA_CONFIG",
+        "KAFKA_SECURITY_PROTOCOL",
+        "KAFKA_SASL_MECHANISM",
+        "KAFKA_SASL_USERNAME",
+        "KAFKA_SASL_PASSWORD",
+        "KAFKA_SSL_CA_LOCATION",
+        "KAFKA_SSL_CERTIFICATE_LOCATION",
+        "KAFKA_SSL_KEY_LOCATION",
+        "KAFKA_SSL_KEY_PASSWORD",
+    )
+    for service in ("topics", "ray-inference"):
+        env = services[service]["environment"]
+        for name in names:
+            # Passed through from the host or .env, empty by default: never a literal.
+            assert env[name] == f"${{{name}:-}}", (service, name)
+
+
+def test_no_credential_is_written_into_the_file() -> None:
+    services = _load(COMPOSE)["services"]
+    checked = 0
+    for name, service in services.items():
+        for key, value in service.get("environment", {}).items():
+            if re.search(r"PASSWORD|TOKEN|SECRET", key):
+                checked += 1
+                # Only a reference to the host's environment (or .env), never a value.
+                assert str(value).startswith("${"), (name, key)
+    assert checked >= 5

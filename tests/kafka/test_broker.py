@@ -118,7 +118,7 @@ def test_cli_lifecycle_in_subprocesses(tmp_path: Path, unused_port: int) -> None
 
         created = _run_cli("topics", "create", "--bootstrap-servers", bootstrap)
         assert created.returncode == 0, created.stderr
-        assert "created weather-features (4 partitions)" in created.stdout
+        assert "created weather-features (4 partitions," in created.stdout
 
         settings = KafkaSettings(bootstrap_servers=bootstrap)
         producer = make_producer(settings)

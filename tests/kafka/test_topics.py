@@ -9,14 +9,16 @@ from click.testing import CliRunner
 from confluent_kafka import TopicPartition
 
 from wxstream.commands.topics_cmd import topics
-from wxstream.errors import TopicMissingError
+from wxstream.errors import ConfigError, KafkaError, TopicMissingError
 from wxstream.kafka.admin import (
+    TopicSpec,
     committed_offsets,
     consumer_lag,
     end_offsets,
     ensure_topics,
     require_topics,
     topic_exists,
+    topic_replication,
 )
 from wxstream.kafka.clients import make_consumer, make_producer
 from wxstream.settings import KafkaSettings
@@ -67,16 +69,23 @@ def test_topics_create_command_twice(kafka_settings: KafkaSettings) -> None:
         f"p-{suffix}",
         "--dlq-topic",
         f"f-{suffix}.dlq",
+        "--replication-factor",
+        "1",
+        "--min-insync-replicas",
+        "1",
     ]
     runner = CliRunner()
     first = runner.invoke(topics, args)
     second = runner.invoke(topics, args)
 
     assert first.exit_code == 0, first.output
-    assert f"created f-{suffix} (3 partitions)" in first.output
+    assert (
+        f"created f-{suffix} (3 partitions, replication factor 1, min.insync.replicas 1)"
+        in first.output
+    )
     assert second.exit_code == 0, second.output
     assert "created" not in second.output
-    assert f"exists  p-{suffix} (3 partitions)" in second.output
+    assert f"exists  p-{suffix} (3 partitions," in second.output
     assert require_topics(kafka_settings, [f"f-{suffix}", f"p-{suffix}", f"f-{suffix}.dlq"]) == {
         f"f-{suffix}": 3,
         f"p-{suffix}": 3,
@@ -100,3 +109,31 @@ def test_end_offsets_committed_offsets_and_lag(kafka_settings: KafkaSettings) ->
     assert end_offsets(kafka_settings, topic) == {0: 10, 1: 0, 2: 3, 3: 0}
     assert committed_offsets(kafka_settings, group, topic) == {0: 6, 1: None, 2: None, 3: None}
     assert consumer_lag(kafka_settings, group, topic) == {0: 4, 1: 0, 2: 3, 3: 0}
+
+
+def test_topics_get_the_cluster_default_replication_and_report_it(
+    kafka_settings: KafkaSettings,
+) -> None:
+    ensure_topics(kafka_settings)
+    found = topic_replication(
+        kafka_settings, [kafka_settings.features_topic, kafka_settings.dlq_topic, "absent-x"]
+    )
+    assert set(found) == {kafka_settings.features_topic, kafka_settings.dlq_topic}
+    features = found[kafka_settings.features_topic]
+    assert (features.replicas, features.in_sync, features.min_insync_replicas) == (1, 1, 1)
+
+
+def test_more_replicas_than_brokers_is_a_clear_error(kafka_settings: KafkaSettings) -> None:
+    spec = TopicSpec(f"rf-{uuid.uuid4().hex[:8]}", 1, replication_factor=3)
+    with pytest.raises(KafkaError) as caught:
+        ensure_topics(kafka_settings, [spec])
+    assert spec.name in caught.value.message
+    assert "replication factor" in caught.value.message.lower()
+
+
+def test_min_insync_replicas_above_the_replication_factor_is_refused() -> None:
+    result = CliRunner().invoke(
+        topics, ["create", "--replication-factor", "2", "--min-insync-replicas", "3"]
+    )
+    assert isinstance(result.exception, ConfigError)
+    assert "--min-insync-replicas 3" in result.exception.message

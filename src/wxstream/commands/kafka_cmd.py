@@ -108,6 +108,17 @@ def fetch(cache_dir: Path | None, kafka_version: str, force: bool) -> None:
     default=None,
     help="Java 17 installation to use; default: java on PATH.",
 )
+@click.option(
+    "--security",
+    envvar="WXSTREAM_KAFKA_SECURITY",
+    show_envvar=True,
+    type=click.Choice(["plaintext", "sasl_ssl"]),
+    default="plaintext",
+    show_default=True,
+    help="sasl_ssl: TLS with a CA made for the broker, SCRAM-SHA-512 users (admin: super "
+    "user; wxstream: the service's ACLs) and ACLs enforced; writes the client settings to "
+    "use as properties files for --kafka-config. Fixed when the storage is formatted.",
+)
 def start(
     *,
     port: int,
@@ -118,6 +129,7 @@ def start(
     heap_mb: int,
     start_timeout_s: float,
     java_home: Path | None,
+    security: str,
 ) -> None:
     """Start the broker (fetching the jars first if needed); returns once it answers."""
     broker_settings = _broker_settings(
@@ -129,10 +141,12 @@ def start(
         heap_mb=heap_mb,
         start_timeout_s=start_timeout_s,
         java_home=java_home,
+        security="sasl_ssl" if security == "sasl_ssl" else "plaintext",
     )
     if not jars_ready(broker_settings):
         click.echo(f"fetching Apache Kafka {kafka_version} into {libs_dir(broker_settings)} ...")
-    info = LocalBroker(broker_settings).start()
+    broker = LocalBroker(broker_settings)
+    info = broker.start()
     if info.already_running:
         click.echo(f"Kafka broker already running (pid {info.pid})")
     else:
@@ -141,6 +155,29 @@ def start(
     click.echo(f"  controller:        127.0.0.1:{info.controller_port}")
     click.echo(f"  data dir:          {info.data_dir}")
     click.echo(f"  log:               {info.log_path}")
+    if info.admin_config is not None and info.client_config is not None:
+        _grant_service_acls(broker, info.bootstrap_servers)
+        click.echo("  security:          SASL_SSL (SCRAM-SHA-512), TLS, ACLs enforced")
+        click.echo(f"  CA certificate:    {broker.security.ca_pem}")
+        click.echo(f"  admin (super user) settings:   {info.admin_config}")
+        click.echo(f"  service user (ACLs) settings:  {info.client_config}")
+        click.echo(f"  e.g. wxstream topics create --kafka-config {info.admin_config}")
+        click.echo(f"       wxstream serve --kafka-config {info.client_config}")
+
+
+def _grant_service_acls(broker: LocalBroker, bootstrap_servers: str) -> None:
+    """The service user gets the minimal ACLs on the default topic, group and
+    transactional id names (docs/security.md)."""
+    from wxstream.kafka.acls import grant, service_acls
+    from wxstream.kafka.broker_security import SERVICE_USER
+
+    admin = settings.KafkaSettings(
+        bootstrap_servers=bootstrap_servers, client_properties=broker.admin_client_properties()
+    )
+    grant(
+        admin,
+        service_acls(f"User:{SERVICE_USER}", settings.KafkaSettings(), settings.CONSUMER_GROUP),
+    )
 
 
 @kafka.command()

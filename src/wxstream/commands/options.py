@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
+from click.core import ParameterSource
 
 from wxstream import settings
 
@@ -158,3 +160,97 @@ def broker_data_dir_option(name: str = "--data-dir") -> Callable[[F], F]:
         help=f"Broker data, log and pid file; default: {settings.default_broker_dir()}.",
     )
     return option
+
+
+# (parameter, environment variable, help) of the TLS / SASL flags; each sets the
+# librdkafka property named in client_properties.ENV_PROPERTIES.
+_SECURITY_FLAGS: tuple[tuple[str, str, str], ...] = (
+    (
+        "--security-protocol",
+        "KAFKA_SECURITY_PROTOCOL",
+        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (librdkafka security.protocol); "
+        "default: PLAINTEXT.",
+    ),
+    (
+        "--sasl-mechanism",
+        "KAFKA_SASL_MECHANISM",
+        "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (sasl.mechanism).",
+    ),
+    ("--sasl-username", "KAFKA_SASL_USERNAME", "SASL user name (sasl.username)."),
+    (
+        "--sasl-password",
+        "KAFKA_SASL_PASSWORD",
+        "SASL password (sasl.password); prefer the variable or --kafka-config, a flag "
+        "shows in the process list. Never logged or printed.",
+    ),
+    (
+        "--ssl-ca-location",
+        "KAFKA_SSL_CA_LOCATION",
+        "PEM file of the CA that signed the brokers' certificates (ssl.ca.location); "
+        "default: the system's trust store.",
+    ),
+    (
+        "--ssl-certificate-location",
+        "KAFKA_SSL_CERTIFICATE_LOCATION",
+        "PEM client certificate for mutual TLS (ssl.certificate.location).",
+    ),
+    (
+        "--ssl-key-location",
+        "KAFKA_SSL_KEY_LOCATION",
+        "PEM private key of the client certificate (ssl.key.location).",
+    ),
+    (
+        "--ssl-key-password",
+        "KAFKA_SSL_KEY_PASSWORD",
+        "Password of the private key (ssl.key.password). Never logged or printed.",
+    ),
+)
+
+
+def kafka_client_options(func: F) -> F:
+    """``--kafka-config`` / ``KAFKA_CONFIG`` and the TLS / SASL flags of every command
+    that talks to Kafka. The command receives them as one keyword argument,
+    ``client_properties`` (for :attr:`KafkaSettings.client_properties`); a
+    ``bootstrap.servers`` in the file is used when ``--bootstrap-servers`` was not given.
+    """
+    from wxstream.kafka.client_properties import (
+        bootstrap_from_file,
+        client_properties,
+        read_properties_file,
+    )
+
+    names = [(flag[2:].replace("-", "_"), variable) for flag, variable, _ in _SECURITY_FLAGS]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        config_path: Path | None = kwargs.pop("kafka_config")
+        variables = {variable: kwargs.pop(name) for name, variable in names}
+        pairs = read_properties_file(config_path) if config_path is not None else []
+        source = str(config_path) if config_path is not None else "Kafka client settings"
+        kwargs["client_properties"] = client_properties(pairs, variables, source=source)
+        file_servers = bootstrap_from_file(pairs)
+        context = click.get_current_context()
+        if (
+            file_servers
+            and "bootstrap_servers" in kwargs
+            and context.get_parameter_source("bootstrap_servers") in (ParameterSource.DEFAULT, None)
+        ):
+            kwargs["bootstrap_servers"] = file_servers
+        return func(*args, **kwargs)
+
+    decorated: Callable[..., Any] = wrapper
+    for flag, variable, text in reversed(_SECURITY_FLAGS):
+        decorated = click.option(flag, envvar=variable, show_envvar=True, default=None, help=text)(
+            decorated
+        )
+    decorated = click.option(
+        "--kafka-config",
+        envvar="KAFKA_CONFIG",
+        show_envvar=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Kafka client properties file (key=value, as Kafka's own clients use: "
+        "security.protocol, sasl.*, ssl.*, ...), passed to librdkafka; the flags below "
+        "override it. See docs/security.md.",
+    )(decorated)
+    return cast(F, decorated)

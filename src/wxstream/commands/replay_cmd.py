@@ -14,6 +14,7 @@ from wxstream.commands.options import (
     bootstrap_servers_option,
     data_dir_option,
     features_topic_option,
+    kafka_client_options,
 )
 from wxstream.data import SOURCE_NAMES
 from wxstream.errors import ConfigError
@@ -37,6 +38,7 @@ def parse_instant(value: str | None, flag: str) -> datetime | None:
 
 @click.command()
 @bootstrap_servers_option
+@kafka_client_options
 @features_topic_option
 @click.option(
     "--source",
@@ -100,6 +102,7 @@ def parse_instant(value: str | None, flag: str) -> datetime | None:
 def replay(
     *,
     bootstrap_servers: str,
+    client_properties: tuple[settings.ClientProperty, ...],
     features_topic: str,
     source: str,
     data_dir: Path | None,
@@ -123,7 +126,9 @@ def replay(
 
     replay_settings = settings.ReplaySettings(
         kafka=settings.KafkaSettings(
-            bootstrap_servers=bootstrap_servers, features_topic=features_topic
+            bootstrap_servers=bootstrap_servers,
+            client_properties=client_properties,
+            features_topic=features_topic,
         ),
         source=source,
         data_dir=data_dir,

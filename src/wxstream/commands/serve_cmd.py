@@ -16,6 +16,7 @@ from wxstream.commands.options import (
     dlq_topic_option,
     features_topic_option,
     group_id_option,
+    kafka_client_options,
     model_name_option,
     model_storage_option,
     predictions_topic_option,
@@ -33,6 +34,7 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
 
 @click.command()
 @bootstrap_servers_option
+@kafka_client_options
 @ray_address_option
 @model_storage_option
 @model_name_option
@@ -211,6 +213,7 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
 def serve(
     *,
     bootstrap_servers: str,
+    client_properties: tuple[settings.ClientProperty, ...],
     ray_address: str | None,
     model_storage_path: Path,
     model_name: str | None,
@@ -254,6 +257,7 @@ def serve(
     serve_settings = settings.ServeSettings(
         kafka=settings.KafkaSettings(
             bootstrap_servers=bootstrap_servers,
+            client_properties=client_properties,
             features_topic=features_topic,
             predictions_topic=predictions_topic,
             dlq_topic=dlq_topic,

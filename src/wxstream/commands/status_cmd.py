@@ -16,6 +16,7 @@ from wxstream.commands.options import (
     dlq_topic_option,
     features_topic_option,
     group_id_option,
+    kafka_client_options,
     predictions_topic_option,
     ray_address_option,
 )
@@ -43,8 +44,10 @@ def render_text(report: StatusReport, health: Health) -> str:  # noqa: C901, PLR
     for t in report.topics:
         if t.exists:
             ends = " ".join(f"{p}:{o}" for p, o in sorted(t.end_offsets.items()))
+            replicas = f", {t.replicas} replica(s)" if t.replicas is not None else ""
             lines.append(
-                f"topic     {t.name} ({t.role}): {t.partitions} partitions, end offsets {ends}"
+                f"topic     {t.name} ({t.role}): {t.partitions} partitions{replicas}, "
+                f"end offsets {ends}"
             )
         else:
             lines.append(f"topic     {t.name} ({t.role}): MISSING")
@@ -98,6 +101,9 @@ def report_to_json(report: StatusReport, health: Health) -> dict[str, Any]:
                 "exists": t.exists,
                 "partitions": t.partitions,
                 "end_offsets": {str(p): o for p, o in sorted(t.end_offsets.items())},
+                "replicas": t.replicas,
+                "in_sync_replicas": t.in_sync_replicas,
+                "min_insync_replicas": t.min_insync_replicas,
             }
             for t in report.topics
         ],
@@ -151,6 +157,7 @@ def _ray_lines(ray: RayReport) -> list[str]:
 
 @click.command()
 @bootstrap_servers_option
+@kafka_client_options
 @ray_address_option
 @features_topic_option
 @predictions_topic_option
@@ -188,6 +195,7 @@ def _ray_lines(ray: RayReport) -> list[str]:
 def status(
     *,
     bootstrap_servers: str,
+    client_properties: tuple[settings.ClientProperty, ...],
     ray_address: str | None,
     features_topic: str,
     predictions_topic: str,
@@ -211,6 +219,7 @@ def status(
     status_settings = settings.StatusSettings(
         kafka=settings.KafkaSettings(
             bootstrap_servers=bootstrap_servers,
+            client_properties=client_properties,
             features_topic=features_topic,
             predictions_topic=predictions_topic,
             dlq_topic=dlq_topic,

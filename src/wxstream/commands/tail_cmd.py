@@ -11,6 +11,7 @@ from wxstream import settings
 from wxstream.commands.options import (
     bootstrap_servers_option,
     features_topic_option,
+    kafka_client_options,
     predictions_topic_option,
 )
 
@@ -30,6 +31,7 @@ def parse_leads(value: str) -> tuple[int, ...]:
 
 @click.command()
 @bootstrap_servers_option
+@kafka_client_options
 @predictions_topic_option
 @features_topic_option
 @click.option(
@@ -71,6 +73,7 @@ def parse_leads(value: str) -> tuple[int, ...]:
 def tail(
     *,
     bootstrap_servers: str,
+    client_properties: tuple[settings.ClientProperty, ...],
     predictions_topic: str,
     features_topic: str,
     verify: bool,
@@ -91,6 +94,7 @@ def tail(
     tail_settings = settings.TailSettings(
         kafka=settings.KafkaSettings(
             bootstrap_servers=bootstrap_servers,
+            client_properties=client_properties,
             features_topic=features_topic,
             predictions_topic=predictions_topic,
         ),

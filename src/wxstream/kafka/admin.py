@@ -12,6 +12,8 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from confluent_kafka import (
     IsolationLevel,
@@ -20,19 +22,26 @@ from confluent_kafka import (
 )
 from confluent_kafka import KafkaError as ConfluentKafkaError
 from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin._config import ConfigResource
 from confluent_kafka.admin._listoffsets import OffsetSpec
+from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
 from wxstream.errors import KafkaUnavailableError, TopicMissingError
+from wxstream.kafka.client_properties import reveal
 from wxstream.kafka.clients import (
     CREATE_TOPICS_FIX,
     START_BROKER_FIX,
+    access_error,
+    access_refusal,
+    forget_access_refusal,
     kafka_errors,
     make_admin,
     make_consumer,
+    record_access_refusal,
     translate_kafka_error,
 )
-from wxstream.settings import KafkaSettings
+from wxstream.settings import ClientProperty, KafkaSettings
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +49,37 @@ DLQ_PARTITIONS = 1
 _PROBE_INTERVAL_S = 0.25
 
 
+# Ask the cluster for its default replication factor (KIP-464).
+BROKER_DEFAULT_REPLICATION = -1
+
+
 @dataclass(frozen=True)
 class TopicSpec:
-    """A topic to create: its name and partition count (replication factor 1)."""
+    """A topic to create: its name, partition count, replication factor (-1: the
+    cluster's ``default.replication.factor``) and ``min.insync.replicas`` (``None``: the
+    cluster's default)."""
 
     name: str
     partitions: int
+    replication_factor: int = BROKER_DEFAULT_REPLICATION
+    min_insync_replicas: int | None = None
+
+    def new_topic(self) -> NewTopic:
+        """The admin-API request creating this topic."""
+        config = {}
+        if self.min_insync_replicas is not None:
+            config["min.insync.replicas"] = str(self.min_insync_replicas)
+        return NewTopic(self.name, self.partitions, self.replication_factor, config=config)
+
+
+@dataclass(frozen=True)
+class TopicReplication:
+    """How a topic is replicated: replicas and in-sync replicas of its least replicated
+    partition, and its ``min.insync.replicas`` (``None``: not readable)."""
+
+    replicas: int
+    in_sync: int
+    min_insync_replicas: int | None
 
 
 @dataclass(frozen=True)
@@ -59,43 +93,60 @@ class TopicOutcome:
 
 def pipeline_topics(settings: KafkaSettings) -> list[TopicSpec]:
     """The pipeline's topics: features and predictions with ``settings.partitions``
-    each, and the dead-letter topic with one partition (order does not matter there)."""
+    each, and the dead-letter topic with one partition (order does not matter there),
+    all with ``settings.replication_factor`` and ``settings.min_insync_replicas``."""
+    factor, min_isr = settings.replication_factor, settings.min_insync_replicas
     return [
-        TopicSpec(settings.features_topic, settings.partitions),
-        TopicSpec(settings.predictions_topic, settings.partitions),
-        TopicSpec(settings.dlq_topic, DLQ_PARTITIONS),
+        TopicSpec(settings.features_topic, settings.partitions, factor, min_isr),
+        TopicSpec(settings.predictions_topic, settings.partitions, factor, min_isr),
+        TopicSpec(settings.dlq_topic, DLQ_PARTITIONS, factor, min_isr),
     ]
 
 
-def probe_broker(bootstrap_servers: str, timeout_s: float) -> bool:
-    """True when a broker at ``bootstrap_servers`` answers a metadata request in time."""
-    admin = AdminClient(
-        {
-            "bootstrap.servers": bootstrap_servers,
-            "socket.connection.setup.timeout.ms": max(1000, int(timeout_s * 1000)),
-            # Connection refused is the expected answer while a broker starts up.
-            "log_level": 0,
-        }
-    )
+def probe_broker(
+    bootstrap_servers: str, timeout_s: float, client_properties: tuple[ClientProperty, ...] = ()
+) -> bool:
+    """True when a broker at ``bootstrap_servers`` answers a metadata request in time
+    (over TLS / SASL as ``client_properties`` say)."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap_servers,
+        "socket.connection.setup.timeout.ms": max(1000, int(timeout_s * 1000)),
+        # Connection refused is the expected answer while a broker starts up.
+        "log_level": 0,
+        # A TLS or SASL refusal is remembered (see access_refusal).
+        "error_cb": partial(record_access_refusal, bootstrap_servers),
+        **reveal(client_properties),
+    }
+    admin = AdminClient(config)
     try:
         admin.list_topics(timeout=timeout_s)
     except KafkaException:
+        admin.poll(0)  # serves the error callback
         return False
     return True
 
 
-def wait_for_broker(bootstrap_servers: str, timeout_s: float) -> float:
+def wait_for_broker(
+    bootstrap_servers: str, timeout_s: float, client_properties: tuple[ClientProperty, ...] = ()
+) -> float:
     """Wait until a broker answers; returns the seconds waited.
 
     Raises:
         KafkaUnavailableError: no answer within ``timeout_s``.
+        KafkaAccessError: the broker refused the TLS handshake or the SASL login.
     """
     started = time.monotonic()
     deadline = started + timeout_s
+    forget_access_refusal(bootstrap_servers)
     while True:
         remaining = deadline - time.monotonic()
-        if probe_broker(bootstrap_servers, min(1.0, max(0.1, remaining))):
+        if probe_broker(bootstrap_servers, min(1.0, max(0.1, remaining)), client_properties):
             return time.monotonic() - started
+        refusal = access_refusal(bootstrap_servers)
+        refused = access_error(refusal) if refusal is not None else None
+        if refused is not None:
+            # A refusal does not go away by waiting.
+            raise refused
         if time.monotonic() >= deadline:
             raise KafkaUnavailableError(
                 f"Kafka at {bootstrap_servers} did not answer within {timeout_s:.0f} s",
@@ -107,7 +158,7 @@ def wait_for_broker(bootstrap_servers: str, timeout_s: float) -> float:
 def list_topics(settings: KafkaSettings) -> dict[str, int]:
     """Topic name -> partition count of every topic, internal ones left out."""
     admin = make_admin(settings)
-    with kafka_errors(settings.bootstrap_servers, "listing topics"):
+    with kafka_errors(settings.bootstrap_servers, "listing topics", admin):
         metadata = admin.list_topics(timeout=settings.request_timeout_s)
     return {
         name: len(topic.partitions)
@@ -163,7 +214,7 @@ def ensure_topics(
     if to_create:
         admin = make_admin(settings)
         futures = admin.create_topics(
-            [NewTopic(spec.name, spec.partitions, 1) for spec in to_create],
+            [spec.new_topic() for spec in to_create],
             request_timeout=settings.request_timeout_s,
             operation_timeout=settings.request_timeout_s,
         )
@@ -250,3 +301,49 @@ def consumer_lag(settings: KafkaSettings, group_id: str, topic: str) -> dict[int
     return {
         partition: max(0, end - (committed.get(partition) or 0)) for partition, end in ends.items()
     }
+
+
+def topic_replication(
+    settings: KafkaSettings, topics: Iterable[str]
+) -> dict[str, TopicReplication]:
+    """Replication of each existing topic among ``topics`` (missing ones left out)."""
+    admin = make_admin(settings)
+    wanted = list(topics)
+    with kafka_errors(settings.bootstrap_servers, "describing topic replication", admin):
+        metadata = admin.list_topics(timeout=settings.request_timeout_s)
+    found = {
+        name: metadata.topics[name]
+        for name in wanted
+        if name in metadata.topics and metadata.topics[name].partitions
+    }
+    min_isr = _min_insync_replicas(admin, settings, list(found))
+    return {
+        name: TopicReplication(
+            replicas=min(len(p.replicas) for p in topic.partitions.values()),
+            in_sync=min(len(p.isrs) for p in topic.partitions.values()),
+            min_insync_replicas=min_isr.get(name),
+        )
+        for name, topic in found.items()
+    }
+
+
+def _min_insync_replicas(
+    admin: AdminClient, settings: KafkaSettings, topics: list[str]
+) -> dict[str, int]:
+    if not topics:
+        return {}
+    futures = admin.describe_configs(
+        [ConfigResource(ResourceType.TOPIC, name) for name in topics],
+        request_timeout=settings.request_timeout_s,
+    )
+    values: dict[str, int] = {}
+    for resource, future in futures.items():
+        try:
+            entry = future.result().get("min.insync.replicas")
+        except KafkaException as exc:
+            # Without DESCRIBE_CONFIGS on the topic the value stays unknown: not an error.
+            logger.debug("min.insync.replicas of %s not readable: %s", resource.name, exc)
+            continue
+        if entry is not None and entry.value is not None:
+            values[resource.name] = int(entry.value)
+    return values

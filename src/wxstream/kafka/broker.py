@@ -9,6 +9,8 @@ use. Everything the broker owns lives in its data directory::
     broker.pid          pid of the running JVM
     broker.json         ports of the running (or last) broker, read by stop and status
     kraft/              the formatted log directory (metadata and topic data)
+    security/           secured broker only: CA, key store, passwords, client settings
+                        (see :mod:`wxstream.kafka.broker_security`)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import psutil
 from wxstream.errors import BrokerError
 from wxstream.kafka import jars
 from wxstream.kafka.admin import probe_broker
+from wxstream.kafka.broker_security import BrokerCredentials, BrokerSecurity
 from wxstream.kafka.process import (
     free_port,
     process_alive,
@@ -35,7 +38,7 @@ from wxstream.kafka.process import (
     spawn_detached,
     wait_gone,
 )
-from wxstream.settings import BrokerSettings
+from wxstream.settings import BrokerSettings, ClientProperty
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +89,9 @@ class BrokerInfo:
     log_path: Path
     already_running: bool  # True: start() found it running and started nothing
     startup_s: float  # seconds start() waited for it to answer
+    # Secured broker: client settings of the super user and of the service user.
+    admin_config: Path | None = None
+    client_config: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,18 @@ class LocalBroker:
         self.pid_path = self.data_dir / "broker.pid"
         self.state_path = self.data_dir / "broker.json"
         self.kraft_dir = self.data_dir / "kraft"
+        self.security = BrokerSecurity(self.data_dir)
+
+    @property
+    def secured(self) -> bool:
+        """True when the broker of this data directory runs (or last ran) secured."""
+        recorded = self._read_state().get("security")
+        return (recorded or self.settings.security) == "sasl_ssl"
+
+    def admin_client_properties(self) -> tuple[ClientProperty, ...]:
+        """Client settings with which the broker answers its super user (none when
+        it is not secured)."""
+        return self.security.client_settings() if self.secured else ()
 
     def fetch(self, *, force: bool = False) -> jars.FetchResult:
         """Fetch the broker jars into the cache (nothing to do when cached)."""
@@ -135,10 +153,21 @@ class LocalBroker:
         jars.require_jars(self.settings)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         require_free_port(self.settings.host, self.settings.port, "client")
+        formatted = (self.kraft_dir / "meta.properties").is_file()
+        recorded = self._read_state().get("security", "plaintext")
+        if formatted and recorded != self.settings.security:
+            raise BrokerError(
+                f"the storage in {self.kraft_dir} was formatted for a {recorded} broker, "
+                f"not {self.settings.security}",
+                fix=f"start it as it was formatted, or remove {self.data_dir} to start afresh",
+            )
+        credentials = None
+        if self.settings.security == "sasl_ssl":
+            credentials = self.security.ensure(java, self.settings.host)
         controller_port = self._controller_port()
-        self._write_config(controller_port)
-        if not (self.kraft_dir / "meta.properties").is_file():
-            self._format_storage(java)
+        self._write_config(controller_port, credentials)
+        if not formatted:
+            self._format_storage(java, credentials)
         return self._launch(java, controller_port)
 
     def stop(self) -> bool:
@@ -176,7 +205,9 @@ class LocalBroker:
         """Whether the broker of this data directory runs, and where it listens."""
         process = self._running_process()
         bootstrap = self._recorded_bootstrap()
-        answering = process is not None and probe_broker(bootstrap, 2.0)
+        answering = process is not None and probe_broker(
+            bootstrap, 2.0, self.admin_client_properties()
+        )
         return BrokerStatus(
             running=process is not None,
             pid=process.pid if process is not None else None,
@@ -217,7 +248,7 @@ class LocalBroker:
         started = time.monotonic()
         deadline = started + self.settings.start_timeout_s
         # It may still be starting up (a second `start` right after the first).
-        while not probe_broker(bootstrap, 1.0):
+        while not probe_broker(bootstrap, 1.0, self.admin_client_properties()):
             if time.monotonic() >= deadline or not process.is_running():
                 raise BrokerError(
                     f"a Kafka broker runs from {self.data_dir} (pid {process.pid}) "
@@ -234,6 +265,7 @@ class LocalBroker:
             log_path=self.log_path,
             already_running=True,
             startup_s=time.monotonic() - started,
+            **self._client_files(),
         )
 
     def _controller_port(self) -> int:
@@ -253,7 +285,7 @@ class LocalBroker:
         require_free_port(self.settings.host, port, "controller")
         return port
 
-    def _write_config(self, controller_port: int) -> None:
+    def _write_config(self, controller_port: int, credentials: BrokerCredentials | None) -> None:
         host, port = self.settings.host, self.settings.port
         properties = dict(_FIXED_PROPERTIES)
         properties.update(
@@ -264,12 +296,24 @@ class LocalBroker:
                 "log.dirs": str(self.kraft_dir),
             }
         )
+        if credentials is not None:
+            properties.update(
+                self.security.server_properties(credentials, host, port, controller_port)
+            )
         lines = ["# Generated by `wxstream kafka start`; rewritten on every start."]
         lines += [f"{key}={value}" for key, value in properties.items()]
+        # A secured broker's configuration holds passwords: owner only.
+        self.properties_path.touch(mode=0o600, exist_ok=True)
+        self.properties_path.chmod(0o600)
         self.properties_path.write_text("\n".join(lines) + "\n")
         config = importlib.resources.files("wxstream.kafka").joinpath("log4j2.xml")
         self.log4j_path.write_text(config.read_text())
-        state = {"host": host, "port": port, "controller_port": controller_port}
+        state = {
+            "host": host,
+            "port": port,
+            "controller_port": controller_port,
+            "security": self.settings.security,
+        }
         self.state_path.write_text(json.dumps(state, indent=2) + "\n")
 
     def _java_command(
@@ -311,9 +355,11 @@ class LocalBroker:
             )
         return done.stdout
 
-    def _format_storage(self, java: str) -> None:
+    def _format_storage(self, java: str, credentials: BrokerCredentials | None) -> None:
         cluster_id = self._run_tool(java, "random-uuid").strip().splitlines()[-1].strip()
         logger.info("formatting %s for cluster %s", self.kraft_dir, cluster_id)
+        # SCRAM users must exist before the first start: nobody could log in otherwise.
+        scram = self.security.scram_format_args(credentials) if credentials else []
         self._run_tool(
             java,
             "format",
@@ -322,6 +368,7 @@ class LocalBroker:
             cluster_id,
             "--config",
             str(self.properties_path),
+            *scram,
         )
 
     def _launch(self, java: str, controller_port: int) -> BrokerInfo:
@@ -334,7 +381,7 @@ class LocalBroker:
         logger.info("started the Kafka broker (pid %d), log in %s", pid, self.log_path)
         bootstrap = self.settings.bootstrap_servers
         deadline = started + self.settings.start_timeout_s
-        while not probe_broker(bootstrap, 1.0):
+        while not probe_broker(bootstrap, 1.0, self.admin_client_properties()):
             if not process_alive(pid):
                 self.pid_path.unlink(missing_ok=True)
                 raise BrokerError(
@@ -362,7 +409,17 @@ class LocalBroker:
             log_path=self.log_path,
             already_running=False,
             startup_s=startup_s,
+            **self._client_files(),
         )
+
+    def _client_files(self) -> dict[str, Path]:
+        if not self.secured:
+            return {}
+        self.security.write_client_files(self._recorded_bootstrap())
+        return {
+            "admin_config": self.security.admin_properties,
+            "client_config": self.security.client_properties,
+        }
 
     def _read_state(self) -> dict[str, object]:
         try:

@@ -53,6 +53,8 @@ class BrokerReport:
     brokers: tuple[str, ...] = ()
     version: str | None = None
     error: str | None = None
+    # Set when the cluster answered but refused the client (TLS, SASL): what to change.
+    access_fix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ class TopicReport:
     role: str
     exists: bool
     end_offsets: Mapping[int, int] = field(default_factory=dict)
+    # Of the least replicated partition; None: not known.
+    replicas: int | None = None
+    in_sync_replicas: int | None = None
+    min_insync_replicas: int | None = None
 
     @property
     def partitions(self) -> int:
@@ -258,9 +264,11 @@ def assess(report: StatusReport, *, lag_growth_tolerance: int = 0) -> Health:
         problems.append(
             Problem(
                 EXIT_KAFKA_UNREACHABLE,
-                f"Kafka at {broker.bootstrap_servers} is not reachable"
+                f"Kafka at {broker.bootstrap_servers} "
+                + ("refused the client" if broker.access_fix else "is not reachable")
                 + (f" ({broker.error})" if broker.error else ""),
-                "start the local broker with `wxstream kafka start`, or point "
+                broker.access_fix
+                or "start the local broker with `wxstream kafka start`, or point "
                 "--bootstrap-servers (KAFKA_BOOTSTRAP_SERVERS) at a running Kafka",
             )
         )
@@ -306,6 +314,8 @@ def assess(report: StatusReport, *, lag_growth_tolerance: int = 0) -> Health:
                     "first (wait and check again)",
                 )
             )
+    if broker.reachable:
+        warnings.extend(replication_warnings(report.topics, len(broker.brokers)))
     dead = report.dead_letters
     if dead is not None and dead.records > 0:
         more = "" if dead.complete else " or more"
@@ -314,6 +324,42 @@ def assess(report: StatusReport, *, lag_growth_tolerance: int = 0) -> Health:
             "their wx.reason / wx.detail headers say why (see docs/operations.md)"
         )
     return Health(tuple(problems), tuple(warnings))
+
+
+# Replicas worth having: a third copy survives one broker down during another's restart.
+WANTED_REPLICAS = 3
+
+
+def replication_warnings(topics: tuple[TopicReport, ...], brokers: int) -> list[str]:
+    """Warnings for topics replicated less than ``brokers`` allow (up to
+    :data:`WANTED_REPLICAS`), or whose ``min.insync.replicas`` cannot be met (pure)."""
+    warnings: list[str] = []
+    wanted = min(brokers, WANTED_REPLICAS)
+    for topic in topics:
+        if not topic.exists or topic.replicas is None:
+            continue
+        if topic.replicas < wanted:
+            warnings.append(
+                f"topic {topic.name} has {topic.replicas} replica(s) on a cluster of {brokers} "
+                f"brokers: losing one broker loses or stops it; recreate it with "
+                f"`wxstream topics create --replication-factor {wanted}` (or raise it with "
+                "kafka-reassign-partitions)"
+            )
+        min_isr = topic.min_insync_replicas
+        if min_isr is None:
+            continue
+        if min_isr > min(topic.replicas, brokers or topic.replicas):
+            warnings.append(
+                f"topic {topic.name}: min.insync.replicas {min_isr} cannot be met with "
+                f"{topic.replicas} replica(s) on {brokers} broker(s); every acks=all write "
+                "fails; lower it with kafka-configs --alter --add-config min.insync.replicas=N"
+            )
+        elif topic.in_sync_replicas is not None and topic.in_sync_replicas < min_isr:
+            warnings.append(
+                f"topic {topic.name}: only {topic.in_sync_replicas} replica(s) in sync, below "
+                f"min.insync.replicas {min_isr}; writes fail until a broker catches up"
+            )
+    return warnings
 
 
 def _assess_ray(ray: RayReport | None, problems: list[Problem], warnings: list[str]) -> None:

@@ -12,14 +12,21 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
 from wxstream.errors import KafkaError
-from wxstream.kafka.admin import committed_offsets, end_offsets, list_topics, probe_broker
-from wxstream.kafka.clients import make_admin, make_consumer
+from wxstream.kafka.admin import (
+    committed_offsets,
+    end_offsets,
+    list_topics,
+    probe_broker,
+    topic_replication,
+)
+from wxstream.kafka.clients import access_error, access_refusal, make_admin, make_consumer
 from wxstream.messages.dead_letters import REASON_HEADER, read_headers
 from wxstream.ops.status import (
     ACTOR_CLASS_NAME,
@@ -129,21 +136,18 @@ class KafkaAdminProbe:
     """The real :class:`KafkaProbe`: admin requests and one counting consumer."""
 
     def __init__(self, settings: KafkaSettings, *, timeout_s: float, dlq_scan_limit: int) -> None:
-        self._settings = KafkaSettings(
-            bootstrap_servers=settings.bootstrap_servers,
-            features_topic=settings.features_topic,
-            predictions_topic=settings.predictions_topic,
-            dlq_topic=settings.dlq_topic,
-            partitions=settings.partitions,
-            request_timeout_s=timeout_s,
-        )
+        self._settings = replace(settings, request_timeout_s=timeout_s)
         self._timeout_s = timeout_s
         self._dlq_scan_limit = dlq_scan_limit
 
     def broker(self) -> BrokerReport:
         """See :class:`KafkaProbe`."""
         servers = self._settings.bootstrap_servers
-        if not probe_broker(servers, self._timeout_s):
+        if not probe_broker(servers, self._timeout_s, self._settings.client_properties):
+            refusal = access_refusal(servers)
+            refused = access_error(refusal) if refusal is not None else None
+            if refused is not None:
+                return BrokerReport(servers, False, error=refused.message, access_fix=refused.fix)
             return BrokerReport(servers, False, error=f"no answer within {self._timeout_s:g} s")
         admin = make_admin(self._settings)
         try:
@@ -163,7 +167,16 @@ class KafkaAdminProbe:
         """See :class:`KafkaProbe`."""
         if name not in list_topics(self._settings):
             return TopicReport(name, role, exists=False)
-        return TopicReport(name, role, exists=True, end_offsets=end_offsets(self._settings, name))
+        replication = topic_replication(self._settings, [name]).get(name)
+        return TopicReport(
+            name,
+            role,
+            exists=True,
+            end_offsets=end_offsets(self._settings, name),
+            replicas=replication.replicas if replication else None,
+            in_sync_replicas=replication.in_sync if replication else None,
+            min_insync_replicas=replication.min_insync_replicas if replication else None,
+        )
 
     def group(self, group_id: str, topic: str) -> GroupAnswer:
         """See :class:`KafkaProbe`."""
