@@ -7,8 +7,13 @@ from __future__ import annotations
 import itertools
 import time
 
+import pytest
+
 from tests.streaming.conftest import RigFactory
 from wxstream.streaming.testing import EOF
+
+# A broken rule can leave the loop waiting for ever: fail instead of hanging.
+pytestmark = pytest.mark.timeout(60)
 
 
 def records_of(hourly: dict[int, list], hours: int | None = None) -> dict[int, list]:

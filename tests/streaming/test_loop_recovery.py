@@ -17,6 +17,9 @@ from wxstream.settings import KafkaSettings
 from wxstream.streaming.delivery import AtLeastOnceDelivery
 from wxstream.streaming.testing import ABORT, ASSIGN, EOF, REVOKE, FakeClock, MemoryLog
 
+# A broken rule can leave the loop waiting for ever: fail instead of hanging.
+pytestmark = pytest.mark.timeout(60)
+
 BAD = (b"EWR", b"\xff\xfe not json")
 
 
@@ -96,6 +99,25 @@ def test_one_partition_revoked_and_assigned_again_restores_its_windows(
     r = rig(items)
     assert r.run() == "idle"
     assert r.forecasts() == expected
+
+
+def test_a_revoked_partition_leaves_no_window_behind(
+    rig: RigFactory, hourly: dict[int, list]
+) -> None:
+    items = records_of(hourly)
+    items[0].insert(30, REVOKE((1,)))
+    r = rig(items)
+    r.service.open()
+    r.service.step()  # joins the group
+    had_windows = False
+    while 1 in r.source.positions:
+        had_windows |= 1 in r.service.assembler.windows
+        r.service.step()
+        assert r.clock() < 2000.0, "never revoked"
+    assert had_windows
+    assert 1 not in r.service.assembler.windows
+    assert 0 in r.service.assembler.windows
+    r.service.close()
 
 
 # -- at-least-once on the delivery thread ----------------------------------------------------

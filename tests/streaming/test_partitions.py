@@ -231,7 +231,7 @@ def test_a_restart_forecasts_every_window_an_uninterrupted_run_does(
     second = fake_service(replace(first, max_messages=rest), model, ReversingForecaster(model))
     assert second.run() == "max_messages"
 
-    finished = second.restores.finished
+    finished = second.rebalance.restores.finished
     assert [r.partition for r, _ in finished] == [0]
     restore, took_s = finished[0]
     assert restore.mark == committed
