@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +24,7 @@ from wxstream.messages import REASONS, FeatureMessage, InvalidRecord, decode_fea
 from wxstream.messages.dead_letters import dead_letter, read_headers
 from wxstream.messages.features import MAX_MESSAGE_BYTES, encode_feature
 from wxstream.streaming.core.assembly import BatchAssembler
+from wxstream.streaming.testing import MemoryRecord
 
 PRODUCER_MESSAGE_MAX_BYTES = 1_000_000
 """librdkafka's default ``message.max.bytes``: a dead letter larger than this cannot be
@@ -189,31 +189,6 @@ def test_a_one_megabyte_poison_record_is_dead_lettered_within_the_limit() -> Non
 # -- the loop's assembler ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Record:
-    """An input record as the assembler reads it (the ``InputRecord`` protocol)."""
-
-    _partition: int
-    _offset: int
-    _key: bytes | None
-    _value: bytes | None
-
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-    def key(self) -> bytes | None:
-        return self._key
-
-    def value(self) -> bytes | None:
-        return self._value
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1_700_000_000_000 + self._offset)
-
-
 def good_series(hours: int) -> list[bytes]:
     """Synthetic hourly messages of two stations, interleaved."""
     out: list[bytes] = []
@@ -239,7 +214,7 @@ def assemble(values: list[bytes | None]) -> tuple[list[tuple[str, str, bytes]], 
         gap_tolerance_h=1,
         to_rows=adapter.to_inputs,
     )
-    records = [Record(0, offset, b"EWR", value) for offset, value in enumerate(values)]
+    records = [MemoryRecord(0, offset, b"EWR", value) for offset, value in enumerate(values)]
     requests: list[tuple[str, str, bytes]] = []
     dead: list[int] = []
     for start in range(0, len(records), 7):

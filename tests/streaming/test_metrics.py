@@ -28,7 +28,7 @@ NAMES = (
 
 def test_two_services_count_apart() -> None:
     one, two = ServiceMetrics(), ServiceMetrics()
-    one.record_ingest(
+    one.record_committed(
         IngestCounts(records=5, duplicates=1, out_of_order=2, resets=1, dead_letters={"x": 2})
     )
     assert one.value("wxstream_messages_in_total") == 5

@@ -9,9 +9,11 @@ Two guarantees, one interface (:class:`Delivery`):
   aborts the transaction and reports ``False``: the caller rewinds to the committed
   offsets and rebuilds its state. A fatal one (fenced by a newer instance with the
   same ``transactional.id``) raises :class:`~wxstream.errors.TransactionError`.
-* :class:`AtLeastOnceDelivery` (``at-least-once``): produce, wait for every delivery
-  report, then commit the offsets synchronously. A crash between the two repeats
-  forecasts; nothing is lost.
+* :class:`AtLeastOnceDelivery` (``at-least-once``): produce and wait for every delivery
+  report, on the delivery thread (where the delivery watchdog covers it); the loop
+  then commits the offsets synchronously on the consumer's thread
+  (``commits_offsets = False``), which keeps the consumer single-threaded. A crash
+  between the two repeats forecasts; nothing is lost.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
-from wxstream.errors import KafkaError
 from wxstream.kafka.clients import translate_kafka_error
 from wxstream.settings import KafkaSettings
 from wxstream.streaming.core.outgoing import Outgoing
@@ -70,6 +71,7 @@ class TransactionalDelivery:
     """Exactly-once: one transaction per delivery (forecasts + dead letters + offsets)."""
 
     thread_safe = True
+    commits_offsets = True
 
     def __init__(
         self, producer: Producer, consumer: Consumer, settings: KafkaSettings, timeout_s: float
@@ -142,18 +144,14 @@ class TransactionalDelivery:
 
 
 class AtLeastOnceDelivery:
-    """At-least-once: produce, wait for every delivery report, commit synchronously.
+    """At-least-once: produce and wait for every delivery report; the caller commits
+    the offsets synchronously on the consumer's thread once this succeeded."""
 
-    Commits through the consumer, so it runs on the consumer's thread.
-    """
+    thread_safe = True
+    commits_offsets = False
 
-    thread_safe = False
-
-    def __init__(
-        self, producer: Producer, consumer: Consumer, settings: KafkaSettings, timeout_s: float
-    ) -> None:
+    def __init__(self, producer: Producer, settings: KafkaSettings, timeout_s: float) -> None:
         self._producer = producer
-        self._consumer = consumer
         self._settings = settings
         self._timeout_s = timeout_s
         self._failures: list[ConfluentKafkaError] = []
@@ -167,8 +165,8 @@ class AtLeastOnceDelivery:
     def deliver(
         self, batches: Sequence[Outgoing], positions: dict[int, int], group_metadata: Any = None
     ) -> bool:
-        """Produce, flush, check delivery reports, commit offsets (``group_metadata``
-        is not needed)."""
+        """Produce, flush, check delivery reports (``positions`` are committed by the
+        caller; ``group_metadata`` is not needed)."""
         self._failures.clear()
         try:
             _produce_all(self._producer, self._settings, batches, self._on_delivery)
@@ -182,14 +180,6 @@ class AtLeastOnceDelivery:
             logger.warning("delivery failed (%s); rewinding to the committed offsets", detail)
             self.aborted += 1
             return False
-        if positions:
-            try:
-                self._consumer.commit(
-                    offsets=_offsets(self._settings.features_topic, positions),
-                    asynchronous=False,
-                )
-            except KafkaException as exc:
-                raise KafkaError(f"committing offsets failed: {exc}") from exc
         self.transactions += 1
         return True
 

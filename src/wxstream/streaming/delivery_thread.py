@@ -27,7 +27,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wxstream.streaming.core.outgoing import Outgoing
@@ -49,12 +49,14 @@ class DeliveryReport:
         timestamps_ms: Kafka timestamps of the inputs behind them.
         committed_at_s: ``time.time()`` when it was committed.
         tag: what the submitter passed along with the job.
+        positions: the offsets the delivery covers (partition -> next offset).
     """
 
     forecasts: int
     timestamps_ms: list[int]
     committed_at_s: float
     tag: Any = None
+    positions: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ def _report(job: _Job) -> DeliveryReport:
         [ts for b in job.batches for ts in b.timestamps_ms],
         time.time(),
         job.tag,
+        job.positions,
     )
 
 
@@ -122,7 +125,8 @@ class Sender(Protocol):
 
 class InlineDelivery:
     """Runs each delivery at once on the caller's thread (for a delivery that must
-    stay on the consumer's thread)."""
+    stay on the consumer's thread: ``thread_safe = False``). The delivery watchdog does
+    not cover it: the service's own deliveries are all thread-safe."""
 
     def __init__(self, delivery: Delivery) -> None:
         self.inner = delivery
@@ -331,3 +335,11 @@ class BackgroundDelivery:
                 else:
                     self._reports.append(_report(job))
                 self._cond.notify_all()
+
+
+def sender_for(delivery: Delivery, stall_timeout_s: float | None, clock: Clock) -> Sender:
+    """A :class:`BackgroundDelivery` (watched by ``stall_timeout_s``) for a thread-safe
+    delivery, else an :class:`InlineDelivery`."""
+    if delivery.thread_safe:
+        return BackgroundDelivery(delivery, stall_timeout_s=stall_timeout_s, clock=clock)
+    return InlineDelivery(delivery)

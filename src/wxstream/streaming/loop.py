@@ -1,77 +1,114 @@
 """The Kafka loop of ``wxstream serve`` (:class:`InferenceService`); see
-:mod:`wxstream.streaming.service` for the flow and :func:`run_service` for set-up."""
+:mod:`wxstream.streaming.service` for the flow and :func:`run_service` for set-up.
+
+The loop only moves data; its decisions are the rule objects of
+:mod:`wxstream.streaming.core` (back-pressure, group commit, stopping, restoring) and
+its IO goes through the ports (:class:`~.ports.RecordSource`, :class:`~.ports.Forecaster`,
+:class:`~.ports.Delivery`), so that :mod:`wxstream.streaming.testing` can drive it in
+memory with a fake clock.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
-from confluent_kafka import Consumer, Message
 
-from wxstream.kafka.clients import kafka_errors
-from wxstream.kafka.consumer import consume_records, poll_only, set_paused
+from wxstream.kafka.consumer import KafkaRecordSource
 from wxstream.messages.predictions import PredictionEncoder
-from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.settings import ServeSettings
-from wxstream.streaming.core.assembly import BatchAssembler, IngestCounts, WorkBatch
+from wxstream.streaming.core.assembly import BatchAssembler, IngestCounts, InputRecord, WorkBatch
+from wxstream.streaming.core.backpressure import BackPressure
 from wxstream.streaming.core.batching import ReleaseQueue, complete, merge_positions, should_flush
-from wxstream.streaming.core.outgoing import NON_FINITE_REASON, Outgoing, build_outgoing
-from wxstream.streaming.delivery_thread import BackgroundDelivery, InlineDelivery, Sender
+from wxstream.streaming.core.commit import CommitRule
+from wxstream.streaming.core.outgoing import Outgoing, build_outgoing
+from wxstream.streaming.core.restore import RestorePolicy
+from wxstream.streaming.core.stopping import StopRule
+from wxstream.streaming.delivery_thread import DeliveryReport, Sender, sender_for
 from wxstream.streaming.metrics import ServiceMetrics
-from wxstream.streaming.partitions import (
-    RestorePolicy,
-    RestoreProgress,
-    partition_lag,
-    restore_span_ms,
-)
-from wxstream.streaming.ports import Completed, Delivery, Forecaster
-from wxstream.streaming.rebalance import DRAIN_TIMEOUT_S, RebalanceHandling
+from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel
+from wxstream.streaming.rebalance import Rebalance
 
 logger = logging.getLogger(__name__)
 
+DRAIN_TIMEOUT_S = 120.0
 _LAG_EVERY_S = 1.0
 
 
-class InferenceService(RebalanceHandling):
+class InferenceService:
     """The Kafka loop around the actors (see the module docstring).
 
     Args:
         settings: the service settings.
         model: the model's metadata and adapter (the actors hold the network).
         forecaster: the actors (an :class:`ActorPool`).
-        consumer: a consumer in ``settings.group_id`` (not yet subscribed).
-        delivery: produces released batches and commits offsets.
+        delivery: produces released batches (and commits offsets, in a transaction).
         metrics: where counts go.
+        source: where records come from (a :class:`KafkaRecordSource`).
+        consumer: a confluent-kafka consumer in ``settings.group_id``, not yet
+            subscribed, instead of ``source`` (wrapped in a :class:`KafkaRecordSource`).
+        clock: monotonic seconds of every rule (a fake one in tests).
     """
 
     def __init__(
         self,
         settings: ServeSettings,
         *,
-        model: ForecastingModel,
+        model: ServedModel,
         forecaster: Forecaster,
-        consumer: Consumer,
         delivery: Delivery,
         metrics: ServiceMetrics,
+        source: RecordSource | None = None,
+        consumer: Any = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if source is None:
+            if consumer is None:
+                raise TypeError("InferenceService needs a source or a consumer")
+            source = KafkaRecordSource(consumer, settings.kafka, settings.group_id)
         self.settings = settings
-        self.kafka = settings.kafka
         self.forecaster = forecaster
-        self.consumer = consumer
+        self.source = source
         self.delivery = delivery
-        self._background: Sender | None = None
+        # Deliveries without the attribute commit their offsets themselves.
+        self._delivery_commits = bool(getattr(delivery, "commits_offsets", True))
         self.metrics = metrics
+        self.clock = clock
         self.encoder = PredictionEncoder(model)
         self.assembler = BatchAssembler(
             topic=settings.kafka.features_topic,
             lookback=model.lookback,
             gap_tolerance_h=settings.gap_tolerance_h,
             to_rows=model.adapter.to_inputs,
+            clock=clock,
         )
+        self.pressure = BackPressure(settings.max_in_flight_batches, settings.pause_after_ms)
+        self.commits = CommitRule(
+            settings.commit_interval_ms, settings.max_in_flight_batches * 4, clock()
+        )
+        self.stopping = StopRule(settings.max_messages, settings.idle_exit_s)
+        self.rebalance = Rebalance(
+            source,
+            self.assembler,
+            RestorePolicy.for_model(
+                model.lookback,
+                settings.gap_tolerance_h,
+                settings.restore_margin_h,
+                settings.restore_rewind_messages,
+            ),
+            clock,
+            drain=self.drain,
+            settle=self._settle_lost,
+            discard=self._discard,
+        )
+        self.sealed: deque[WorkBatch] = deque()
+        """Sealed batches waiting for a free slot (``max_in_flight_batches``)."""
         self.in_flight: dict[int, WorkBatch] = {}
         self.release: ReleaseQueue[tuple[WorkBatch, Outgoing]] = ReleaseQueue()
         self.ready: list[tuple[WorkBatch, Outgoing]] = []
@@ -80,25 +117,11 @@ class InferenceService(RebalanceHandling):
         self._input_pending = 0
         self.forecasts_out = 0
         self.batches = 0
-        self._idle_since = time.monotonic()
-        self._in_group = False  # between an assignment (even empty) and its revocation
-        self._paused = False
-        self._full_since: float | None = None
+        self._record_at = clock()
         self._lag_at = 0.0
-        self._closing = False
-        self._retries_seen = 0
-        self._failures_seen = 0
-        self._delivered_at = time.monotonic()
+        self.sender: Sender | None = None
         self.first_input_at: float | None = None
-        """``time.monotonic()`` when the first input record arrived."""
-        margin_h = settings.restore_margin_h
-        self.restore_policy = RestorePolicy(
-            span_ms=None
-            if margin_h is None
-            else restore_span_ms(model.lookback, settings.gap_tolerance_h, margin_h),
-            floor_messages=settings.restore_rewind_messages,
-        )
-        self.restores = RestoreProgress()
+        """Clock seconds when the first input record arrived."""
 
     # -- the loop --------------------------------------------------------------------
 
@@ -108,157 +131,134 @@ class InferenceService(RebalanceHandling):
         Returns:
             why it stopped: ``stopped``, ``max_messages`` or ``idle``.
         """
-        topic = self.kafka.features_topic
-        with kafka_errors(self.kafka.bootstrap_servers, f"subscribing to {topic}"):
-            self.consumer.subscribe(
-                [topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
-            )
+        self.open()
         reason = "stopped"
-        self._background = (
-            BackgroundDelivery(
-                self.delivery, stall_timeout_s=self.settings.delivery_stall_timeout_s
-            )
-            if self.delivery.thread_safe
-            else InlineDelivery(self.delivery)
-        )
         try:
-            while True:
-                if stop is not None and stop.is_set():
-                    break
-                if self._quota_reached():
-                    reason = "max_messages"
-                    break
-                if self._idle_for_long():
-                    reason = "idle"
+            while stop is None or not stop.is_set():
+                why = self._stop_reason()
+                if why is not None:
+                    reason = why
                     break
                 self.step()
             self.drain(keep_polling=True)
         finally:
-            # Closing leaves the group; the revoke it triggers must not drain again.
-            self._closing = True
-            try:
-                self._background.close()
-            finally:
-                self.consumer.close()
+            self.close()
         return reason
+
+    def open(self) -> None:
+        """Subscribe and start the delivery sender (:meth:`run` does this)."""
+        rebalance = self.rebalance
+        self.source.subscribe(rebalance.on_assign, rebalance.on_revoke, rebalance.on_lost)
+        self.sender = sender_for(self.delivery, self.settings.delivery_stall_timeout_s, self.clock)
+
+    def close(self) -> None:
+        """Stop the sender and leave the group (:meth:`run` does this)."""
+        # Closing leaves the group; the revoke it triggers must not drain again.
+        self.rebalance.closing = True
+        try:
+            if self.sender is not None:
+                self.sender.close()
+        finally:
+            self.source.close()
 
     def step(self) -> None:
         """One turn: consume, gather, maybe submit, collect finished batches, deliver.
 
-        With ``max_in_flight_batches`` calls outstanding the loop takes no records;
-        after ``pause_after_ms`` of that the assigned partitions are paused but still
-        polled: the consumer stays in its group (``max.poll.interval``) however long
-        the actors take, and fetches nothing new meanwhile.
+        :class:`~.core.backpressure.BackPressure` decides whether records are taken
+        and when the partitions pause: paused partitions are still polled, and the
+        records they fetched before the pause are gathered too.
         """
-        # Finished batches held back by an earlier one count too: memory stays bounded.
-        outstanding = len(self.in_flight) + len(self.release.done)
-        full = outstanding >= self.settings.max_in_flight_batches
-        if full:
-            now = time.monotonic()
-            if self._full_since is None:
-                self._full_since = now
-            # A short stall only stops taking records: pausing would throw away
-            # librdkafka's pre-fetched records, and a resumed partition fetches again
-            # only about a second later. A long one pauses, to keep polling safely.
-            overdue = (now - self._full_since) * 1000.0 >= self.settings.pause_after_ms
-            if overdue and not self._paused:
-                self._pause(True)
-            if self._paused:
-                # Records fetched before the pause still come back: gather them too.
+        source = self.source
+        pressure = self.pressure.update(self._outstanding(), self.clock(), paused=source.paused)
+        if pressure.paused != source.paused:
+            source.set_paused(pressure.paused)
+        if pressure.take:
+            records, drained = self._consume()
+            self._gather(records, input_idle=drained)
+            waiting = self.forecaster.in_flight > 0 and not records
+            self._collect(timeout_s=0.005 if waiting else 0.0)
+        else:
+            if source.paused:
                 records, _ = self._consume(timeout_s=0.0)
                 self._gather(records, input_idle=False)
             self._collect(timeout_s=0.05)
-            self._deliver_ready()
-            self._reap()
-            return
-        self._full_since = None
-        if self._paused:
-            self._pause(False)
-        records, drained = self._consume()
-        self._gather(records, input_idle=drained)
-        waiting = self.forecaster.in_flight > 0 and not records
-        self._collect(timeout_s=0.005 if waiting else 0.0)
         self._deliver_ready()
         self._reap()
-        self._update_lag()
+        if pressure.take:
+            self._update_lag()
 
     def drain(self, *, keep_polling: bool = False) -> None:
         """Seal what was gathered, wait for every call in flight, deliver everything.
 
-        With ``keep_polling`` (not inside a rebalance callback) the paused consumer is
+        With ``keep_polling`` (not inside a rebalance callback) the paused source is
         polled while the actors finish, so that it stays in its group; records it
         still returns are left for the next run (nothing past them is committed).
         """
         self._submit(self.assembler.seal())
-        if keep_polling and self.forecaster.in_flight and not self._paused:
-            self._pause(True)
-        deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        while self.forecaster.in_flight and time.monotonic() < deadline:
+        if keep_polling and self._forecasting() and not self.source.paused:
+            self.source.set_paused(True)
+        deadline = self.clock() + DRAIN_TIMEOUT_S
+        while self._forecasting() and self.clock() < deadline:
             self._collect(timeout_s=0.1)
             if keep_polling:
-                self._poll_only()
+                self.source.poll_only(self.settings.batch_size)
         self._deliver_ready(force=True)
-        if self._background is not None:
-            self._background.wait_idle(DRAIN_TIMEOUT_S)
+        if self.sender is not None:
+            self.sender.wait_idle(DRAIN_TIMEOUT_S)
         self._reap()
-        if self.forecaster.in_flight:
+        if self._forecasting():
             # Not committed: the next run forecasts these records again.
             logger.warning(
                 "%d batches still in flight after %.0f s; leaving them uncommitted",
-                self.forecaster.in_flight,
+                self.forecaster.in_flight + len(self.sealed),
                 DRAIN_TIMEOUT_S,
             )
+
+    def _forecasting(self) -> bool:
+        return bool(self.forecaster.in_flight or self.sealed)
+
+    def _outstanding(self) -> int:
+        # Finished batches held back by an earlier one count too: memory stays bounded.
+        return len(self.in_flight) + len(self.release.done) + len(self.sealed)
 
     def _input_taken(self) -> int:
         """Input records committed plus those read and not yet committed."""
         return self.totals.records + self._input_pending
 
-    def _quota_reached(self) -> bool:
-        limit = self.settings.max_messages
-        return limit is not None and self._input_taken() >= limit
+    def _stop_reason(self) -> str | None:
+        sender = self.sender
+        busy = bool(self._forecasting() or self.ready or (sender is not None and not sender.idle))
+        return self.stopping.reason(
+            taken=self._input_taken(),
+            now_s=self.clock(),
+            idle_since=max(self._record_at, self.rebalance.joined_at),
+            in_group=self.rebalance.in_group,
+            busy=busy,
+        )
 
-    def _idle_for_long(self) -> bool:
-        limit = self.settings.idle_exit_s
-        if limit is None or self.forecaster.in_flight or self.ready:
-            return False
-        if self._background is not None and not self._background.idle:
-            return False
-        # Waiting to join the group (a dead member's session still running) is not idle.
-        if not self._in_group:
-            return False
-        return time.monotonic() - self._idle_since >= limit
-
-    def _poll_only(self) -> None:
-        poll_only(self.consumer, self.settings.batch_size, self.kafka.bootstrap_servers)
-
-    def _pause(self, paused: bool) -> None:
-        set_paused(self.consumer, paused, self.kafka.bootstrap_servers)
-        self._paused = paused
-
-    def _consume(self, timeout_s: float | None = None) -> tuple[list[Message], bool]:
+    def _consume(self, timeout_s: float | None = None) -> tuple[Sequence[InputRecord], bool]:
         """Up to ``batch_size`` records, and whether the input ran dry (fewer came back
         than were asked for: waiting for a fuller batch would only add latency)."""
-        wanted = self.settings.batch_size
-        if self.settings.max_messages is not None:
-            wanted = min(wanted, self.settings.max_messages - self._input_taken())
+        wanted = self.stopping.wanted(self.settings.batch_size, self._input_taken())
+        if wanted <= 0:
+            return [], True
         timeout = self.settings.poll_timeout_s if timeout_s is None else timeout_s
         if self.forecaster.in_flight:
             timeout = 0.0
         elif self.assembler.pending_records:
             left_ms = self.settings.max_wait_ms - self.assembler.oldest_age_ms()
             timeout = min(timeout, max(0.0, left_ms / 1000.0))
-        records, returned = consume_records(
-            self.consumer, wanted, timeout, self.kafka.bootstrap_servers
-        )
-        if self.restores.pending:
-            self.restores.seen(records)
+        records, drained = self.source.consume(wanted, timeout)
+        restores = self.rebalance.restores
+        if restores.pending:
+            restores.seen(records)
         if records:
-            self._idle_since = time.monotonic()
+            self._record_at = self.clock()
             if self.first_input_at is None:
-                self.first_input_at = self._idle_since
-        return records, returned < wanted
+                self.first_input_at = self._record_at
+        return records, drained
 
-    def _gather(self, records: Sequence[Message], *, input_idle: bool) -> None:
+    def _gather(self, records: Sequence[InputRecord], *, input_idle: bool) -> None:
         settings = self.settings
         assembler = self.assembler
         start = 0
@@ -267,7 +267,10 @@ class InferenceService(RebalanceHandling):
             chunk = records[start : start + room]
             start += len(chunk)
             if chunk:
-                self._count(assembler.ingest(chunk))
+                counts = assembler.ingest(chunk)
+                self.totals.restored += counts.restored
+                self._input_pending += counts.records
+                self.metrics.record_restored(counts.restored)
             if should_flush(
                 assembler.pending_forecasts,
                 assembler.pending_records,
@@ -280,14 +283,10 @@ class InferenceService(RebalanceHandling):
             if start >= len(records):
                 return
 
-    def _count(self, counts: IngestCounts) -> None:
-        self.totals.restored += counts.restored
-        self._input_pending += counts.records
-        self.metrics.record_ingest(counts)
-
     # -- batches ---------------------------------------------------------------------
 
     def _submit(self, batch: WorkBatch | None) -> None:
+        """Queue a sealed batch; it goes to the forecaster once a slot is free."""
         if batch is None:
             return
         self.batches += 1
@@ -295,8 +294,15 @@ class InferenceService(RebalanceHandling):
             self._completed(batch, np.empty((0, self.encoder.horizon, 3), np.float32))
             return
         self.metrics.batch_size.observe(len(batch.requests))
-        self.in_flight[batch.seq] = batch
-        self.forecaster.submit(batch.seq, batch.inputs())
+        self.sealed.append(batch)
+        self._submit_sealed()
+
+    def _submit_sealed(self) -> None:
+        """Submit waiting batches while fewer than ``max_in_flight_batches`` are out."""
+        while self.sealed and self.pressure.has_room(len(self.in_flight) + len(self.release.done)):
+            batch = self.sealed.popleft()
+            self.in_flight[batch.seq] = batch
+            self.forecaster.submit(batch.seq, batch.inputs())
         self.metrics.in_flight_batches.set(self.forecaster.in_flight)
 
     def _collect(self, timeout_s: float) -> None:
@@ -307,85 +313,113 @@ class InferenceService(RebalanceHandling):
                 continue  # from before a rewind: no longer wanted
             self.metrics.inference_latency.observe(item.latency_s)
             self._completed(batch, item.forecasts)
-        forecaster, metrics = self.forecaster, self.metrics
-        metrics.in_flight_batches.set(forecaster.in_flight)
-        if forecaster.retries > self._retries_seen:
-            metrics.actor_retries.inc(forecaster.retries - self._retries_seen)
-            self._retries_seen = forecaster.retries
-        if forecaster.actor_failures > self._failures_seen:
-            metrics.actor_restarts.inc(forecaster.actor_failures - self._failures_seen)
-            self._failures_seen = forecaster.actor_failures
+        forecaster = self.forecaster
+        self.metrics.record_actors(
+            forecaster.in_flight, forecaster.retries, forecaster.actor_failures
+        )
+        self._submit_sealed()
 
     def _completed(self, batch: WorkBatch, forecasts: np.ndarray) -> None:
-        outgoing, non_finite = build_outgoing(
+        # Non-finite forecasts become dead letters counted in batch.counts (at commit).
+        outgoing, _non_finite = build_outgoing(
             batch,
             forecasts,
             self.encoder,
-            source_topic=self.kafka.features_topic,
+            source_topic=self.settings.kafka.features_topic,
             produced_at=datetime.now(UTC),
             error_ts_ms=int(time.time() * 1000),
         )
-        if non_finite:
-            self.metrics.dead_lettered.labels(reason=NON_FINITE_REASON).inc(non_finite)
         self.release, released = complete(self.release, batch.seq, (batch, outgoing))
         self.ready.extend(released)
 
     def _deliver_ready(self, *, force: bool = False) -> None:
-        """Deliver the released batches once the previous delivery is done, at most
-        every ``commit_interval_ms`` (each delivery is a transaction, or a flush and a
-        synchronous commit); at once when ``force``d or when many batches wait."""
+        """Deliver the released batches when :class:`~.core.commit.CommitRule` says so."""
         if not self.ready:
             return
-        if self._background is None:
+        sender = self.sender
+        if sender is None:
             raise RuntimeError("deliveries start with run()")
-        now = time.monotonic()
-        # Group commit: while a delivery runs, finished batches gather for the next
-        # one, so a busy broker gets fewer, larger transactions and an idle one sees
-        # each batch at once; the interval only caps the transaction rate.
-        due = (
-            self._background.idle
-            and (now - self._delivered_at) * 1000.0 >= self.settings.commit_interval_ms
-        )
-        if not (force or due or len(self.ready) >= self.settings.max_in_flight_batches * 4):
+        now = self.clock()
+        if not self.commits.due(
+            now, waiting=len(self.ready), previous_done=sender.idle, force=force
+        ):
             return
-        self._delivered_at = now
+        self.commits.left(now)
         ready, self.ready = self.ready, []
         positions = merge_positions(batch.positions for batch, _ in ready)
         counts = IngestCounts()
         for batch, _ in ready:
             counts.add(batch.counts)
         # Taken here, on the consumer's thread (see Delivery.deliver).
-        metadata = self.consumer.consumer_group_metadata() if positions else None
-        self._background.submit([out for _, out in ready], positions, metadata, counts)
+        metadata = self.source.group_metadata() if positions and self._delivery_commits else None
+        sender.submit([out for _, out in ready], positions, metadata, counts)
 
     def _reap(self) -> None:
         """Count committed deliveries; rewind after a failed one."""
-        background = self._background
-        if background is None:
+        sender = self.sender
+        if sender is None:
             return
         # The delivery watchdog: a job stuck in librdkafka ends the service here.
-        background.check_stalled()
+        sender.check_stalled()
+        self._committed(sender.reports())
+        if sender.failed:
+            sender.wait_idle(DRAIN_TIMEOUT_S)
+            # Deliveries that finished before the failed one are done: commit and
+            # count them before rewinding to the committed offsets.
+            self._committed(sender.reports())
+            self.metrics.transactions_aborted.inc()
+            self.rebalance.rewind()
+            sender.clear_failure()
+
+    def _committed(self, reports: list[DeliveryReport]) -> None:
+        """Commit (where the delivery does not) and count delivered jobs."""
         observe = self.metrics.end_to_end_latency.observe
-        for report in background.reports():
-            now_ms = report.committed_at_s * 1000.0
+        for report in reports:
+            committed_at_s = report.committed_at_s
+            if not self._delivery_commits and report.positions:
+                # On the consumer's thread: the consumer stays single-threaded.
+                self.source.commit(report.positions)
+                committed_at_s = time.time()
+            now_ms = committed_at_s * 1000.0
             for ts in report.timestamps_ms:
                 observe(max(0.0, (now_ms - ts) / 1000.0))
             self.forecasts_out += report.forecasts
             self.metrics.forecasts_out.inc(report.forecasts)
-            committed: IngestCounts = report.tag
-            self.totals.add(committed)
-            self._input_pending -= committed.records
-        if background.failed:
-            background.wait_idle(DRAIN_TIMEOUT_S)
-            self.metrics.transactions_aborted.inc()
-            self.rewind()
-            background.clear_failure()
+            counts: IngestCounts = report.tag
+            self.totals.add(counts)
+            self._input_pending -= counts.records
+            self.metrics.record_committed(counts)
 
     def _update_lag(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
         if now - self._lag_at < _LAG_EVERY_S:
             return
         self._lag_at = now
         gauge = self.metrics.consumer_lag
-        for partition, lag in partition_lag(self.consumer).items():
+        for partition, lag in self.source.lag().items():
             gauge.labels(partition=str(partition)).set(lag)
+
+    # -- the group (see Rebalance) -------------------------------------------------
+
+    def _discard(self) -> None:
+        """Drop every call in flight, every undelivered batch and every window."""
+        self.forecaster.cancel_all()
+        self.sealed.clear()
+        self.in_flight.clear()
+        self.ready.clear()
+        self._input_pending = 0
+        self.assembler.reset()
+        self.release = ReleaseQueue(next_seq=self.assembler.next_seq)
+
+    def _settle_lost(self) -> None:
+        """Wait for running deliveries after a loss: a transaction's commit counts; an
+        at-least-once delivery's offsets can no longer be committed (they repeat)."""
+        sender = self.sender
+        if sender is None:
+            return
+        sender.wait_idle(DRAIN_TIMEOUT_S)
+        reports = sender.reports()
+        if self._delivery_commits:
+            self._committed(reports)
+        elif reports:
+            logger.warning("%d deliveries left uncommitted; they repeat", len(reports))

@@ -43,7 +43,9 @@ class ServiceMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.messages_in = Counter(
-            "wxstream_messages_in", "Input records read from the features topic.", registry=r
+            "wxstream_messages_in",
+            "Input records processed (each counted once, when its offset is committed).",
+            registry=r,
         )
         self.forecasts_out = Counter(
             "wxstream_forecasts_out", "Forecasts delivered to the predictions topic.", registry=r
@@ -114,12 +116,17 @@ class ServiceMetrics:
             "wxstream_in_flight_batches", "Actor calls outstanding.", registry=r
         )
         self._server: Any = None
+        self._retries_seen = 0
+        self._failures_seen = 0
 
-    def record_ingest(self, counts: IngestCounts) -> None:
-        """Count what one batch of input records did."""
+    def record_committed(self, counts: IngestCounts) -> None:
+        """Count what the input records of a committed delivery did.
+
+        Counted at the commit, not when read: records read again after a rewind (an
+        aborted delivery) or a rebalance are counted once, by the delivery that
+        committed them. Restored records are counted by :meth:`record_restored`.
+        """
         self.messages_in.inc(counts.records)
-        if counts.restored:
-            self.restored_records.inc(counts.restored)
         if counts.duplicates:
             self.duplicates.inc(counts.duplicates)
         if counts.out_of_order:
@@ -128,6 +135,22 @@ class ServiceMetrics:
             self.windows_reset.inc(counts.resets)
         for reason, n in counts.dead_letters.items():
             self.dead_lettered.labels(reason=reason).inc(n)
+
+    def record_restored(self, records: int) -> None:
+        """Count records read back to rebuild windows (each read back counts)."""
+        if records:
+            self.restored_records.inc(records)
+
+    def record_actors(self, in_flight: int, retries: int, actor_failures: int) -> None:
+        """The forecaster's calls in flight, and its running totals of retries and
+        actor failures (only the increase since the last call is counted)."""
+        self.in_flight_batches.set(in_flight)
+        if retries > self._retries_seen:
+            self.actor_retries.inc(retries - self._retries_seen)
+            self._retries_seen = retries
+        if actor_failures > self._failures_seen:
+            self.actor_restarts.inc(actor_failures - self._failures_seen)
+            self._failures_seen = actor_failures
 
     def serve(self, port: int | None) -> None:
         """Expose the registry on ``http://0.0.0.0:<port>/metrics``; ``None`` or 0: off.

@@ -1,122 +1,111 @@
-"""Partition assignment, revocation, loss and rewind of the service loop.
+"""The group side of the service loop: partition assignment, revocation, loss and
+rewind.
 
-:class:`RebalanceHandling` is the part of
-:class:`~wxstream.streaming.loop.InferenceService` that reacts to the group:
-where each assigned partition starts (restoring station windows from the input topic,
-:mod:`~wxstream.streaming.partitions`), what is drained on a revocation, what is
-dropped when partitions are lost or a delivery failed.
+:class:`Rebalance` receives the source's rebalance callbacks. It plans the start of
+each assigned partition from the group's committed offsets (:meth:`RecordSource.plan_starts
+<wxstream.streaming.ports.RecordSource.plan_starts>`, with the restore policy of
+:mod:`~wxstream.streaming.core.restore`), tells the assembler where emitting resumes
+(the restore marks), and assigns or seeks the source. The loop
+(:class:`~wxstream.streaming.loop.InferenceService`) hands it what touches its own
+state: drain what was read (on a revocation), settle running deliveries and discard
+everything not committed (on a loss, before a rewind).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
-from wxstream.settings import KafkaSettings, ServeSettings
-from wxstream.streaming.core.assembly import BatchAssembler, WorkBatch
-from wxstream.streaming.core.batching import ReleaseQueue
-from wxstream.streaming.core.outgoing import Outgoing
-from wxstream.streaming.delivery_thread import Sender
-from wxstream.streaming.partitions import RestorePolicy, RestoreProgress, StartPlan, plan_starts
-from wxstream.streaming.ports import Forecaster
+from wxstream.streaming.core.assembly import BatchAssembler
+from wxstream.streaming.core.restore import RestorePolicy, RestoreProgress, StartPlan
+from wxstream.streaming.ports import RecordSource
 
 logger = logging.getLogger(__name__)
 
-DRAIN_TIMEOUT_S = 120.0
 
+class Rebalance:
+    """Rebalance callbacks, partition starts and rewinds.
 
-class RebalanceHandling:
-    """Rebalance callbacks and rewinding, mixed into the service loop (which sets these
-    attributes and provides :meth:`drain`)."""
+    Args:
+        source: the loop's record source.
+        assembler: the loop's assembler (restore marks are set on it).
+        policy: how far before the committed offsets restores read.
+        clock: monotonic seconds.
+        drain: finish and deliver everything read (the loop's ``drain``).
+        settle: wait for running deliveries and take their reports.
+        discard: drop every call in flight, undelivered batch and window.
+    """
 
-    settings: ServeSettings
-    kafka: KafkaSettings
-    consumer: Consumer
-    forecaster: Forecaster
-    assembler: BatchAssembler
-    in_flight: dict[int, WorkBatch]
-    release: ReleaseQueue[tuple[WorkBatch, Outgoing]]
-    ready: list[tuple[WorkBatch, Outgoing]]
-    restore_policy: RestorePolicy
-    restores: RestoreProgress
-    _background: Sender | None
-    _input_pending: int
-    _idle_since: float
-    _in_group: bool
-    _paused: bool
-    _closing: bool
+    def __init__(
+        self,
+        source: RecordSource,
+        assembler: BatchAssembler,
+        policy: RestorePolicy,
+        clock: Callable[[], float],
+        *,
+        drain: Callable[[], None],
+        settle: Callable[[], None],
+        discard: Callable[[], None],
+    ) -> None:
+        self.source = source
+        self.assembler = assembler
+        self.policy = policy
+        self.clock = clock
+        self._drain = drain
+        self._settle = settle
+        self._discard = discard
+        self.restores = RestoreProgress(clock)
+        self.in_group = False
+        """Between an assignment (even an empty one) and its revocation."""
+        self.joined_at = clock()
+        """Clock seconds of the last assignment."""
+        self.closing = False
+        """Set while the loop leaves the group: a revocation then drains nothing."""
 
-    def drain(self, *, keep_polling: bool = False) -> None:
-        """Finish and deliver what was read (the service loop's)."""
-        raise NotImplementedError
+    def on_assign(self, partitions: Sequence[int]) -> None:
+        """Take ``partitions``, each from its planned start."""
+        plans = self._plan(partitions)
+        self.source.assign(plans)
+        self.in_group = True
+        self.joined_at = self.clock()
+        logger.info(
+            "assigned partitions %s (start offsets %s)",
+            [plan.partition for plan in plans],
+            [plan.offset for plan in plans],
+        )
+
+    def on_revoke(self, partitions: Sequence[int]) -> None:
+        """Finish and commit what was read while the partitions are still ours."""
+        if not self.closing:
+            self._drain()
+        self.in_group = False
+        self.assembler.drop_partitions(partitions)
+        logger.info("revoked partitions %s", list(partitions))
+
+    def on_lost(self, partitions: Sequence[int]) -> None:
+        """Nothing read since the last commit may be committed now; the next
+        assignment restores the windows from the committed offsets."""
+        logger.warning("lost partitions %s; discarding uncommitted work", list(partitions))
+        self._settle()
+        self.in_group = False
+        self._discard()
 
     def rewind(self) -> None:
-        """Forget everything not committed and restart from the committed offsets."""
+        """Forget everything not committed and read every assigned partition again
+        from its planned start."""
         self._discard()
-        assigned = self.consumer.assignment()
+        assigned = self.source.assignment()
         if not assigned:
             return
-        for plan in self._plan_starts(assigned):
-            tp = plan.partition
-            target = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
-            self.consumer.seek(TopicPartition(tp.topic, tp.partition, target))
+        for plan in self._plan(assigned):
+            self.source.seek(plan.partition, plan.offset)
         logger.warning("rewound %d partitions to their committed offsets", len(assigned))
 
-    def _discard(self) -> None:
-        """Drop every call in flight, every undelivered batch and every window."""
-        self.forecaster.cancel_all()
-        self.in_flight.clear()
-        self.ready.clear()
-        self._input_pending = 0
-        self.assembler.reset()
-        self.release = ReleaseQueue(next_seq=self.assembler.next_seq)
-
-    def _plan_starts(self, partitions: Sequence[TopicPartition]) -> list[StartPlan]:
-        began = time.monotonic()
-        plans = plan_starts(
-            self.consumer,
-            partitions,
-            policy=self.restore_policy,
-            kafka=self.kafka,
-            group_id=self.settings.group_id,
-            timeout_s=self.kafka.request_timeout_s,
-        )
+    def _plan(self, partitions: Sequence[int]) -> list[StartPlan]:
+        began = self.clock()
+        plans = self.source.plan_starts(partitions, self.policy)
         self.restores.planned(plans, began)
         for plan in plans:
             if plan.restore_mark is not None:
-                self.assembler.restore_from(plan.partition.partition, plan.restore_mark)
+                self.assembler.restore_from(plan.partition, plan.restore_mark)
         return plans
-
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        planned = [plan.partition for plan in self._plan_starts(partitions)]
-        consumer.assign(planned)
-        self._paused = False  # a fresh assignment fetches
-        self._in_group = True
-        self._idle_since = time.monotonic()
-        logger.info(
-            "assigned partitions %s (start offsets %s)",
-            [tp.partition for tp in planned],
-            [tp.offset for tp in planned],
-        )
-
-    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Finish and commit what was read from these partitions while we still own them.
-        if not self._closing:
-            self.drain()
-        self._in_group = False
-        self.assembler.drop_partitions(tp.partition for tp in partitions)
-        logger.info("revoked partitions %s", [tp.partition for tp in partitions])
-
-    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        # Nothing read since the last commit may be committed now; the next
-        # assignment restores the windows from the committed offsets.
-        logger.warning(
-            "lost partitions %s; discarding uncommitted work", [tp.partition for tp in partitions]
-        )
-        if self._background is not None:
-            self._background.wait_idle(DRAIN_TIMEOUT_S)
-        self._in_group = False
-        self._discard()

@@ -11,7 +11,10 @@ The loop (:class:`InferenceService`) is a thin shell around pure parts:
 4. finished batches are re-ordered (:func:`~.batching.complete`) and released in input
    order; :mod:`~.delivery` produces forecasts and dead letters and commits the input
    offsets they cover, in one transaction (exactly-once) or after delivery
-   (at-least-once).
+   (at-least-once), on a delivery thread watched for stalls.
+
+The loop's decisions are pure rule objects in :mod:`~.core` (back-pressure, group
+commit, stopping, restore policy); its IO goes through the ports of :mod:`~.ports`.
 
 On partition assignment, and after an aborted transaction, the windows of the
 partitions are rebuilt by reading back the records of the restore span (the model's
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 from wxstream.errors import ConfigError
 from wxstream.kafka.admin import require_topics
 from wxstream.kafka.clients import make_consumer, make_producer
+from wxstream.kafka.consumer import KafkaRecordSource
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.model_loader import load_model, resolve_model_dir
 from wxstream.settings import ServeSettings
@@ -245,7 +249,7 @@ def _build_service(
             delivery = TransactionalDelivery(producer, consumer, kafka, timeout_s)
         else:
             producer = make_producer(kafka, linger_ms=PRODUCER_LINGER_MS)
-            delivery = AtLeastOnceDelivery(producer, consumer, kafka, timeout_s)
+            delivery = AtLeastOnceDelivery(producer, kafka, timeout_s)
     except BaseException:
         consumer.close()
         raise
@@ -253,7 +257,7 @@ def _build_service(
         settings,
         model=model,
         forecaster=pool,
-        consumer=consumer,
+        source=KafkaRecordSource(consumer, kafka, settings.group_id),
         delivery=delivery,
         metrics=metrics,
     )

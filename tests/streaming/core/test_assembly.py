@@ -14,36 +14,11 @@ from wxstream.messages.dead_letters import read_headers
 from wxstream.messages.predictions import PredictionEncoder, PredictionMessage, decode_prediction
 from wxstream.streaming.core.assembly import BatchAssembler
 from wxstream.streaming.core.outgoing import NON_FINITE_REASON, build_outgoing
+from wxstream.streaming.testing import MemoryRecord
 
 T0 = datetime(2013, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 LOOKBACK = 3
-
-
-@dataclass
-class Record:
-    """A consumed record, as the assembler reads it (a confluent-kafka Message fits)."""
-
-    p: int
-    o: int
-    k: bytes | None
-    v: bytes | None
-    ts: int = 1_700_000_000_000
-
-    def partition(self) -> int:
-        return self.p
-
-    def offset(self) -> int:
-        return self.o
-
-    def key(self) -> bytes | None:
-        return self.k
-
-    def value(self) -> bytes | None:
-        return self.v
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self.ts)
 
 
 def feature(station: str, hour: int, temp: float = 5.0) -> bytes:
@@ -71,8 +46,8 @@ def assembler() -> BatchAssembler:
 
 def test_a_batch_covers_every_record_it_gathered() -> None:
     asm = assembler()
-    records = [Record(0, k, b"A", feature("A", k)) for k in range(4)]
-    records.insert(2, Record(1, 7, b"B", b"not json"))
+    records = [MemoryRecord(0, k, b"A", feature("A", k)) for k in range(4)]
+    records.insert(2, MemoryRecord(1, 7, b"B", b"not json"))
     counts = asm.ingest(records)
     assert counts.records == 5
     assert counts.forecasts == 2
@@ -94,9 +69,9 @@ def test_records_below_the_restore_mark_only_rebuild_windows() -> None:
     asm = assembler()
     asm.restore_from(0, 3)
     counts = asm.ingest(
-        [Record(0, k, b"A", feature("A", k)) for k in range(3)]
-        + [Record(0, 1, b"A", b"garbage")]  # already dead-lettered before the restart
-        + [Record(0, 3, b"A", feature("A", 3))]
+        [MemoryRecord(0, k, b"A", feature("A", k)) for k in range(3)]
+        + [MemoryRecord(0, 1, b"A", b"garbage")]  # already dead-lettered before the restart
+        + [MemoryRecord(0, 3, b"A", feature("A", 3))]
     )
     assert counts.restored == 4
     assert counts.records == 1
@@ -114,20 +89,20 @@ def test_records_below_the_restore_mark_only_rebuild_windows() -> None:
 def test_duplicates_and_out_of_order_are_counted_not_forecast() -> None:
     asm = assembler()
     counts = asm.ingest(
-        [Record(0, k, b"A", feature("A", h)) for k, h in enumerate([0, 1, 2, 2, 1, 3])]
+        [MemoryRecord(0, k, b"A", feature("A", h)) for k, h in enumerate([0, 1, 2, 2, 1, 3])]
     )
     assert counts.duplicates == 2
     assert counts.out_of_order == 0
     assert counts.forecasts == 2
-    counts = asm.ingest([Record(0, 6, b"A", feature("A", -5))])
+    counts = asm.ingest([MemoryRecord(0, 6, b"A", feature("A", -5))])
     assert counts.out_of_order == 1
 
 
 def test_dropping_a_partition_forgets_its_stations() -> None:
     asm = assembler()
-    asm.ingest([Record(2, k, b"A", feature("A", k)) for k in range(2)])
+    asm.ingest([MemoryRecord(2, k, b"A", feature("A", k)) for k in range(2)])
     asm.drop_partitions([2])
-    asm.ingest([Record(2, 2, b"A", feature("A", 2))])
+    asm.ingest([MemoryRecord(2, 2, b"A", feature("A", 2))])
     batch = asm.seal()
     assert batch is not None
     assert batch.requests == ()
@@ -145,7 +120,7 @@ class Info:
 
 def test_a_non_finite_forecast_is_dead_lettered_not_published() -> None:
     asm = assembler()
-    asm.ingest([Record(0, k, b"A", feature("A", k)) for k in range(5)])
+    asm.ingest([MemoryRecord(0, k, b"A", feature("A", k)) for k in range(5)])
     batch = asm.seal()
     assert batch is not None
     assert len(batch.requests) == 3
@@ -176,7 +151,7 @@ def test_sequence_numbers_increase_by_one_per_sealed_batch(lookback: int) -> Non
     asm = BatchAssembler(topic="t", lookback=lookback, gap_tolerance_h=1, to_rows=rows)
     seqs = []
     for k in range(4):
-        asm.ingest([Record(0, k, b"A", feature("A", k))])
+        asm.ingest([MemoryRecord(0, k, b"A", feature("A", k))])
         batch = asm.seal()
         assert batch is not None
         seqs.append(batch.seq)

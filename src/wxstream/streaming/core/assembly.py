@@ -121,6 +121,7 @@ class BatchAssembler:
         gap_tolerance_h: longest step that continues a station's window.
         to_rows: the feature adapter's ``to_inputs`` (messages -> ``(N, F)`` rows).
         clock_ms: wall clock in epoch milliseconds (dead-letter timestamps).
+        clock: monotonic seconds (how long records wait; a fake one in tests).
     """
 
     def __init__(
@@ -131,12 +132,14 @@ class BatchAssembler:
         gap_tolerance_h: float,
         to_rows: RowsFn,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.topic = topic
         self.lookback = lookback
         self.gap_tolerance_h = gap_tolerance_h
         self._to_rows = to_rows
         self._clock_ms = clock_ms
+        self._clock = clock
         self.windows: dict[int, dict[str, StationWindow]] = {}
         self.restore_marks: dict[int, int] = {}
         self._requests: list[ForecastRequest] = []
@@ -185,7 +188,7 @@ class BatchAssembler:
                 counts.records += 1
                 positions[partition] = offset + 1
                 if self._first_at is None:
-                    self._first_at = time.monotonic()
+                    self._first_at = self._clock()
             value = record.value()
             decoded = decode_feature(value)
             if isinstance(decoded, InvalidRecord):
@@ -294,7 +297,7 @@ class BatchAssembler:
         """How long the oldest gathered record has waited (0 when nothing waits)."""
         if self._first_at is None:
             return 0.0
-        return ((time.monotonic() if now is None else now) - self._first_at) * 1000.0
+        return ((self._clock() if now is None else now) - self._first_at) * 1000.0
 
     def seal(self) -> WorkBatch | None:
         """The gathered records as a batch (``None`` when nothing was gathered).
@@ -309,7 +312,7 @@ class BatchAssembler:
             tuple(self._requests),
             tuple(self._dead),
             dict(self._positions),
-            time.monotonic(),
+            self._clock(),
             self._gathered,
         )
         self._requests.clear()
