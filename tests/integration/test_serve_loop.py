@@ -93,6 +93,8 @@ class AbortingOnce:
 
     thread_safe = True
 
+    commits_offsets = True
+
     def deliver(
         self, batches: Sequence[Outgoing], positions: dict[int, int], group_metadata: Any = None
     ) -> bool:

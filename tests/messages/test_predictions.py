@@ -27,8 +27,7 @@ from wxstream.messages.predictions import (
 T0 = datetime(2013, 3, 1, 5, tzinfo=UTC)
 
 
-# Not frozen: ForecastModelInfo declares plain (settable) attributes.
-@dataclass
+@dataclass(frozen=True)
 class Info:
     """The model facts the encoder reads (a ForecastingModel has the same attributes)."""
 

@@ -153,8 +153,7 @@ def test_table_rows_show_median_and_interval_per_shown_lead() -> None:
     assert "no forecast verified yet" in format_mae(Verifier())
 
 
-# Not frozen: ForecastModelInfo declares plain (settable) attributes.
-@dataclass
+@dataclass(frozen=True)
 class _PersistenceModel:
     """Persistence as a forecasting model: every lead repeats the newest observation."""
 

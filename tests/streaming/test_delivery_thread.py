@@ -49,6 +49,8 @@ class BlockingDelivery:
 
     thread_safe = True
 
+    commits_offsets = True
+
     def __init__(self) -> None:
         self.transactions = 0
         self.aborted = 0
@@ -73,6 +75,8 @@ class QuickDelivery:
     protocol."""
 
     thread_safe = True
+
+    commits_offsets = True
 
     def __init__(self, job_s: float) -> None:
         self.job_s = job_s
@@ -278,6 +282,7 @@ STUCK_CHILD = textwrap.dedent(
         # Flushes a record to an address where no broker listens, for an hour: the
         # thread sits in librdkafka's C code, as in a wedged transactional call.
         thread_safe = True
+        commits_offsets = True
         transactions = 0
         aborted = 0
 

@@ -10,13 +10,15 @@ import time
 import pytest
 
 from tests.streaming.conftest import RigFactory
-from wxstream.streaming.testing import EOF
+from wxstream.streaming.testing import EOF, Item
 
 # A broken rule can leave the loop waiting for ever: fail instead of hanging.
 pytestmark = pytest.mark.timeout(60)
 
 
-def records_of(hourly: dict[int, list], hours: int | None = None) -> dict[int, list]:
+def records_of(
+    hourly: dict[int, list[tuple[bytes | None, bytes | None]]], hours: int | None = None
+) -> dict[int, list[Item]]:
     if hours is None:
         return {p: list(items) for p, items in hourly.items()}
     per_hour = {0: 2, 1: 1}
@@ -31,7 +33,7 @@ def wait_for(condition: object, timeout_s: float = 10.0) -> None:
 
 
 def test_a_full_queue_pauses_only_after_pause_after_ms_and_resumes_with_room(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     r = rig(
         records_of(hourly),
@@ -65,7 +67,7 @@ def test_a_full_queue_pauses_only_after_pause_after_ms_and_resumes_with_room(
 
 
 def test_a_batch_sealed_while_the_queue_is_full_waits_for_a_free_slot(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     r = rig(
         records_of(hourly),
@@ -100,7 +102,7 @@ def test_a_batch_sealed_while_the_queue_is_full_waits_for_a_free_slot(
 
 
 def test_group_commit_leaves_at_most_every_commit_interval(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     r = rig(records_of(hourly), batch_size=3, max_wait_ms=0, commit_interval_ms=200)
     service = r.service
@@ -121,7 +123,7 @@ def test_group_commit_leaves_at_most_every_commit_interval(
 
 
 def test_batches_gather_while_a_delivery_runs_and_deliveries_never_overlap(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     r = rig(records_of(hourly), batch_size=3, max_wait_ms=0, thread_safe=True)
     service, delivery = r.service, r.delivery
@@ -154,7 +156,9 @@ def test_batches_gather_while_a_delivery_runs_and_deliveries_never_overlap(
         service.close()
 
 
-def test_the_loop_stops_on_its_quota(rig: RigFactory, hourly: dict[int, list]) -> None:
+def test_the_loop_stops_on_its_quota(
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
+) -> None:
     r = rig(records_of(hourly), max_messages=50, batch_size=8)
     assert r.run() == "max_messages"
     assert r.service.totals.records == 50
@@ -162,7 +166,7 @@ def test_the_loop_stops_on_its_quota(rig: RigFactory, hourly: dict[int, list]) -
 
 
 def test_the_loop_stops_after_idle_exit_s_of_silence_only(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     items = records_of(hourly, hours=10)
     items[0].append(EOF())

@@ -23,14 +23,16 @@ pytestmark = pytest.mark.timeout(60)
 BAD = (b"EWR", b"\xff\xfe not json")
 
 
-def uninterrupted(rig: RigFactory, hourly: dict[int, list]) -> dict[tuple[str, str], Any]:
+def uninterrupted(
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
+) -> dict[tuple[str, str], Any]:
     r = rig(records_of(hourly))
     assert r.run() == "idle"
     return r.forecasts()
 
 
 def test_an_aborted_delivery_drops_the_windows_and_reads_again_from_the_committed_offsets(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     expected = uninterrupted(rig, hourly)
     items = records_of(hourly)
@@ -47,7 +49,7 @@ def test_an_aborted_delivery_drops_the_windows_and_reads_again_from_the_committe
 
 
 def test_records_read_again_after_a_rewind_are_counted_once(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     items = records_of(hourly)
     items[0].insert(30, BAD)
@@ -65,7 +67,7 @@ def test_records_read_again_after_a_rewind_are_counted_once(
 
 
 def test_revoke_and_assign_rebuild_exactly_the_windows_a_restart_would(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     expected = uninterrupted(rig, hourly)
     # A rebalance in the middle of the stream: every partition taken away and handed back.
@@ -91,7 +93,7 @@ def test_revoke_and_assign_rebuild_exactly_the_windows_a_restart_would(
 
 
 def test_one_partition_revoked_and_assigned_again_restores_its_windows(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     expected = uninterrupted(rig, hourly)
     items = records_of(hourly)
@@ -102,7 +104,7 @@ def test_one_partition_revoked_and_assigned_again_restores_its_windows(
 
 
 def test_a_revoked_partition_leaves_no_window_behind(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     items = records_of(hourly)
     items[0].insert(30, REVOKE((1,)))
@@ -153,7 +155,7 @@ class HangingProducer:
 
 
 def test_at_least_once_produces_on_the_delivery_thread_and_commits_on_the_loop_thread(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     producer = HangingProducer(hang=False)
     log = MemoryLog(records_of(hourly))
@@ -169,7 +171,7 @@ def test_at_least_once_produces_on_the_delivery_thread_and_commits_on_the_loop_t
 
 @pytest.mark.timeout(60)
 def test_the_delivery_watchdog_covers_an_at_least_once_flush(
-    rig: RigFactory, hourly: dict[int, list]
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
 ) -> None:
     producer = HangingProducer(hang=True)
     delivery = AtLeastOnceDelivery(producer, KafkaSettings(), timeout_s=5.0)  # type: ignore[arg-type]

@@ -46,11 +46,17 @@ P10, P50, P90 = 0, 1, 2
 class ForecastModelInfo(Protocol):
     """What the encoder needs to know about the model (a ``ForecastingModel`` fits)."""
 
-    name: str
-    version: str
-    leads_h: tuple[int, ...]
-    short_term_leads: tuple[int, ...]
-    long_term_leads: tuple[int, ...]
+    # Read-only properties: the encoder never sets them, so a frozen dataclass fits.
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def leads_h(self) -> tuple[int, ...]: ...
+    @property
+    def short_term_leads(self) -> tuple[int, ...]: ...
+    @property
+    def long_term_leads(self) -> tuple[int, ...]: ...
 
 
 @dataclass(frozen=True, slots=True)

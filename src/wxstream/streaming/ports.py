@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from wxstream.messages import FeatureMessage
 from wxstream.streaming.core.assembly import InputRecord
+from wxstream.messages.predictions import ForecastModelInfo
 from wxstream.streaming.core.outgoing import Outgoing
 from wxstream.streaming.core.restore import RestorePolicy, StartPlan
 
@@ -105,15 +106,12 @@ class RowAdapter(Protocol):
         ...
 
 
-class ServedModel(Protocol):
-    """What the loop needs to know about the model (a ``ForecastingModel`` fits)."""
+class ServedModel(ForecastModelInfo, Protocol):
+    """What the loop needs to know about the model (a ``ForecastingModel`` fits): what
+    the forecast encoder needs, plus the window length and the feature adapter."""
 
-    name: str
-    version: str
-    lookback: int
-    leads_h: tuple[int, ...]
-    short_term_leads: tuple[int, ...]
-    long_term_leads: tuple[int, ...]
+    @property
+    def lookback(self) -> int: ...
 
     @property
     def adapter(self) -> RowAdapter:

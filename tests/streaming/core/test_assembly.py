@@ -108,8 +108,7 @@ def test_dropping_a_partition_forgets_its_stations() -> None:
     assert batch.requests == ()
 
 
-# Not frozen: ForecastModelInfo declares plain (settable) attributes.
-@dataclass
+@dataclass(frozen=True)
 class Info:
     name: str = "m"
     version: str = "1"
