@@ -9,23 +9,13 @@ import click
 
 from wxstream import settings
 from wxstream.commands.options import (
+    LEADS,
     bootstrap_servers_option,
     features_topic_option,
     predictions_topic_option,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def parse_leads(value: str) -> tuple[int, ...]:
-    """``"1,6,24"`` -> ``(1, 6, 24)``."""
-    try:
-        leads = tuple(int(part) for part in value.split(",") if part.strip())
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of hours") from exc
-    if not leads or min(leads) < 1:
-        raise click.BadParameter("give one or more leads of at least 1 hour")
-    return leads
 
 
 @click.command()
@@ -58,6 +48,7 @@ def parse_leads(value: str) -> tuple[int, ...]:
 )
 @click.option(
     "--leads",
+    type=LEADS,
     default="1,6,24",
     show_default=True,
     help="Forecast leads (hours) shown as columns and verified on screen.",
@@ -78,7 +69,7 @@ def tail(
     max_messages: int | None,
     timeout_s: float | None,
     idle_timeout_s: float | None,
-    leads: str,
+    leads: tuple[int, ...],
     max_rows_per_s: float | None,
 ) -> None:
     """Print forecasts as they arrive: median and p10-p90 interval at a few leads.
@@ -99,7 +90,7 @@ def tail(
         max_messages=max_messages,
         timeout_s=timeout_s,
         idle_timeout_s=idle_timeout_s,
-        leads_shown_h=parse_leads(leads),
+        leads_shown_h=leads,
         max_rows_per_s=max_rows_per_s,
     )
     runner = Tail(tail_settings, emit=click.echo)
