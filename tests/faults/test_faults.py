@@ -32,7 +32,6 @@ from tests.support.fault_harness import (
     PacedProducer,
     Replay,
     ServeProcess,
-    ServiceThread,
     build_replay,
     caught_up,
     committed_total,
@@ -44,7 +43,6 @@ from tests.support.fault_harness import (
     poison_values,
     produce,
     read_committed,
-    read_records,
     rss_bytes,
     serve_command,
     serve_process,
@@ -52,15 +50,14 @@ from tests.support.fault_harness import (
     wait_until,
 )
 from wxstream.errors import DeliveryStalledError
-from wxstream.kafka.admin import ensure_topics
-from wxstream.kafka.broker import LocalBroker
-from wxstream.kafka.clients import make_consumer, make_producer
+from wxstream.kafka import LocalBroker, ensure_topics, make_consumer, make_producer, read_topic
 from wxstream.messages import REASONS, decode_feature, encode_frame
 from wxstream.messages.dead_letters import read_headers
 from wxstream.messages.features import InvalidRecord
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.model_loader import load_model
 from wxstream.settings import BrokerSettings, KafkaSettings, ServeSettings
+from wxstream.streaming.background import ServiceThread
 from wxstream.streaming.delivery import TransactionalDelivery
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed
@@ -552,10 +549,10 @@ def test_poison_interleaved_with_good_records(
     service = ServiceThread(settings).start()
     try:
         wait_caught_up(env, settings.group_id, 120)
-        assert service.alive, "the service stopped on poison"
+        assert service.alive(), "the service stopped on poison"
     finally:
         summary = service.finish()
-    dead = read_records(env.kafka, env.kafka.dlq_topic)
+    dead = read_topic(env.kafka, env.kafka.dlq_topic)
     figures = replace(
         figures_of(env, "poison", settings.guarantee, began, poison=len(poison)),
         inputs=len(records),

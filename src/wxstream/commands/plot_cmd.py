@@ -176,7 +176,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _from_topics(
     kafka: settings.KafkaSettings, station: str, timeout_s: float
 ) -> tuple[list[Any], pd.DataFrame, str]:
-    from wxstream.kafka.topic_reader import read_snapshot
+    from wxstream.kafka import read_snapshot
     from wxstream.messages import FeatureMessage, decode_feature
     from wxstream.messages.predictions import PredictionMessage, decode_prediction
 
@@ -214,7 +214,7 @@ def _from_model(
     from wxstream.data import load_source
     from wxstream.features import aggregate_hourly
     from wxstream.models.model_loader import load_model, resolve_model_dir
-    from wxstream.tools.offline_forecasts import offline_forecasts
+    from wxstream.tools import offline_forecasts
 
     model = load_model(resolve_model_dir(model_settings), device="cpu")
     features = aggregate_hourly(load_source(source, data_dir))

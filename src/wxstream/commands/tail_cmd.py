@@ -77,7 +77,7 @@ def tail(
     Reads with isolation.level=read_committed, so only forecasts of committed
     transactions appear. Stops on Ctrl-C or at --max-messages / --timeout-s.
     """
-    from wxstream.ops.tail import Tail
+    from wxstream.ops import Tail
 
     tail_settings = settings.TailSettings(
         kafka=settings.KafkaSettings(

@@ -11,7 +11,7 @@ from wxstream.commands.options import (
     features_topic_option,
     predictions_topic_option,
 )
-from wxstream.kafka.admin import ensure_topics, list_topics, wait_for_broker
+from wxstream.kafka import ensure_topics, list_topics, wait_for_broker
 
 
 @click.group()
