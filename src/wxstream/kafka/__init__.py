@@ -44,6 +44,7 @@ from wxstream.kafka.clients import (
 from wxstream.kafka.consumer import consume_records, poll_only, set_paused
 from wxstream.kafka.jars import FetchResult, fetch_jars, jars_ready, libs_dir, require_jars
 from wxstream.kafka.offsets import GroupOffsets, committed_offsets, consumer_lag, end_offsets
+from wxstream.kafka.process import free_port
 from wxstream.kafka.topic_reader import (
     IsolationLevel,
     Snapshot,
@@ -75,6 +76,7 @@ __all__ = [
     "end_offsets",
     "ensure_topics",
     "fetch_jars",
+    "free_port",
     "group_has_assignment",
     "jars_ready",
     "kafka_errors",

@@ -25,6 +25,7 @@ from wxstream.kafka.admin import TopicSpec, ensure_topics, group_has_assignment,
 from wxstream.kafka.clients import make_consumer
 from wxstream.kafka.consumer import consume_records
 from wxstream.kafka.offsets import GroupOffsets
+from wxstream.kafka.process import free_port
 from wxstream.settings import BrokerSettings, KafkaSettings
 
 if TYPE_CHECKING:
@@ -198,8 +199,8 @@ def temporary_broker(bootstrap_servers: str | None, work_dir: Path | None) -> It
     from wxstream.kafka.broker import LocalBroker
 
     with tempfile.TemporaryDirectory(prefix="wxstream-bench-", dir=work_dir) as tmp:
-        with socket_port() as port:
-            settings = BrokerSettings(port=port, data_dir=Path(tmp) / "kafka", heap_mb=1024)
+        port = free_port("127.0.0.1")
+        settings = BrokerSettings(port=port, data_dir=Path(tmp) / "kafka", heap_mb=1024)
         broker = LocalBroker(settings)
         info = broker.start()
         logger.info("started a temporary broker at %s", info.bootstrap_servers)
@@ -207,17 +208,6 @@ def temporary_broker(bootstrap_servers: str | None, work_dir: Path | None) -> It
             yield info.bootstrap_servers
         finally:
             broker.stop()
-
-
-@contextlib.contextmanager
-def socket_port() -> Iterator[int]:
-    """A free TCP port on 127.0.0.1 (released when the block ends, for the broker to take)."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    yield port
 
 
 def wait_for_group(
