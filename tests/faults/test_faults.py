@@ -33,10 +33,8 @@ from tests.support.fault_harness import (
     PacedProducer,
     Replay,
     ServeProcess,
-    ServiceThread,
     build_replay,
     caught_up,
-    committed_by_group,
     committed_total,
     compare,
     fault_rows,
@@ -46,7 +44,6 @@ from tests.support.fault_harness import (
     poison_values,
     produce,
     read_committed,
-    read_records,
     rss_bytes,
     serve_command,
     serve_process,
@@ -54,15 +51,21 @@ from tests.support.fault_harness import (
 )
 from tests.support.waiting import wait_until
 from wxstream.errors import DeliveryStalledError
-from wxstream.kafka.admin import ensure_topics
-from wxstream.kafka.broker import LocalBroker
-from wxstream.kafka.clients import make_consumer, make_producer
+from wxstream.kafka import (
+    LocalBroker,
+    committed_offsets,
+    ensure_topics,
+    make_consumer,
+    make_producer,
+    read_topic,
+)
 from wxstream.messages import REASONS, decode_feature, encode_frame
 from wxstream.messages.dead_letters import read_headers
 from wxstream.messages.features import InvalidRecord
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.model_loader import load_model
 from wxstream.settings import BrokerSettings, KafkaSettings, ServeSettings
+from wxstream.streaming.background import ServiceThread
 from wxstream.streaming.delivery import TransactionalDelivery
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed
@@ -452,8 +455,8 @@ def committed_beyond(
     kafka: KafkaSettings, group_id: str, before: dict[int, int], partitions: list[int]
 ) -> bool:
     """Whether ``group_id`` committed past ``before`` on any of ``partitions``."""
-    now = committed_by_group(kafka, group_id)
-    return any(now.get(p, 0) > before.get(p, 0) for p in partitions)
+    now = committed_offsets(kafka, group_id, kafka.features_topic)
+    return any((now.get(p) or 0) > before.get(p, 0) for p in partitions)
 
 
 @pytest.mark.parametrize("guarantee", BOTH)
@@ -475,7 +478,12 @@ def test_second_consumer_joins_then_leaves(
         with serve_process(command, env.tmp_path / "b.log") as b:
             wait_until(lambda: bool(assigned_to(b.output())), 90, "the second consumer to join")
             b_partitions = assigned_to(b.output())
-            before = committed_by_group(env.kafka, settings.group_id)
+            before = {
+                p: offset or 0
+                for p, offset in committed_offsets(
+                    env.kafka, settings.group_id, env.kafka.features_topic
+                ).items()
+            }
             paced = PacedProducer(env.kafka, env.replay.records[half:], 100.0).start()
             # It works on its share (commits on its own partitions), then stops gracefully.
             wait_until(
@@ -580,10 +588,10 @@ def test_poison_interleaved_with_good_records(
     service = ServiceThread(settings).start()
     try:
         wait_caught_up(env, settings.group_id, 120)
-        assert service.alive, "the service stopped on poison"
+        assert service.alive(), "the service stopped on poison"
     finally:
         summary = service.finish()
-    dead = read_records(env.kafka, env.kafka.dlq_topic)
+    dead = read_topic(env.kafka, env.kafka.dlq_topic)
     figures = replace(
         figures_of(env, "poison", settings.guarantee, began, poison=len(poison)),
         inputs=len(records),
@@ -595,7 +603,8 @@ def test_poison_interleaved_with_good_records(
     assert sum(summary.dead_lettered.values()) == len(poison)
     sources = set()
     for record in dead:
-        headers = read_headers(record.headers())
+        # confluent-kafka types headers() as a list or a dict; a consumed record has a list.
+        headers = read_headers(record.headers())  # type: ignore[arg-type]
         assert headers["wx.reason"] in REASONS
         assert headers["wx.detail"]
         sources.add((int(headers["wx.source.partition"]), int(headers["wx.source.offset"])))

@@ -16,12 +16,19 @@ from click.testing import CliRunner
 from tests.support.serve_support import read_all, serve_settings
 from wxstream.cli import ENV_PREFIX, cli, main
 from wxstream.errors import KafkaAccessError
-from wxstream.kafka.acls import grant, service_acls
-from wxstream.kafka.admin import committed_offsets, end_offsets, ensure_topics
-from wxstream.kafka.broker import BrokerInfo, LocalBroker
-from wxstream.kafka.broker_security import SERVICE_USER
-from wxstream.kafka.clients import kafka_errors, make_producer
-from wxstream.kafka.process import free_port
+from wxstream.kafka import (
+    SERVICE_USER,
+    BrokerInfo,
+    LocalBroker,
+    committed_offsets,
+    end_offsets,
+    ensure_topics,
+    free_port,
+    grant,
+    kafka_errors,
+    make_producer,
+    service_acls,
+)
 from wxstream.settings import BrokerSettings, KafkaSettings, Secret
 from wxstream.streaming.service import run_service
 

@@ -22,7 +22,7 @@ from tests.support.serve_support import (
     read_all,
     serve_settings,
 )
-from wxstream.kafka.admin import committed_offsets, end_offsets
+from wxstream.kafka import committed_offsets, end_offsets
 from wxstream.messages import encode_frame, messages_from_frame
 from wxstream.messages.dead_letters import HEADER_NAMES, read_headers
 from wxstream.models.model_loader import load_model

@@ -24,7 +24,7 @@ from tests.support.serve_support import (
     serve_settings,
 )
 from tests.support.waiting import wait_until
-from wxstream.kafka.admin import committed_offsets, end_offsets
+from wxstream.kafka import committed_offsets, end_offsets
 from wxstream.kafka.clients import make_consumer, make_producer
 from wxstream.messages import encode_frame, messages_from_frame
 from wxstream.messages.predictions import PredictionMessage, decode_prediction

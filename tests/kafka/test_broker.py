@@ -16,8 +16,7 @@ from click.testing import CliRunner
 from tests.conftest import RunningBroker
 from wxstream.commands.kafka_cmd import EXIT_NOT_RUNNING, kafka
 from wxstream.errors import BrokerError, DependencyMissingError, PortInUseError
-from wxstream.kafka.broker import LocalBroker
-from wxstream.kafka.clients import make_consumer, make_producer
+from wxstream.kafka import LocalBroker, make_consumer, make_producer
 from wxstream.settings import BrokerSettings, KafkaSettings
 
 pytestmark = pytest.mark.kafka

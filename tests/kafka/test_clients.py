@@ -7,7 +7,7 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer
 from confluent_kafka import KafkaError as ConfluentKafkaError
 
 from wxstream.errors import (
@@ -16,12 +16,16 @@ from wxstream.errors import (
     TopicMissingError,
     TransactionError,
 )
-from wxstream.kafka.admin import TopicSpec, ensure_topics, list_topics
-from wxstream.kafka.clients import (
+from wxstream.kafka import (
+    IsolationLevel,
+    TopicSpec,
     consumer_config,
+    ensure_topics,
+    list_topics,
     make_consumer,
     make_producer,
     producer_config,
+    read_topic,
     translate_kafka_error,
 )
 from wxstream.settings import KafkaSettings
@@ -83,30 +87,12 @@ def test_aborted_transaction_is_invisible_to_read_committed(
     assert producer.flush(15.0) == 0
     producer.abort_transaction(15.0)
 
-    def read_all(isolation: str) -> list[str]:
-        consumer = make_consumer(
-            kafka_settings, f"group-{uuid.uuid4().hex}", isolation_level=isolation
-        )
-        partition = TopicPartition(topic_name, 0, 0)
-        consumer.assign([partition])
-        _, high = consumer.get_watermark_offsets(partition, timeout=10.0)
-        values: list[str] = []
-        deadline = time.monotonic() + 30.0
-        # Read up to the high watermark: past both transactions and their markers.
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is not None and message.error() is None:
-                value = message.value()
-                assert value is not None
-                values.append(value.decode())
-            position = consumer.position([TopicPartition(topic_name, 0)])[0].offset
-            if position >= high:
-                break
-        consumer.close()
-        return values
+    def values(isolation: IsolationLevel) -> list[str]:
+        records = read_topic(kafka_settings, topic_name, isolation_level=isolation)
+        return [(record.value() or b"").decode() for record in records]
 
-    committed_view = read_all("read_committed")
-    uncommitted_view = read_all("read_uncommitted")
+    committed_view = values("read_committed")
+    uncommitted_view = values("read_uncommitted")
 
     assert committed_view == [f"committed-{i}" for i in range(5)]
     # The aborted records are in the log; only the isolation level hides them.

@@ -10,17 +10,19 @@ from confluent_kafka import TopicPartition
 
 from wxstream.commands.topics_cmd import topics
 from wxstream.errors import ConfigError, KafkaError, TopicMissingError
-from wxstream.kafka.admin import (
+from wxstream.kafka import (
+    GroupOffsets,
     TopicSpec,
     committed_offsets,
     consumer_lag,
     end_offsets,
     ensure_topics,
+    make_consumer,
+    make_producer,
     require_topics,
     topic_exists,
     topic_replication,
 )
-from wxstream.kafka.clients import make_consumer, make_producer
 from wxstream.settings import KafkaSettings
 
 pytestmark = pytest.mark.kafka
@@ -137,3 +139,34 @@ def test_min_insync_replicas_above_the_replication_factor_is_refused() -> None:
     )
     assert isinstance(result.exception, ConfigError)
     assert "--min-insync-replicas 3" in result.exception.message
+
+
+def test_group_offsets_follow_the_group_as_it_commits(kafka_settings: KafkaSettings) -> None:
+    topic = kafka_settings.features_topic
+    producer = make_producer(kafka_settings)
+    for i in range(5):
+        producer.produce(topic, value=f"m{i}".encode(), partition=1)
+    assert producer.flush(15.0) == 0
+    group = f"group-{uuid.uuid4().hex}"
+
+    with GroupOffsets(kafka_settings, group, topic) as offsets:
+        assert offsets.lag_total() == 5
+        member = make_consumer(kafka_settings, group)
+        member.commit(offsets=[TopicPartition(topic, 1, 3)], asynchronous=False)
+        member.close()
+        assert offsets.committed() == {0: None, 1: 3, 2: None, 3: None}
+        assert offsets.lag() == {0: 0, 1: 2, 2: 0, 3: 0}
+        assert offsets.lag_total() == 2
+
+
+def test_end_offsets_of_topics_created_a_moment_ago(kafka_settings: KafkaSettings) -> None:
+    # Right after creation the broker may answer NOT_LEADER_FOR_PARTITION for a while.
+    for committed_only in (True, False, True):
+        topic = f"fresh-{uuid.uuid4().hex[:8]}"
+        ensure_topics(kafka_settings, [TopicSpec(topic, 4)])
+        assert end_offsets(kafka_settings, topic, committed_only=committed_only) == {
+            0: 0,
+            1: 0,
+            2: 0,
+            3: 0,
+        }

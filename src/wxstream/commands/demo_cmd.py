@@ -78,7 +78,7 @@ def demo(
     observations the model never saw, and shows each forecast next to what was
     then observed. Ends when every forecast has arrived, or on Ctrl-C.
     """
-    from wxstream.tools.demo import run_demo
+    from wxstream.tools import run_demo
 
     broker = settings.BrokerSettings(port=kafka_port)
     if kafka_data_dir is not None:

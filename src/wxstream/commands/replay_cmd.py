@@ -122,7 +122,7 @@ def replay(
 
     Example: wxstream replay --start 2013-11-01 --end 2014-01-01 --speed 24
     """
-    from wxstream.tools.replay import replay as run_replay
+    from wxstream.tools import replay as run_replay
 
     replay_settings = settings.ReplaySettings(
         kafka=settings.KafkaSettings(

@@ -20,7 +20,7 @@ from wxstream.commands.options import (
     predictions_topic_option,
     ray_address_option,
 )
-from wxstream.ops.status import (
+from wxstream.ops import (
     Health,
     RayReport,
     StatusReport,
@@ -214,7 +214,7 @@ def status(
     not found; 6 no live inference actor; 7 consumer group without members (service
     not running); 8 consumer lag growing. See docs/operations.md.
     """
-    from wxstream.ops.status_probes import KafkaAdminProbe, RayStateProbe, gather_status
+    from wxstream.ops import KafkaAdminProbe, RayStateProbe, gather_status
 
     status_settings = settings.StatusSettings(
         kafka=settings.KafkaSettings(

@@ -9,6 +9,7 @@ import click
 
 from wxstream import settings
 from wxstream.commands.options import (
+    LEADS,
     bootstrap_servers_option,
     features_topic_option,
     kafka_client_options,
@@ -16,17 +17,6 @@ from wxstream.commands.options import (
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def parse_leads(value: str) -> tuple[int, ...]:
-    """``"1,6,24"`` -> ``(1, 6, 24)``."""
-    try:
-        leads = tuple(int(part) for part in value.split(",") if part.strip())
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list of hours") from exc
-    if not leads or min(leads) < 1:
-        raise click.BadParameter("give one or more leads of at least 1 hour")
-    return leads
 
 
 @click.command()
@@ -60,6 +50,7 @@ def parse_leads(value: str) -> tuple[int, ...]:
 )
 @click.option(
     "--leads",
+    type=LEADS,
     default="1,6,24",
     show_default=True,
     help="Forecast leads (hours) shown as columns and verified on screen.",
@@ -81,7 +72,7 @@ def tail(
     max_messages: int | None,
     timeout_s: float | None,
     idle_timeout_s: float | None,
-    leads: str,
+    leads: tuple[int, ...],
     max_rows_per_s: float | None,
 ) -> None:
     """Print forecasts as they arrive: median and p10-p90 interval at a few leads.
@@ -89,7 +80,7 @@ def tail(
     Reads with isolation.level=read_committed, so only forecasts of committed
     transactions appear. Stops on Ctrl-C or at --max-messages / --timeout-s.
     """
-    from wxstream.ops.tail import Tail
+    from wxstream.ops import Tail
 
     tail_settings = settings.TailSettings(
         kafka=settings.KafkaSettings(
@@ -103,7 +94,7 @@ def tail(
         max_messages=max_messages,
         timeout_s=timeout_s,
         idle_timeout_s=idle_timeout_s,
-        leads_shown_h=parse_leads(leads),
+        leads_shown_h=leads,
         max_rows_per_s=max_rows_per_s,
     )
     runner = Tail(tail_settings, emit=click.echo)

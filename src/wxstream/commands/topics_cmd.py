@@ -13,7 +13,7 @@ from wxstream.commands.options import (
     predictions_topic_option,
 )
 from wxstream.errors import ConfigError
-from wxstream.kafka.admin import ensure_topics, list_topics, topic_replication, wait_for_broker
+from wxstream.kafka import ensure_topics, list_topics, topic_replication, wait_for_broker
 
 
 @click.group()

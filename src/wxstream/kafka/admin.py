@@ -2,8 +2,8 @@
 
 Creating the pipeline's topics (:func:`ensure_topics`), checking that they exist
 (:func:`require_topics`), waiting for a broker to answer (:func:`wait_for_broker`), and
-the offsets needed for consumer lag (:func:`end_offsets`, :func:`committed_offsets`,
-:func:`consumer_lag`).
+whether a consumer group has settled (:func:`group_has_assignment`). Offsets and lag
+live in :mod:`wxstream.kafka.offsets`.
 """
 
 from __future__ import annotations
@@ -15,15 +15,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from confluent_kafka import (
-    IsolationLevel,
-    KafkaException,
-    TopicPartition,
-)
+from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka import KafkaError as ConfluentKafkaError
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.admin._config import ConfigResource
-from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.admin._resource import ResourceType
 from confluent_kafka.cimpl import NewTopic
 
@@ -37,7 +32,6 @@ from wxstream.kafka.clients import (
     forget_access_refusal,
     kafka_errors,
     make_admin,
-    make_consumer,
     record_access_refusal,
     translate_kafka_error,
 )
@@ -247,60 +241,23 @@ def ensure_topics(
     return outcomes
 
 
-def end_offsets(
-    settings: KafkaSettings, topic: str, *, committed_only: bool = True
-) -> dict[int, int]:
-    """Partition -> end offset of ``topic``.
-
-    With ``committed_only`` this is the last stable offset (what a ``read_committed``
-    consumer can reach: open transactions excluded), otherwise the high watermark.
-    """
-    partitions = topic_partitions(settings, topic)
+def group_has_assignment(settings: KafkaSettings, group_id: str) -> bool:
+    """Whether ``group_id`` is stable with at least one member holding partitions."""
     admin = make_admin(settings)
-    isolation = IsolationLevel.READ_COMMITTED if committed_only else IsolationLevel.READ_UNCOMMITTED
-    # OffsetSpec.latest() is not annotated upstream.
-    latest: OffsetSpec = OffsetSpec.latest()  # type: ignore[no-untyped-call]
-    futures = admin.list_offsets(
-        {TopicPartition(topic, p): latest for p in range(partitions)},
-        isolation_level=isolation,
-        request_timeout=settings.request_timeout_s,
+    with kafka_errors(settings.bootstrap_servers, f"describing group {group_id}"):
+        futures = admin.describe_consumer_groups(
+            [group_id], request_timeout=settings.request_timeout_s
+        )
+        try:
+            description = futures[group_id].result()
+        except KafkaException:  # an unknown group is an error value here: not joined yet
+            return False
+    if description.state != ConsumerGroupState.STABLE:
+        return False
+    return any(
+        member.assignment is not None and member.assignment.topic_partitions
+        for member in description.members
     )
-    offsets: dict[int, int] = {}
-    with kafka_errors(settings.bootstrap_servers, f"reading end offsets of {topic}"):
-        for tp, future in futures.items():
-            offsets[tp.partition] = int(future.result().offset)
-    return offsets
-
-
-def committed_offsets(settings: KafkaSettings, group_id: str, topic: str) -> dict[int, int | None]:
-    """Partition -> offset committed by ``group_id`` on ``topic`` (None: nothing yet).
-
-    Read with a consumer of the group that never subscribes (so it never joins the
-    group or disturbs its members). The admin client's ``list_consumer_group_offsets``
-    is not used: librdkafka 2.x can crash the process in its OffsetFetch handler while
-    the group coordinator is still loading, right after a broker start.
-    """
-    partitions = topic_partitions(settings, topic)
-    consumer = make_consumer(settings, group_id)
-    try:
-        with kafka_errors(settings.bootstrap_servers, f"reading offsets of group {group_id}"):
-            answer = consumer.committed(
-                [TopicPartition(topic, p) for p in range(partitions)],
-                timeout=settings.request_timeout_s,
-            )
-    finally:
-        consumer.close()
-    return {tp.partition: tp.offset if tp.offset >= 0 else None for tp in answer}
-
-
-def consumer_lag(settings: KafkaSettings, group_id: str, topic: str) -> dict[int, int]:
-    """Partition -> messages not yet committed by ``group_id`` (from the start of the
-    partition where the group committed nothing)."""
-    ends = end_offsets(settings, topic)
-    committed = committed_offsets(settings, group_id, topic)
-    return {
-        partition: max(0, end - (committed.get(partition) or 0)) for partition, end in ends.items()
-    }
 
 
 def topic_replication(

@@ -1,1 +1,106 @@
-"""Read-only views of a running pipeline: ``status``, ``tail`` and forecast verification."""
+"""Read-only views of a running pipeline: ``status``, ``tail`` and forecast verification.
+
+- :mod:`wxstream.ops.status`: the status report, its parts and :func:`assess`.
+- :mod:`wxstream.ops.status_probes`: asking Kafka and Ray (:func:`gather_status`).
+- :mod:`wxstream.ops.tail`: :class:`Tail`, the live view of forecasts.
+- :mod:`wxstream.ops.verification`: :class:`Verifier`, forecasts scored against what
+  was observed.
+"""
+
+from __future__ import annotations
+
+from wxstream.ops.status import (
+    ACTOR_CLASS_NAME,
+    EXIT_GROUP_INACTIVE,
+    EXIT_KAFKA_UNREACHABLE,
+    EXIT_LAG_GROWING,
+    EXIT_NO_ACTORS,
+    EXIT_OK,
+    EXIT_RAY_UNAVAILABLE,
+    EXIT_TOPIC_MISSING,
+    ActorReport,
+    BrokerReport,
+    DeadLetterReport,
+    GroupReport,
+    Health,
+    MemberReport,
+    PartitionLag,
+    Problem,
+    RayReport,
+    RayState,
+    StatusReport,
+    TopicReport,
+    assess,
+    parse_actor_repr,
+)
+from wxstream.ops.status_probes import (
+    GroupAnswer,
+    KafkaAdminProbe,
+    KafkaProbe,
+    RayProbe,
+    RayStateProbe,
+    gather_status,
+)
+from wxstream.ops.tail import (
+    RowLimiter,
+    StartOffsets,
+    Tail,
+    TailProgress,
+    format_forecast,
+    format_header,
+    format_mae,
+    format_verified,
+)
+from wxstream.ops.verification import (
+    DEFAULT_MAX_OBSERVATIONS,
+    DEFAULT_MAX_PENDING,
+    LeadScore,
+    VerifiedPair,
+    Verifier,
+    target_window_start,
+)
+
+__all__ = [
+    "ACTOR_CLASS_NAME",
+    "DEFAULT_MAX_OBSERVATIONS",
+    "DEFAULT_MAX_PENDING",
+    "EXIT_GROUP_INACTIVE",
+    "EXIT_KAFKA_UNREACHABLE",
+    "EXIT_LAG_GROWING",
+    "EXIT_NO_ACTORS",
+    "EXIT_OK",
+    "EXIT_RAY_UNAVAILABLE",
+    "EXIT_TOPIC_MISSING",
+    "ActorReport",
+    "BrokerReport",
+    "DeadLetterReport",
+    "GroupAnswer",
+    "GroupReport",
+    "Health",
+    "KafkaAdminProbe",
+    "KafkaProbe",
+    "LeadScore",
+    "MemberReport",
+    "PartitionLag",
+    "Problem",
+    "RayProbe",
+    "RayReport",
+    "RayState",
+    "RayStateProbe",
+    "RowLimiter",
+    "StartOffsets",
+    "StatusReport",
+    "Tail",
+    "TailProgress",
+    "TopicReport",
+    "VerifiedPair",
+    "Verifier",
+    "assess",
+    "format_forecast",
+    "format_header",
+    "format_mae",
+    "format_verified",
+    "gather_status",
+    "parse_actor_repr",
+    "target_window_start",
+]

@@ -15,18 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
-from confluent_kafka import KafkaError as ConfluentKafkaError
+from confluent_kafka import KafkaException
 
 from wxstream.errors import KafkaError
-from wxstream.kafka.admin import (
-    committed_offsets,
-    end_offsets,
-    list_topics,
-    probe_broker,
-    topic_replication,
-)
-from wxstream.kafka.clients import access_error, access_refusal, make_admin, make_consumer
+from wxstream.kafka.admin import list_topics, probe_broker, topic_replication
+from wxstream.kafka.clients import access_error, access_refusal, make_admin
+from wxstream.kafka.offsets import committed_offsets, end_offsets
+from wxstream.kafka.topic_reader import read_topics
 from wxstream.messages.dead_letters import REASON_HEADER, read_headers
 from wxstream.ops.status import (
     ACTOR_CLASS_NAME,
@@ -204,34 +199,14 @@ class KafkaAdminProbe:
     def dead_letters(self, topic: str) -> DeadLetterReport:
         """See :class:`KafkaProbe`: reads the topic from the beginning (read_committed)
         until every partition reached its end, ``dlq_scan_limit`` records, or the timeout."""
-        ends = end_offsets(self._settings, topic)
-        pending = {p for p, end in ends.items() if end > 0}
-        reasons: Counter[str] = Counter()
-        if not pending:
-            return DeadLetterReport(topic, 0)
-        consumer = make_consumer(
-            self._settings,
-            # A group of its own that never commits: counting leaves no trace.
-            f"wxstream-status-{time.monotonic_ns()}",
-            enable_partition_eof=True,
+        read = read_topics(
+            self._settings, [topic], timeout_s=self._timeout_s, limit=self._dlq_scan_limit
         )
-        deadline = time.monotonic() + self._timeout_s
-        try:
-            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(pending)])
-            while pending and time.monotonic() < deadline:
-                if sum(reasons.values()) >= self._dlq_scan_limit:
-                    break
-                for message in consumer.consume(1000, timeout=0.2):
-                    error = message.error()
-                    if error is None:
-                        headers: Any = message.headers()
-                        header = read_headers(headers).get(REASON_HEADER, "unknown")
-                        reasons[header] += 1
-                    elif error.code() == ConfluentKafkaError._PARTITION_EOF:
-                        pending.discard(message.partition())
-        finally:
-            consumer.close()
-        return DeadLetterReport(topic, sum(reasons.values()), dict(reasons), complete=not pending)
+        reasons: Counter[str] = Counter()
+        for message in read.records:
+            headers: Any = message.headers()
+            reasons[read_headers(headers).get(REASON_HEADER, "unknown")] += 1
+        return DeadLetterReport(topic, len(read.records), dict(reasons), complete=read.complete)
 
 
 class RayStateProbe:

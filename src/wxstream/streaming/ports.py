@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from wxstream.messages import FeatureMessage
-from wxstream.streaming.core.assembly import InputRecord
 from wxstream.messages.predictions import ForecastModelInfo
+from wxstream.streaming.core.assembly import InputRecord
 from wxstream.streaming.core.outgoing import Outgoing
 from wxstream.streaming.core.restore import RestorePolicy, StartPlan
 

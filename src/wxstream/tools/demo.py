@@ -10,7 +10,6 @@ arrived (or on Ctrl-C), and reports what happened.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -21,8 +20,9 @@ from typing import Any
 
 from wxstream.data import SPLITS
 from wxstream.errors import ModelNotFoundError, WxstreamError
-from wxstream.kafka.admin import end_offsets, ensure_topics, probe_broker
+from wxstream.kafka.admin import ensure_topics, group_has_assignment, probe_broker
 from wxstream.kafka.clients import kafka_errors, make_consumer
+from wxstream.kafka.offsets import GroupOffsets, end_offsets
 from wxstream.ops.tail import Tail
 from wxstream.settings import (
     CONSUMER_GROUP,
@@ -32,7 +32,7 @@ from wxstream.settings import (
     ReplaySettings,
     TailSettings,
 )
-from wxstream.tools.bench.bench_io import LagProbe, group_has_assignment
+from wxstream.streaming.background import Background, ServiceThread
 from wxstream.tools.replay import replay
 
 logger = logging.getLogger(__name__)
@@ -145,36 +145,8 @@ def _start_group_at_end(kafka: KafkaSettings, group_id: str) -> None:
         consumer.close()
 
 
-class _Background:
-    """A callable run in a daemon thread, its result or exception kept."""
-
-    def __init__(self, name: str, target: Callable[[threading.Event], Any]) -> None:
-        self.stop = threading.Event()
-        self.result: Any = None
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self.result = target(self.stop)
-            except BaseException as exc:  # handed to the main thread by finish()
-                self.error = exc
-
-        self.thread = threading.Thread(target=run, name=name, daemon=True)
-        self.thread.start()
-
-    def alive(self) -> bool:
-        return self.thread.is_alive()
-
-    def finish(self, timeout_s: float = 120.0) -> Any:
-        self.stop.set()
-        self.thread.join(timeout_s)
-        if self.error is not None:
-            raise self.error
-        return self.result
-
-
 def _wait(
-    condition: Callable[[], bool], timeout_s: float, what: str, service: _Background | None
+    condition: Callable[[], bool], timeout_s: float, what: str, service: Background[Any] | None
 ) -> None:
     """Poll ``condition``; a service that died meanwhile raises its own error."""
     deadline = time.monotonic() + timeout_s
@@ -191,7 +163,6 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:  # noqa: C901, 
     """Run the demo end to end; returns its summary (also after Ctrl-C)."""
     from wxstream.kafka.broker import LocalBroker
     from wxstream.streaming.ray_runtime import connect, disconnect
-    from wxstream.streaming.service import run_service
 
     began = time.monotonic()
     summary = DemoSummary()
@@ -199,8 +170,8 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:  # noqa: C901, 
     bootstrap = settings.broker.bootstrap_servers
     started_broker = False
     runtime = None
-    service: _Background | None = None
-    tail_thread: _Background | None = None
+    service: ServiceThread | None = None
+    tail_thread: Background[Any] | None = None
     tail: Tail | None = None
     try:
         if probe_broker(bootstrap, 2.0):
@@ -247,7 +218,7 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:  # noqa: C901, 
             restore_rewind_messages=0,
             restore_margin_h=None,
         )
-        service = _Background("wxstream-demo-service", lambda stop: run_service(serve, stop=stop))
+        service = ServiceThread(serve, "wxstream-demo-service").start()
         tail_settings = TailSettings(
             kafka=kafka,
             verify=True,
@@ -256,7 +227,7 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:  # noqa: C901, 
         tail = Tail(
             tail_settings, emit=emit if settings.tail else _discard, start_offsets=start_offsets
         )
-        tail_thread = _Background("wxstream-demo-tail", tail.run)
+        tail_thread = Background("wxstream-demo-tail", tail.run).start()
         emit("starting the inference service (Ray actors loading the model) ...")
         _wait(
             lambda: group_has_assignment(kafka, group_id),
@@ -283,10 +254,10 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:  # noqa: C901, 
         )
         summary.messages = replayed.published
         summary.skipped_null = replayed.skipped_null
-        with LagProbe(kafka, group_id, kafka.features_topic) as lag:
+        with GroupOffsets(kafka, group_id, kafka.features_topic) as offsets:
             try:
                 _wait(
-                    lambda: lag.total() == 0,
+                    lambda: offsets.lag_total() == 0,
                     settings.drain_timeout_s,
                     "the service to commit every message",
                     service,

@@ -1,7 +1,7 @@
 """The service's forecasts, computed offline: feature rows in, forecasts out.
 
 Runs the same steps as ``wxstream serve`` without Kafka or Ray: publishable feature
-messages, per-station windows (:func:`wxstream.streaming.core.windows.update` with the
+messages, per-station windows (:func:`wxstream.streaming.core.windows.feed` with the
 service's gap tolerance), the adapter's input rows, one model call per batch. Given
 the same messages, it yields the numbers the service publishes, so a period of real
 data can be pictured (``wxstream plot --from-model``) without running the pipeline.
@@ -17,11 +17,11 @@ import pandas as pd
 
 from wxstream.messages import FeatureMessage
 from wxstream.messages.features import messages_from_frame
+from wxstream.messages.predictions import P10, P50, P90
 from wxstream.models.forecasting_model import ForecastingModel
-from wxstream.streaming.core.windows import StationWindow, WindowEntry, stack_windows, update
+from wxstream.streaming.core.windows import StationWindow, WindowEntry, feed, stack_windows
 
 DEFAULT_BATCH = 4096
-P10, P50, P90 = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +52,8 @@ def station_windows(
     newest: list[FeatureMessage] = []
     for i in order:
         msg = messages[i]
-        state, event = update(
-            states.get(msg.station_id),
-            WindowEntry(msg.window_start, rows[i]),
-            model.lookback,
-            gap_tolerance_h,
-        )
-        states[msg.station_id] = state
+        entry = WindowEntry(msg.window_start, rows[i])
+        event = feed(states, msg.station_id, entry, model.lookback, gap_tolerance_h)
         if event.window is not None:
             windows.append(event.window)
             newest.append(msg)

@@ -16,6 +16,7 @@ from wxstream.streaming.core.windows import (
     stack_windows,
     update,
 )
+from wxstream.streaming.core.windows import feed as feed_station
 
 T0 = datetime(2013, 1, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -242,3 +243,15 @@ def test_update_is_pure_when_one_state_is_extended_twice(
     assert left.rows[-1, 0] == 1000.0
     assert right.rows[-1, 0] == 2000.0
     np.testing.assert_array_equal(left.rows[:-1], right.rows[:-1])
+
+
+def test_feed_keeps_one_window_per_station_in_the_map() -> None:
+    windows: dict[str, StationWindow] = {}
+    events = [
+        feed_station(windows, station, entry(hour), lookback=2)
+        for hour in range(3)
+        for station in ("EWR", "JFK")
+    ]
+    assert [event.emitted for event in events] == [False, False, True, True, True, True]
+    assert windows["EWR"].starts == (T0 + HOUR, T0 + 2 * HOUR)
+    assert windows["JFK"] is events[-1].window

