@@ -65,12 +65,16 @@ from wxstream.messages.features import InvalidRecord
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.model_loader import load_model
 from wxstream.settings import BrokerSettings, KafkaSettings, ServeSettings
-from wxstream.streaming.background import ServiceThread
-from wxstream.streaming.delivery import TransactionalDelivery
-from wxstream.streaming.metrics import ServiceMetrics
-from wxstream.streaming.ports import Completed
-from wxstream.streaming.service import InferenceService, ServiceSummary
-from wxstream.streaming.shutdown import GracefulShutdown, graceful_shutdown
+from wxstream.streaming import (
+    Completed,
+    GracefulShutdown,
+    InferenceService,
+    ServiceMetrics,
+    ServiceSummary,
+    ServiceThread,
+    TransactionalDelivery,
+    graceful_shutdown,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.ray, pytest.mark.slow]
 

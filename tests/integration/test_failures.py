@@ -17,7 +17,7 @@ import pytest
 
 from wxstream.errors import RayUnavailableError
 from wxstream.settings import KafkaSettings
-from wxstream.streaming.actor import actor_options
+from wxstream.streaming import actor_options
 from wxstream.streaming.ray_checks import (
     DASHBOARD_INSTALL_HINT,
     dashboard_dependencies_installed,

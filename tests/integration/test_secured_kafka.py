@@ -30,7 +30,7 @@ from wxstream.kafka import (
     service_acls,
 )
 from wxstream.settings import BrokerSettings, KafkaSettings, Secret
-from wxstream.streaming.service import run_service
+from wxstream.streaming import run_service
 
 pytestmark = [pytest.mark.kafka]
 

@@ -27,7 +27,7 @@ from wxstream.messages import encode_frame, messages_from_frame
 from wxstream.messages.dead_letters import HEADER_NAMES, read_headers
 from wxstream.models.model_loader import load_model
 from wxstream.settings import KafkaSettings
-from wxstream.streaming.service import ServiceSummary, run_service
+from wxstream.streaming import ServiceSummary, run_service
 
 pytestmark = [pytest.mark.kafka, pytest.mark.ray, pytest.mark.slow]
 

@@ -30,10 +30,8 @@ from wxstream.messages import encode_frame, messages_from_frame
 from wxstream.messages.predictions import PredictionMessage, decode_prediction
 from wxstream.models.model_loader import load_model
 from wxstream.settings import KafkaSettings
+from wxstream.streaming import InferenceService, ServiceMetrics, TransactionalDelivery
 from wxstream.streaming.core.outgoing import Outgoing
-from wxstream.streaming.delivery import TransactionalDelivery
-from wxstream.streaming.metrics import ServiceMetrics
-from wxstream.streaming.service import InferenceService
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

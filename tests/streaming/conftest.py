@@ -13,8 +13,7 @@ import pytest
 
 from wxstream.messages import encode_frame
 from wxstream.settings import ServeSettings
-from wxstream.streaming.loop import InferenceService
-from wxstream.streaming.metrics import ServiceMetrics
+from wxstream.streaming import InferenceService, ServiceMetrics
 from wxstream.streaming.testing import (
     F32,
     FakeClock,

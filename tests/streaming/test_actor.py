@@ -12,9 +12,7 @@ import pytest
 from wxstream.messages import messages_from_frame
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.model_loader import load_model
-from wxstream.streaming.actor import actor_options, spawn_actors
-from wxstream.streaming.actor_pool import ActorPool
-from wxstream.streaming.ports import Completed
+from wxstream.streaming import ActorPool, Completed, actor_options, spawn_actors
 
 pytestmark = pytest.mark.ray
 

@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 
 from wxstream.models.model_loader import load_model
-from wxstream.streaming.actor import DeviceInfo
+from wxstream.streaming import DeviceInfo
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
 

@@ -14,7 +14,7 @@ from tests.streaming.conftest import RigFactory
 from tests.streaming.test_loop import records_of
 from wxstream.errors import DeliveryStalledError
 from wxstream.settings import KafkaSettings
-from wxstream.streaming.delivery import AtLeastOnceDelivery
+from wxstream.streaming import AtLeastOnceDelivery
 from wxstream.streaming.testing import ABORT, ASSIGN, EOF, REVOKE, FakeClock, MemoryLog
 
 # A broken rule can leave the loop waiting for ever: fail instead of hanging.

@@ -7,8 +7,8 @@ import urllib.request
 import pytest
 
 from wxstream.errors import ConfigError
+from wxstream.streaming import ServiceMetrics
 from wxstream.streaming.core.assembly import IngestCounts
-from wxstream.streaming.metrics import ServiceMetrics
 
 NAMES = (
     "wxstream_messages_in_total",

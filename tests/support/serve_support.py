@@ -21,10 +21,7 @@ from wxstream.messages import FeatureMessage, encode_frame
 from wxstream.messages.predictions import PredictionMessage, decode_prediction, quantile_array
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.settings import KafkaSettings, ModelSettings, RaySettings, ServeSettings
-from wxstream.streaming.delivery import TransactionalDelivery
-from wxstream.streaming.loop import InferenceService
-from wxstream.streaming.metrics import ServiceMetrics
-from wxstream.streaming.ports import Completed
+from wxstream.streaming import Completed, InferenceService, ServiceMetrics, TransactionalDelivery
 
 HOURS = 240
 BAD_RECORDS: list[tuple[bytes, bytes, str]] = [

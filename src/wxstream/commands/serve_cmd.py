@@ -251,8 +251,7 @@ def serve(
     (one Kafka transaction per delivery by default). Bad records go to the dead-letter
     topic. Stop with Ctrl+C: what was read is forecast and committed first.
     """
-    from wxstream.streaming.service import run_service
-    from wxstream.streaming.shutdown import graceful_shutdown
+    from wxstream.streaming import graceful_shutdown, run_service
 
     serve_settings = settings.ServeSettings(
         kafka=settings.KafkaSettings(
