@@ -66,11 +66,27 @@ def _absolute(module: Module, node: ast.ImportFrom) -> str:
     return ".".join([*base, node.module] if node.module else base)
 
 
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """Ids of the nodes under ``if TYPE_CHECKING:``: imports there never run."""
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and (
+            (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING")
+            or (isinstance(node.test, ast.Attribute) and node.test.attr == "TYPE_CHECKING")
+        ):
+            skipped.update(id(inner) for stmt in node.body for inner in ast.walk(stmt))
+    return skipped
+
+
 def imported_names(module: Module) -> set[str]:
-    """Every module name ``module`` may import: ``import a.b`` gives ``a.b``;
-    ``from a import b`` gives ``a`` and ``a.b`` (``b`` may be a submodule)."""
+    """Every module name ``module`` may import when it runs: ``import a.b`` gives
+    ``a.b``; ``from a import b`` gives ``a`` and ``a.b`` (``b`` may be a submodule).
+    Imports under ``if TYPE_CHECKING:`` are left out."""
     found: set[str] = set()
+    skipped = _type_checking_only(module.tree)
     for node in ast.walk(module.tree):
+        if id(node) in skipped:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -185,6 +201,15 @@ def test_streaming_imports_neither_tools_nor_ops(name: str) -> None:
     assert forbidden_imports(module, ["wxstream.tools", "wxstream.ops"]) == []
 
 
+# The client layer sits below the service and its tools: it serves them, never the reverse.
+LAYERS_ABOVE_KAFKA = ["wxstream.streaming", "wxstream.tools", "wxstream.ops", "wxstream.commands"]
+
+
+@pytest.mark.parametrize("name", modules_within("wxstream.kafka"))
+def test_kafka_imports_nothing_above_it(name: str) -> None:
+    assert forbidden_imports(package_modules()[name], LAYERS_ABOVE_KAFKA) == []
+
+
 def messages_violations(module: Module) -> list[str]:
     """What of ``wxstream`` a ``wxstream.messages`` module imports besides errors and
     messages itself."""
@@ -258,6 +283,22 @@ def test_streaming_importing_tools_is_caught() -> None:
         "wxstream.tools.bench",
         "wxstream.tools.bench.load",
     ]
+
+
+def test_kafka_importing_the_service_is_caught() -> None:
+    bad = parse("wxstream.kafka.bad", "from wxstream.streaming.ports import RecordSource\n")
+    assert forbidden_imports(bad, LAYERS_ABOVE_KAFKA) == [
+        "wxstream.streaming.ports",
+        "wxstream.streaming.ports.RecordSource",
+    ]
+
+
+def test_imports_for_type_checking_only_do_not_count() -> None:
+    module = parse(
+        "wxstream.streaming.core.fine",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import confluent_kafka\n",
+    )
+    assert forbidden_imports(module, ["confluent_kafka"]) == []
 
 
 def test_messages_importing_settings_is_caught() -> None:

@@ -8,7 +8,7 @@ configuration and reading topics back.
 - :mod:`wxstream.kafka.offsets`: end offsets, a group's committed offsets and its lag.
 - :mod:`wxstream.kafka.clients`: producer/consumer/admin configuration and the
   translation of confluent-kafka errors into the wxstream error tree.
-- :mod:`wxstream.kafka.consumer`: the consume / poll / pause calls of the service.
+- :mod:`wxstream.kafka.consumer`: consume / poll / pause calls with errors translated.
 - :mod:`wxstream.kafka.topic_reader`: reading a topic from the beginning to its end.
 """
 

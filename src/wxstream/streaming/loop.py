@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from wxstream.kafka.consumer import KafkaRecordSource
 from wxstream.messages.predictions import PredictionEncoder
 from wxstream.settings import ServeSettings
 from wxstream.streaming.core.assembly import BatchAssembler, IngestCounts, InputRecord, WorkBatch
@@ -34,6 +33,7 @@ from wxstream.streaming.delivery_thread import DeliveryReport, Sender, sender_fo
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel
 from wxstream.streaming.rebalance import Rebalance
+from wxstream.streaming.record_source import KafkaRecordSource
 
 logger = logging.getLogger(__name__)
 

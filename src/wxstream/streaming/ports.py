@@ -2,7 +2,7 @@
 (:class:`RecordSource`), who forecasts (:class:`Forecaster`) and who puts the results
 on Kafka (:class:`Delivery`).
 
-The real implementations wrap Kafka and Ray (:mod:`wxstream.kafka.consumer`,
+The real implementations wrap Kafka and Ray (:mod:`wxstream.streaming.record_source`,
 :mod:`wxstream.streaming.actor_pool`, :mod:`wxstream.streaming.delivery`);
 :mod:`wxstream.streaming.testing` has in-memory ones, so the loop's rules run in
 milliseconds without a broker or a Ray.

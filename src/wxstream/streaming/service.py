@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 from wxstream.errors import ConfigError
 from wxstream.kafka.admin import require_topics
 from wxstream.kafka.clients import make_consumer, make_producer
-from wxstream.kafka.consumer import KafkaRecordSource
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.model_loader import load_model, resolve_model_dir
 from wxstream.settings import ServeSettings
@@ -46,6 +45,7 @@ from wxstream.streaming.loop import InferenceService
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Delivery
 from wxstream.streaming.ray_runtime import ray_session
+from wxstream.streaming.record_source import KafkaRecordSource
 
 logger = logging.getLogger(__name__)
 
