@@ -19,7 +19,7 @@ def test_every_exported_name_resolves_to_its_module() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
-        _ = face.no_such_name  # type: ignore[attr-defined]
+        _ = face.no_such_name
 
 
 def test_the_pure_core_loads_without_the_kafka_client_or_ray() -> None:
