@@ -69,6 +69,7 @@ from wxstream.streaming import (
     Completed,
     GracefulShutdown,
     InferenceService,
+    KafkaRecordSource,
     ServiceMetrics,
     ServiceSummary,
     ServiceThread,
@@ -673,7 +674,7 @@ def test_actors_far_behind_keep_the_consumer_in_its_group(
         settings,
         model=model,
         forecaster=StalledForecaster(model, stall_s=10.0),
-        consumer=consumer,
+        source=KafkaRecordSource(consumer, env.kafka, settings.group_id),
         delivery=TransactionalDelivery(producer, consumer, env.kafka, timeout_s=30),
         metrics=ServiceMetrics(),
     )

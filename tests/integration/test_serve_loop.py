@@ -30,7 +30,12 @@ from wxstream.messages import encode_frame, messages_from_frame
 from wxstream.messages.predictions import PredictionMessage, decode_prediction
 from wxstream.models.model_loader import load_model
 from wxstream.settings import KafkaSettings
-from wxstream.streaming import InferenceService, ServiceMetrics, TransactionalDelivery
+from wxstream.streaming import (
+    InferenceService,
+    KafkaRecordSource,
+    ServiceMetrics,
+    TransactionalDelivery,
+)
 from wxstream.streaming.core.outgoing import Outgoing
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -140,7 +145,7 @@ def test_an_aborted_transaction_is_redone_from_the_committed_offsets(
         settings,
         model=model,
         forecaster=ReversingForecaster(model),
-        consumer=consumer,
+        source=KafkaRecordSource(consumer, kafka_settings, settings.group_id),
         delivery=delivery,
         metrics=ServiceMetrics(),
     )

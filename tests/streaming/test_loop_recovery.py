@@ -187,3 +187,16 @@ def test_the_delivery_watchdog_covers_an_at_least_once_flush(
     finally:
         producer.released.set()
     assert not r.log.committed
+
+
+def test_a_rewind_restarts_the_idle_clock(
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
+) -> None:
+    # Re-fetching after a rewind can take a while on a busy broker: that is not silence.
+    r = rig(records_of(hourly, hours=2), idle_exit_s=5.0)
+    rebalance = r.service.rebalance
+    rebalance.on_assign([0, 1])
+    r.clock.advance(60.0)
+    assert rebalance.joined_at < r.clock()
+    rebalance.rewind()
+    assert rebalance.joined_at == r.clock()

@@ -21,7 +21,13 @@ from wxstream.messages import FeatureMessage, encode_frame
 from wxstream.messages.predictions import PredictionMessage, decode_prediction, quantile_array
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.settings import KafkaSettings, ModelSettings, RaySettings, ServeSettings
-from wxstream.streaming import Completed, InferenceService, ServiceMetrics, TransactionalDelivery
+from wxstream.streaming import (
+    Completed,
+    InferenceService,
+    KafkaRecordSource,
+    ServiceMetrics,
+    TransactionalDelivery,
+)
 
 HOURS = 240
 BAD_RECORDS: list[tuple[bytes, bytes, str]] = [
@@ -183,7 +189,7 @@ def fake_service(
         settings,
         model=model,
         forecaster=forecaster,
-        consumer=consumer,
+        source=KafkaRecordSource(consumer, kafka, settings.group_id),
         delivery=TransactionalDelivery(producer, consumer, kafka, timeout_s=30),
         metrics=ServiceMetrics(),
     )

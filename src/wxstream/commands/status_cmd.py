@@ -21,52 +21,22 @@ from wxstream.commands.options import (
     ray_address_option,
 )
 from wxstream.ops import (
+    BrokerReport,
+    GroupReport,
     Health,
     RayReport,
     StatusReport,
+    TopicReport,
     assess,
 )
 
 
-def render_text(report: StatusReport, health: Health) -> str:  # noqa: C901, PLR0912
+def render_text(report: StatusReport, health: Health) -> str:
     """A compact human-readable report (pure)."""
-    b = report.broker
-    lines: list[str] = []
-    if b.reachable:
-        brokers = ", ".join(b.brokers) or "-"
-        version = b.version or "not reported by the broker"
-        lines.append(f"Kafka     {b.bootstrap_servers}: up, cluster {b.cluster_id or '-'}")
-        lines.append(
-            f"          brokers {brokers}; controller {b.controller_id}; version {version}"
-        )
-    else:
-        lines.append(f"Kafka     {b.bootstrap_servers}: NOT REACHABLE ({b.error or 'no answer'})")
-    for t in report.topics:
-        if t.exists:
-            ends = " ".join(f"{p}:{o}" for p, o in sorted(t.end_offsets.items()))
-            replicas = f", {t.replicas} replica(s)" if t.replicas is not None else ""
-            lines.append(
-                f"topic     {t.name} ({t.role}): {t.partitions} partitions{replicas}, "
-                f"end offsets {ends}"
-            )
-        else:
-            lines.append(f"topic     {t.name} ({t.role}): MISSING")
-    g = report.group
-    if g is not None:
-        lines.append(
-            f"group     {g.group_id}: {g.state}, {len(g.members)} member(s), lag {g.lag_total} "
-            f"(was {g.first_lag_total} {g.sample_interval_s:g} s earlier)"
-        )
-        for m in g.members:
-            lines.append(
-                f"          member {m.client_id}@{m.host}: {', '.join(m.partitions) or '-'}"
-            )
-        for p in g.partitions:
-            committed = "-" if p.committed is None else str(p.committed)
-            lines.append(
-                f"          partition {p.partition}: committed {committed}, "
-                f"end {p.end_offset}, lag {p.lag}"
-            )
+    lines = _broker_lines(report.broker)
+    lines.extend(_topic_line(t) for t in report.topics)
+    if report.group is not None:
+        lines.extend(_group_lines(report.group))
     if report.ray is not None:
         lines.extend(_ray_lines(report.ray))
     d = report.dead_letters
@@ -75,15 +45,56 @@ def render_text(report: StatusReport, health: Health) -> str:  # noqa: C901, PLR
         more = "" if d.complete else "+ (counting stopped early)"
         lines.append(f"dead      {d.topic}: {d.records}{more} record(s); by reason: {reasons}")
     lines.append("")
-    if health.ok:
-        lines.append("healthy (exit code 0)")
-    else:
-        lines.append(f"NOT healthy (exit code {health.exit_code})")
+    lines.extend(_verdict_lines(health))
+    return "\n".join(lines)
+
+
+def _broker_lines(b: BrokerReport) -> list[str]:
+    if not b.reachable:
+        return [f"Kafka     {b.bootstrap_servers}: NOT REACHABLE ({b.error or 'no answer'})"]
+    brokers = ", ".join(b.brokers) or "-"
+    version = b.version or "not reported by the broker"
+    return [
+        f"Kafka     {b.bootstrap_servers}: up, cluster {b.cluster_id or '-'}",
+        f"          brokers {brokers}; controller {b.controller_id}; version {version}",
+    ]
+
+
+def _topic_line(t: TopicReport) -> str:
+    if not t.exists:
+        return f"topic     {t.name} ({t.role}): MISSING"
+    ends = " ".join(f"{p}:{o}" for p, o in sorted(t.end_offsets.items()))
+    replicas = f", {t.replicas} replica(s)" if t.replicas is not None else ""
+    return f"topic     {t.name} ({t.role}): {t.partitions} partitions{replicas}, end offsets {ends}"
+
+
+def _group_lines(g: GroupReport) -> list[str]:
+    lines = [
+        f"group     {g.group_id}: {g.state}, {len(g.members)} member(s), lag {g.lag_total} "
+        f"(was {g.first_lag_total} {g.sample_interval_s:g} s earlier)"
+    ]
+    lines.extend(
+        f"          member {m.client_id}@{m.host}: {', '.join(m.partitions) or '-'}"
+        for m in g.members
+    )
+    for p in g.partitions:
+        committed = "-" if p.committed is None else str(p.committed)
+        lines.append(
+            f"          partition {p.partition}: committed {committed}, "
+            f"end {p.end_offset}, lag {p.lag}"
+        )
+    return lines
+
+
+def _verdict_lines(health: Health) -> list[str]:
+    lines = [
+        "healthy (exit code 0)" if health.ok else f"NOT healthy (exit code {health.exit_code})"
+    ]
     for problem in health.problems:
         lines.append(f"problem: {problem.message}")
         lines.append(f"  fix: {problem.fix}")
     lines.extend(f"warning: {w}" for w in health.warnings)
-    return "\n".join(lines)
+    return lines
 
 
 def report_to_json(report: StatusReport, health: Health) -> dict[str, Any]:

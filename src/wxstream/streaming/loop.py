@@ -16,7 +16,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 
@@ -33,7 +32,6 @@ from wxstream.streaming.delivery_thread import DeliveryReport, Sender, sender_fo
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel
 from wxstream.streaming.rebalance import Rebalance
-from wxstream.streaming.record_source import KafkaRecordSource
 
 logger = logging.getLogger(__name__)
 
@@ -50,9 +48,8 @@ class InferenceService:
         forecaster: the actors (an :class:`ActorPool`).
         delivery: produces released batches (and commits offsets, in a transaction).
         metrics: where counts go.
-        source: where records come from (a :class:`KafkaRecordSource`).
-        consumer: a confluent-kafka consumer in ``settings.group_id``, not yet
-            subscribed, instead of ``source`` (wrapped in a :class:`KafkaRecordSource`).
+        source: where records come from (a
+            :class:`~wxstream.streaming.record_source.KafkaRecordSource`).
         clock: monotonic seconds of every rule (a fake one in tests).
     """
 
@@ -64,20 +61,13 @@ class InferenceService:
         forecaster: Forecaster,
         delivery: Delivery,
         metrics: ServiceMetrics,
-        source: RecordSource | None = None,
-        consumer: Any = None,
+        source: RecordSource,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if source is None:
-            if consumer is None:
-                raise TypeError("InferenceService needs a source or a consumer")
-            source = KafkaRecordSource(consumer, settings.kafka, settings.group_id)
         self.settings = settings
         self.forecaster = forecaster
         self.source = source
         self.delivery = delivery
-        # Deliveries without the attribute commit their offsets themselves.
-        self._delivery_commits = bool(getattr(delivery, "commits_offsets", True))
         self.metrics = metrics
         self.clock = clock
         self.encoder = PredictionEncoder(model)
@@ -351,7 +341,9 @@ class InferenceService:
         for batch, _ in ready:
             counts.add(batch.counts)
         # Taken here, on the consumer's thread (see Delivery.deliver).
-        metadata = self.source.group_metadata() if positions and self._delivery_commits else None
+        metadata = (
+            self.source.group_metadata() if positions and self.delivery.commits_offsets else None
+        )
         sender.submit([out for _, out in ready], positions, metadata, counts)
 
     def _reap(self) -> None:
@@ -376,7 +368,7 @@ class InferenceService:
         observe = self.metrics.end_to_end_latency.observe
         for report in reports:
             committed_at_s = report.committed_at_s
-            if not self._delivery_commits and report.positions:
+            if not self.delivery.commits_offsets and report.positions:
                 # On the consumer's thread: the consumer stays single-threaded.
                 self.source.commit(report.positions)
                 committed_at_s = time.time()
@@ -419,7 +411,7 @@ class InferenceService:
             return
         sender.wait_idle(DRAIN_TIMEOUT_S)
         reports = sender.reports()
-        if self._delivery_commits:
+        if self.delivery.commits_offsets:
             self._committed(reports)
         elif reports:
             logger.warning("%d deliveries left uncommitted; they repeat", len(reports))

@@ -58,7 +58,7 @@ class Rebalance:
         self.in_group = False
         """Between an assignment (even an empty one) and its revocation."""
         self.joined_at = clock()
-        """Clock seconds of the last assignment."""
+        """Clock seconds of the last assignment or rewind: idleness counts from there."""
         self.closing = False
         """Set while the loop leaves the group: a revocation then drains nothing."""
 
@@ -99,6 +99,8 @@ class Rebalance:
             return
         for plan in self._plan(assigned):
             self.source.seek(plan.partition, plan.offset)
+        # Reading starts again: the time the re-fetch takes is not silence.
+        self.joined_at = self.clock()
         logger.warning("rewound %d partitions to their committed offsets", len(assigned))
 
     def _plan(self, partitions: Sequence[int]) -> list[StartPlan]:

@@ -159,52 +159,84 @@ def _wait(
         time.sleep(0.2)
 
 
-def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:  # noqa: C901, PLR0912, PLR0915
+def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:
     """Run the demo end to end; returns its summary (also after Ctrl-C)."""
-    from wxstream.kafka.broker import LocalBroker
-    from wxstream.streaming.ray_runtime import connect, disconnect
-
-    began = time.monotonic()
-    summary = DemoSummary()
-    broker = LocalBroker(settings.broker)
-    bootstrap = settings.broker.bootstrap_servers
-    started_broker = False
-    runtime = None
-    service: ServiceThread | None = None
-    tail_thread: Background[Any] | None = None
-    tail: Tail | None = None
+    run = _DemoRun(settings, emit)
     try:
+        kafka = run.start_broker()
+        model_dir = run.prepare(kafka)
+        service = run.start_service(kafka, model_dir)
+        run.replay(kafka, service)
+        run.finish(service)
+    except KeyboardInterrupt:
+        run.summary.interrupted = True
+        emit("interrupted: stopping ...")
+    finally:
+        run.tear_down()
+    return run.summarise()
+
+
+class _DemoRun:
+    """The demo's steps and what they leave to tear down."""
+
+    def __init__(self, settings: DemoSettings, emit: Emit) -> None:
+        from wxstream.kafka.broker import LocalBroker
+
+        self.settings = settings
+        self.emit = emit
+        self.began = time.monotonic()
+        self.summary = DemoSummary()
+        self.broker = LocalBroker(settings.broker)
+        self.started_broker = False
+        self.runtime: Any = None
+        self.group_id = f"{CONSUMER_GROUP}-demo-{uuid.uuid4().hex[:8]}"
+        self.service: ServiceThread | None = None
+        self.tail_thread: Background[Any] | None = None
+        self.tail: Tail | None = None
+
+    def start_broker(self) -> KafkaSettings:
+        """Use the broker at the demo's address, or start the local one; the topics."""
+        emit, bootstrap = self.emit, self.settings.broker.bootstrap_servers
         if probe_broker(bootstrap, 2.0):
             emit(f"using the Kafka broker already running at {bootstrap}")
         else:
             emit(f"starting the local Kafka broker at {bootstrap} ...")
-            info = broker.start()
-            started_broker = not info.already_running
+            info = self.broker.start()
+            self.started_broker = not info.already_running
             emit(f"broker up in {info.startup_s:.1f} s (log: {info.log_path})")
-        kafka = replace(settings.kafka, bootstrap_servers=bootstrap)
-        summary.bootstrap_servers = bootstrap
+        kafka = replace(self.settings.kafka, bootstrap_servers=bootstrap)
+        self.summary.bootstrap_servers = bootstrap
         for outcome in ensure_topics(kafka):
             emit(
                 f"topic {outcome.name}: {outcome.partitions} partition(s)"
                 + (" (created)" if outcome.created else "")
             )
+        return kafka
+
+    def prepare(self, kafka: KafkaSettings) -> Path:
+        """The model (trained if missing), Ray, and a fresh group at the topic's end."""
+        from wxstream.streaming.ray_runtime import connect
+
+        settings = self.settings
         model_dir = ensure_model(
             settings.model,
             settings.data_dir,
             progress=True,
-            report=emit,
+            report=self.emit,
             epochs=settings.train_epochs,
         )
-        summary.model = model_dir.name
-        emit(f"model: {model_dir}")
-        runtime = connect(settings.ray)
-        group_id = f"{CONSUMER_GROUP}-demo-{uuid.uuid4().hex[:8]}"
-        _start_group_at_end(kafka, group_id)
+        self.summary.model = model_dir.name
+        self.emit(f"model: {model_dir}")
+        self.runtime = connect(settings.ray)
+        _start_group_at_end(kafka, self.group_id)
+        return model_dir
+
+    def start_service(self, kafka: KafkaSettings, model_dir: Path) -> ServiceThread:
+        """The service and the live view on threads; returns once the service joined."""
+        settings = self.settings
         start_offsets = {
-            kafka.predictions_topic: end_offsets(
-                kafka, kafka.predictions_topic, committed_only=False
-            ),
-            kafka.features_topic: end_offsets(kafka, kafka.features_topic, committed_only=False),
+            topic: end_offsets(kafka, topic, committed_only=False)
+            for topic in (kafka.predictions_topic, kafka.features_topic)
         }
         serve = replace(
             settings.serve,
@@ -213,30 +245,35 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:  # noqa: C901, 
             model=ModelSettings(
                 storage_path=settings.model.storage_path, model_name=model_dir.name
             ),
-            group_id=group_id,
+            group_id=self.group_id,
             # A fresh group on a reused broker: windows start from this run's records only.
             restore_rewind_messages=0,
             restore_margin_h=None,
         )
-        service = ServiceThread(serve, "wxstream-demo-service").start()
+        service = self.service = ServiceThread(serve, "wxstream-demo-service").start()
         tail_settings = TailSettings(
-            kafka=kafka,
-            verify=True,
-            max_rows_per_s=settings.max_rows_per_s,
+            kafka=kafka, verify=True, max_rows_per_s=settings.max_rows_per_s
         )
-        tail = Tail(
-            tail_settings, emit=emit if settings.tail else _discard, start_offsets=start_offsets
+        self.tail = Tail(
+            tail_settings,
+            emit=self.emit if settings.tail else _discard,
+            start_offsets=start_offsets,
         )
-        tail_thread = Background("wxstream-demo-tail", tail.run).start()
-        emit("starting the inference service (Ray actors loading the model) ...")
+        self.tail_thread = Background("wxstream-demo-tail", self.tail.run).start()
+        self.emit("starting the inference service (Ray actors loading the model) ...")
         _wait(
-            lambda: group_has_assignment(kafka, group_id),
+            lambda: group_has_assignment(kafka, self.group_id),
             _JOIN_TIMEOUT_S,
             "the service to join its consumer group",
             service,
         )
+        return service
+
+    def replay(self, kafka: KafkaSettings, service: ServiceThread) -> None:
+        """Replay the unseen months, then wait until the service committed them all."""
+        settings = self.settings
         split = SPLITS[DEMO_SPLIT]
-        emit(
+        self.emit(
             f"replaying {split.test[0]:%Y-%m-%d} .. {split.test[1]:%Y-%m-%d} (UTC) at "
             f"{settings.speed_h_per_s:g} simulated hours/s"
         )
@@ -252,9 +289,9 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:  # noqa: C901, 
             ),
             stop=service.stop,
         )
-        summary.messages = replayed.published
-        summary.skipped_null = replayed.skipped_null
-        with GroupOffsets(kafka, group_id, kafka.features_topic) as offsets:
+        self.summary.messages = replayed.published
+        self.summary.skipped_null = replayed.skipped_null
+        with GroupOffsets(kafka, self.group_id, kafka.features_topic) as offsets:
             try:
                 _wait(
                     lambda: offsets.lag_total() == 0,
@@ -264,51 +301,58 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:  # noqa: C901, 
                 )
             except WxstreamError as exc:
                 # Stopping the service still forecasts and commits what it read.
-                summary.problems.append(str(exc))
-                emit(f"warning: {exc}; stopping the service")
+                self.summary.problems.append(str(exc))
+                self.emit(f"warning: {exc}; stopping the service")
+
+    def finish(self, service: ServiceThread) -> None:
+        """Stop the service and wait until the live view saw its last forecast."""
+        summary, tail = self.summary, self.tail
         try:
             served = service.finish()
         except WxstreamError as exc:
             summary.problems.append(f"the service failed: {exc}")
-            served = None
-        if served is not None:
-            summary.dead_letters = sum(served.dead_lettered.values())
-            if served.forecasts_out:
-                produced = served.forecasts_out
-                try:
-                    _wait(
-                        lambda: tail.progress.forecasts >= produced,
-                        settings.drain_timeout_s,
-                        "the last forecasts to arrive",
-                        None,
-                    )
-                except WxstreamError as exc:
-                    summary.problems.append(str(exc))
-    except KeyboardInterrupt:
-        summary.interrupted = True
-        emit("interrupted: stopping ...")
-    finally:
-        for background in (tail_thread, service):
-            if background is not None:
-                background.stop.set()
-        for background in (tail_thread, service):
-            if background is not None:
-                background.thread.join(60.0)
-        if runtime is not None:
-            disconnect(runtime)
-        if started_broker and not settings.keep_broker:
-            emit("stopping the local Kafka broker (pass --keep-broker to leave it running)")
-            broker.stop()
-    if tail_thread is not None and tail_thread.error is not None:
-        summary.problems.append(f"the live view failed: {tail_thread.error}")
-    if tail is not None:
-        summary.forecasts = tail.progress.forecasts
-        summary.mae_by_lead = tail.verifier.mae_by_lead()
-        summary.coverage_by_lead = {
-            lead: score.coverage for lead, score in sorted(tail.verifier.scores.items())
-        }
-    summary.elapsed_s = time.monotonic() - began
-    return summary
+            return
+        summary.dead_letters = sum(served.dead_lettered.values())
+        produced = served.forecasts_out
+        if not produced or tail is None:
+            return
+        try:
+            _wait(
+                lambda: tail.progress.forecasts >= produced,
+                self.settings.drain_timeout_s,
+                "the last forecasts to arrive",
+                None,
+            )
+        except WxstreamError as exc:
+            summary.problems.append(str(exc))
+
+    def tear_down(self) -> None:
+        """Stop the threads, Ray and the broker this run started."""
+        from wxstream.streaming.ray_runtime import disconnect
+
+        running = [b for b in (self.tail_thread, self.service) if b is not None]
+        for background in running:
+            background.stop.set()
+        for background in running:
+            background.thread.join(60.0)
+        if self.runtime is not None:
+            disconnect(self.runtime)
+        if self.started_broker and not self.settings.keep_broker:
+            self.emit("stopping the local Kafka broker (pass --keep-broker to leave it running)")
+            self.broker.stop()
+
+    def summarise(self) -> DemoSummary:
+        summary, tail = self.summary, self.tail
+        if self.tail_thread is not None and self.tail_thread.error is not None:
+            summary.problems.append(f"the live view failed: {self.tail_thread.error}")
+        if tail is not None:
+            summary.forecasts = tail.progress.forecasts
+            summary.mae_by_lead = tail.verifier.mae_by_lead()
+            summary.coverage_by_lead = {
+                lead: score.coverage for lead, score in sorted(tail.verifier.scores.items())
+            }
+        summary.elapsed_s = time.monotonic() - self.began
+        return summary
 
 
 def _discard(_: str) -> None:
