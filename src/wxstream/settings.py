@@ -126,6 +126,10 @@ class RaySettings:
     use_gpu: bool = True  # False: --no-gpu, CPU even where a GPU exists
     dashboard: bool = True
     num_cpus: int | None = None  # for a local Ray only; None: Ray decides
+    # Spread the inference actors over the cluster's nodes (Ray's SPREAD strategy), so
+    # that losing one node leaves actors running elsewhere; False: Ray's default
+    # placement, which fills the driver's node first.
+    spread_actors: bool = False
 
 
 @dataclass(frozen=True)
