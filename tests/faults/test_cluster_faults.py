@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from tests.support.cluster_support import cluster_settings, registered_cluster, supervised
 from tests.support.fault_harness import (
@@ -38,6 +39,7 @@ from tests.support.fault_harness import (
     serve_settings,
 )
 from tests.support.waiting import wait_until
+from wxstream.commands.kafka_cmd import kafka as kafka_group
 from wxstream.kafka.admin import ensure_topics, topic_replication
 from wxstream.kafka.cluster import LocalCluster
 from wxstream.models.forecasting_model import ForecastingModel
@@ -193,6 +195,20 @@ def assert_exactly_once(figures: Figures) -> None:
 def test_topics_are_replicated_three_times_with_two_in_sync_required(case: Case) -> None:
     found = topic_replication(case.kafka, [case.kafka.features_topic])[case.kafka.features_topic]
     assert (found.replicas, found.in_sync, found.min_insync_replicas) == (3, 3, 2)
+
+
+def test_cli_start_and_status_report_every_node(cluster: LocalCluster) -> None:
+    data_dir = str(cluster.data_dir)
+    runner = CliRunner()
+    started = runner.invoke(kafka_group, ["start", "--data-dir", data_dir])
+    status = runner.invoke(kafka_group, ["status", "--data-dir", data_dir])
+
+    assert started.exit_code == 0, started.output
+    assert started.output.count("already running") == 3
+    assert status.exit_code == 0, status.output
+    for node_id in cluster.node_ids:
+        assert f"node {node_id}: running" in status.output
+    assert f"active controller: node {cluster.active_controller()}" in status.output
 
 
 def test_leader_of_the_features_partitions_killed(case: Case, report: list[Figures]) -> None:
