@@ -58,9 +58,15 @@ def default_broker_dir() -> Path:
 BrokerSecurityMode = Literal["plaintext", "sasl_ssl"]
 
 
+CLUSTER_NODE_HEAP_MB = 384
+"""Default JVM heap of each node of a local multi-node cluster (three share a machine)."""
+
+
 @dataclass(frozen=True)
 class BrokerSettings:
-    """The embedded single-node KRaft broker started by ``wxstream kafka start``."""
+    """The embedded KRaft broker started by ``wxstream kafka start``: one node, or
+    ``nodes`` combined broker+controller nodes on consecutive client ports from ``port``
+    (see :mod:`wxstream.kafka.cluster`)."""
 
     kafka_version: str = DEFAULT_KAFKA_VERSION
     host: str = "127.0.0.1"
@@ -74,11 +80,14 @@ class BrokerSettings:
     java_home: Path | None = None  # None: ``java`` on PATH
     # sasl_ssl: TLS + SCRAM users + ACLs (see wxstream.kafka.broker_security).
     security: BrokerSecurityMode = "plaintext"
+    # Several nodes: a plaintext cluster with replication factor min(3, nodes) and
+    # min.insync.replicas one less (at least 1); ``heap_mb`` is then per node.
+    nodes: int = 1
 
     @property
     def bootstrap_servers(self) -> str:
-        """``host:port`` that clients connect to."""
-        return f"{self.host}:{self.port}"
+        """``host:port`` that clients connect to (of every node of a cluster)."""
+        return ",".join(f"{self.host}:{self.port + i}" for i in range(self.nodes))
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,10 @@ class RaySettings:
     use_gpu: bool = True  # False: --no-gpu, CPU even where a GPU exists
     dashboard: bool = True
     num_cpus: int | None = None  # for a local Ray only; None: Ray decides
+    # Spread the inference actors over the cluster's nodes (Ray's SPREAD strategy), so
+    # that losing one node leaves actors running elsewhere; False: Ray's default
+    # placement, which fills the driver's node first.
+    spread_actors: bool = False
 
 
 @dataclass(frozen=True)

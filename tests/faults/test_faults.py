@@ -33,6 +33,7 @@ from tests.support.fault_harness import (
     PacedProducer,
     Replay,
     ServeProcess,
+    assert_exactly_once,
     build_replay,
     caught_up,
     committed_total,
@@ -109,14 +110,6 @@ def replay(nyc_features: pd.DataFrame, model: ForecastingModel) -> Replay:
     return build_replay(fault_rows(nyc_features), model)
 
 
-@pytest.fixture(scope="module")
-def ray_address(ray_local: None) -> str:
-    """Address of the session's Ray, for services run as child processes."""
-    import ray
-
-    return str(ray.get_runtime_context().gcs_address)
-
-
 @dataclass(frozen=True)
 class FaultEnv:
     """What every fault case works with."""
@@ -133,16 +126,6 @@ def env(
 ) -> FaultEnv:
     """This test's topics, the model, the known input and a scratch folder."""
     return FaultEnv(kafka_settings, serve_model_dir, replay, tmp_path)
-
-
-@pytest.fixture
-def report(capsys: pytest.CaptureFixture[str]) -> Iterator[list[Figures]]:
-    """Collects a test's figures and prints them (uncaptured) when it ends."""
-    figures: list[Figures] = []
-    yield figures
-    with capsys.disabled():
-        for item in figures:
-            print("\n" + item.line())
 
 
 def start_stream(
@@ -201,11 +184,6 @@ def figures_of(env: FaultEnv, case: str, guarantee: str, began: float, **extra: 
         elapsed_s=time.monotonic() - began,
     )
     return replace(found, extra=extra)
-
-
-def assert_exactly_once(figures: Figures) -> None:
-    assert (figures.lost, figures.duplicated, figures.differing) == (0, 0, 0), figures.line()
-    assert figures.seen == figures.expected
 
 
 def assert_guarantee(figures: Figures) -> None:

@@ -140,6 +140,12 @@ class Figures:
         )
 
 
+def assert_exactly_once(figures: Figures) -> None:
+    """No forecast lost, duplicated or different from the uninterrupted run."""
+    assert (figures.lost, figures.duplicated, figures.differing) == (0, 0, 0), figures.line()
+    assert figures.seen == figures.expected, figures.line()
+
+
 def compare(
     case: str,
     guarantee: str,

@@ -11,7 +11,7 @@ import click
 
 from wxstream import settings
 from wxstream.commands.options import broker_data_dir_option, broker_port_option
-from wxstream.kafka import LocalBroker, jars_ready, libs_dir
+from wxstream.kafka import LocalBroker, LocalCluster, is_cluster_dir, jars_ready, libs_dir
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -48,7 +48,7 @@ def _broker_settings(**values: Any) -> settings.BrokerSettings:
 
 @click.group()
 def kafka() -> None:
-    """The local single-node Apache Kafka broker (KRaft, 127.0.0.1 only)."""
+    """The local Apache Kafka broker (KRaft, 127.0.0.1 only): one node, or a cluster."""
 
 
 @kafka.command()
@@ -76,7 +76,8 @@ def fetch(cache_dir: Path | None, kafka_version: str, force: bool) -> None:
     show_envvar=True,
     type=click.IntRange(1, 65535),
     default=None,
-    help="KRaft controller port on 127.0.0.1; default: a free port.",
+    help="KRaft controller port on 127.0.0.1; default: a free port. With --nodes above 1: "
+    "the first of consecutive controller ports, default --port plus the node count.",
 )
 @broker_data_dir_option()
 @_cache_dir_option
@@ -86,9 +87,21 @@ def fetch(cache_dir: Path | None, kafka_version: str, force: bool) -> None:
     envvar="WXSTREAM_KAFKA_HEAP_MB",
     show_envvar=True,
     type=click.IntRange(128),
-    default=settings.BrokerSettings.heap_mb,
+    default=None,
+    help=f"Maximum JVM heap of the broker (-Xmx) in MiB; default: "
+    f"{settings.BrokerSettings.heap_mb}, or {settings.CLUSTER_NODE_HEAP_MB} per node with "
+    "--nodes above 1.",
+)
+@click.option(
+    "--nodes",
+    envvar="WXSTREAM_KAFKA_NODES",
+    show_envvar=True,
+    type=click.IntRange(1, 9),
+    default=1,
     show_default=True,
-    help="Maximum JVM heap of the broker (-Xmx) in MiB.",
+    help="Combined broker+controller nodes. Above 1: a plaintext cluster on client ports "
+    "--port, --port+1, ..., replication factor min(3, nodes), min.insync.replicas one "
+    "less, each node in <data dir>/node-N (see docs/operations.md, failover).",
 )
 @click.option(
     "--start-timeout-s",
@@ -125,7 +138,8 @@ def start(
     data_dir: Path | None,
     cache_dir: Path | None,
     kafka_version: str,
-    heap_mb: int,
+    heap_mb: int | None,
+    nodes: int,
     start_timeout_s: float,
     java_home: Path | None,
     security: str,
@@ -137,13 +151,17 @@ def start(
         data_dir=data_dir,
         cache_dir=cache_dir,
         kafka_version=kafka_version,
-        heap_mb=heap_mb,
+        heap_mb=heap_mb if heap_mb or nodes == 1 else settings.CLUSTER_NODE_HEAP_MB,
         start_timeout_s=start_timeout_s,
         java_home=java_home,
         security="sasl_ssl" if security == "sasl_ssl" else "plaintext",
+        nodes=nodes,
     )
     if not jars_ready(broker_settings):
         click.echo(f"fetching Apache Kafka {kafka_version} into {libs_dir(broker_settings)} ...")
+    if nodes > 1 or is_cluster_dir(broker_settings.data_dir):
+        _start_cluster(broker_settings)
+        return
     broker = LocalBroker(broker_settings)
     info = broker.start()
     if info.already_running:
@@ -162,6 +180,20 @@ def start(
         click.echo(f"  service user (ACLs) settings:  {info.client_config}")
         click.echo(f"  e.g. wxstream topics create --kafka-config {info.admin_config}")
         click.echo(f"       wxstream serve --kafka-config {info.client_config}")
+
+
+def _start_cluster(broker_settings: settings.BrokerSettings) -> None:
+    cluster = LocalCluster(broker_settings)
+    infos = cluster.start()
+    for node_id, info in zip(cluster.node_ids, infos, strict=True):
+        state = "already running" if info.already_running else f"started in {info.startup_s:.1f} s"
+        click.echo(
+            f"node {node_id}: pid {info.pid}, {info.bootstrap_servers}, controller "
+            f"127.0.0.1:{info.controller_port}, {state}"
+        )
+    click.echo(f"  bootstrap servers: {cluster.bootstrap_servers}")
+    click.echo(f"  active controller: node {cluster.active_controller()}")
+    click.echo(f"  data dir:          {cluster.data_dir} (node-N/broker.log per node)")
 
 
 def _grant_service_acls(broker: LocalBroker, bootstrap_servers: str) -> None:
@@ -191,8 +223,18 @@ def _grant_service_acls(broker: LocalBroker, bootstrap_servers: str) -> None:
     help="Seconds to wait after SIGTERM before SIGKILL.",
 )
 def stop(data_dir: Path | None, stop_timeout_s: float) -> None:
-    """Stop the broker (SIGTERM, then SIGKILL after --stop-timeout-s)."""
-    broker = LocalBroker(_broker_settings(data_dir=data_dir, stop_timeout_s=stop_timeout_s))
+    """Stop the broker, or every node of a cluster (SIGTERM, then SIGKILL after
+    --stop-timeout-s)."""
+    broker_settings = _broker_settings(data_dir=data_dir, stop_timeout_s=stop_timeout_s)
+    if is_cluster_dir(broker_settings.data_dir):
+        cluster = LocalCluster(broker_settings)
+        pids = cluster.stop()
+        if pids:
+            click.echo(f"Kafka cluster stopped ({len(pids)} nodes: pids {pids})")
+        else:
+            click.echo(f"no Kafka node running from {cluster.data_dir}")
+        return
+    broker = LocalBroker(broker_settings)
     pid_before = broker.status().pid
     if broker.stop():
         click.echo(f"Kafka broker stopped (pid {pid_before})")
@@ -203,8 +245,13 @@ def stop(data_dir: Path | None, stop_timeout_s: float) -> None:
 @kafka.command()
 @broker_data_dir_option()
 def status(data_dir: Path | None) -> None:
-    """Show whether the broker runs (exit code 0) or not (exit code 3)."""
-    current = LocalBroker(_broker_settings(data_dir=data_dir)).status()
+    """Show whether the broker runs (exit code 0) or not (exit code 3); of a cluster,
+    every node (exit code 3 unless all run)."""
+    broker_settings = _broker_settings(data_dir=data_dir)
+    if is_cluster_dir(broker_settings.data_dir):
+        _cluster_status(LocalCluster(broker_settings))
+        return
+    current = LocalBroker(broker_settings).status()
     if current.running:
         answer = "answering" if current.answering else "NOT answering yet"
         click.echo(f"running (pid {current.pid}), {answer}")
@@ -213,4 +260,19 @@ def status(data_dir: Path | None) -> None:
     click.echo(f"  bootstrap servers: {current.bootstrap_servers}")
     click.echo(f"  log:               {current.log_path}")
     if not current.running:
+        sys.exit(EXIT_NOT_RUNNING)
+
+
+def _cluster_status(cluster: LocalCluster) -> None:
+    statuses = cluster.status()
+    for node_id, current in zip(cluster.node_ids, statuses, strict=True):
+        if current.running:
+            answer = "answering" if current.answering else "NOT answering yet"
+            click.echo(f"node {node_id}: running (pid {current.pid}), {answer}")
+        else:
+            click.echo(f"node {node_id}: not running")
+        click.echo(f"  {current.bootstrap_servers}, log {current.log_path}")
+    controller = cluster.active_controller()
+    click.echo(f"active controller: {f'node {controller}' if controller > 0 else 'none known'}")
+    if not all(current.running for current in statuses):
         sys.exit(EXIT_NOT_RUNNING)

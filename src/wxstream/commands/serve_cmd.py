@@ -70,6 +70,14 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     help="CPUs Ray reserves per actor (small, so that 4 actors fit a 2-CPU local Ray).",
 )
 @_opt(
+    "--spread-actors",
+    "WXSTREAM_SPREAD_ACTORS",
+    is_flag=True,
+    help="Spread the actors over the Ray cluster's nodes (Ray's SPREAD strategy), so that "
+    "losing one node leaves actors on the others; default: Ray fills the driver's node "
+    "first.",
+)
+@_opt(
     "--ray-num-cpus",
     "WXSTREAM_RAY_NUM_CPUS",
     type=click.IntRange(1),
@@ -222,6 +230,7 @@ def serve(
     no_gpu: bool,
     no_dashboard: bool,
     actor_cpus: float,
+    spread_actors: bool,
     ray_num_cpus: int | None,
     features_topic: str,
     predictions_topic: str,
@@ -268,6 +277,7 @@ def serve(
             use_gpu=not no_gpu,
             dashboard=not no_dashboard,
             num_cpus=ray_num_cpus,
+            spread_actors=spread_actors,
         ),
         model=settings.ModelSettings(storage_path=model_storage_path, model_name=model_name),
         group_id=group_id,

@@ -45,6 +45,7 @@ from wxstream.kafka.clients import (
     producer_config,
     translate_kafka_error,
 )
+from wxstream.kafka.cluster import LocalCluster, is_cluster_dir
 from wxstream.kafka.consumer import consume_records, poll_only, set_paused
 from wxstream.kafka.jars import FetchResult, fetch_jars, jars_ready, libs_dir, require_jars
 from wxstream.kafka.offsets import GroupOffsets, committed_offsets, consumer_lag, end_offsets
@@ -69,6 +70,7 @@ __all__ = [
     "GroupOffsets",
     "IsolationLevel",
     "LocalBroker",
+    "LocalCluster",
     "Snapshot",
     "TopicOutcome",
     "TopicRead",
@@ -85,6 +87,7 @@ __all__ = [
     "free_port",
     "grant",
     "group_has_assignment",
+    "is_cluster_dir",
     "jars_ready",
     "kafka_errors",
     "libs_dir",

@@ -11,6 +11,10 @@ use. Everything the broker owns lives in its data directory::
     kraft/              the formatted log directory (metadata and topic data)
     security/           secured broker only: CA, key store, passwords, client settings
                         (see :mod:`wxstream.kafka.broker_security`)
+
+One node of a multi-node cluster (:mod:`wxstream.kafka.cluster`) is a ``LocalBroker``
+given a :class:`NodeTopology`: its node id, the static controller quorum it votes in,
+the cluster id all nodes are formatted with, and the cluster's replication defaults.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from wxstream.errors import BrokerError
 from wxstream.kafka import jars
 from wxstream.kafka.admin import probe_broker
 from wxstream.kafka.broker_security import BrokerCredentials, BrokerSecurity
+from wxstream.kafka.node_properties import NodeTopology, node_properties
 from wxstream.kafka.process import (
     free_port,
     process_alive,
@@ -42,40 +47,9 @@ from wxstream.settings import BrokerSettings, ClientProperty
 
 logger = logging.getLogger(__name__)
 
-NODE_ID = 1
 _LOG_TAIL_LINES = 30
 _POLL_INTERVAL_S = 0.25
 _TOOL_TIMEOUT_S = 120.0
-
-# Single node: every replication factor and ISR is one; few internal partitions so the
-# group and transaction coordinators load quickly; no automatic topic creation so a
-# missing topic is reported instead of silently created.
-_FIXED_PROPERTIES = {
-    "process.roles": "broker,controller",
-    "node.id": str(NODE_ID),
-    "controller.listener.names": "CONTROLLER",
-    "inter.broker.listener.name": "PLAINTEXT",
-    "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-    "num.partitions": "1",
-    "default.replication.factor": "1",
-    "min.insync.replicas": "1",
-    "offsets.topic.replication.factor": "1",
-    "offsets.topic.num.partitions": "4",
-    "transaction.state.log.replication.factor": "1",
-    "transaction.state.log.min.isr": "1",
-    "transaction.state.log.num.partitions": "4",
-    "share.coordinator.state.topic.replication.factor": "1",
-    "share.coordinator.state.topic.min.isr": "1",
-    "share.coordinator.state.topic.num.partitions": "1",
-    "group.initial.rebalance.delay.ms": "0",
-    "auto.create.topics.enable": "false",
-    "num.network.threads": "2",
-    "num.io.threads": "4",
-    "log.segment.bytes": str(16 * 1024 * 1024),
-    "log.index.size.max.bytes": str(1024 * 1024),
-    "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),
-    "log.retention.hours": "24",
-}
 
 
 @dataclass(frozen=True)
@@ -108,8 +82,9 @@ class BrokerStatus:
 class LocalBroker:
     """Fetch, format, start, stop and inspect the local broker described by ``settings``."""
 
-    def __init__(self, settings: BrokerSettings) -> None:
+    def __init__(self, settings: BrokerSettings, topology: NodeTopology | None = None) -> None:
         self.settings = settings
+        self.topology = topology
         self.data_dir = settings.data_dir
         self.properties_path = self.data_dir / "server.properties"
         self.log4j_path = self.data_dir / "log4j2.xml"
@@ -148,6 +123,18 @@ class LocalBroker:
         running = self._running_process()
         if running is not None:
             return self._report_running(running)
+        java = self.prepare()
+        started = time.monotonic()
+        pid = self.spawn(java)
+        return self.await_answer(pid, started)
+
+    def prepare(self) -> str:
+        """Check the ports, write the configuration and format the storage (when not
+        yet formatted) without starting the JVM; returns the java to launch it with.
+
+        The nodes of a cluster are prepared and spawned one by one, then awaited
+        together: no node answers before a majority of the controllers runs.
+        """
         self.pid_path.unlink(missing_ok=True)
         java = jars.find_java(self.settings)
         jars.require_jars(self.settings)
@@ -164,11 +151,32 @@ class LocalBroker:
         credentials = None
         if self.settings.security == "sasl_ssl":
             credentials = self.security.ensure(java, self.settings.host)
-        controller_port = self._controller_port()
-        self._write_config(controller_port, credentials)
+        self._write_config(self._controller_port(), credentials)
         if not formatted:
             self._format_storage(java, credentials)
-        return self._launch(java, controller_port)
+        return java
+
+    def kill(self) -> bool:
+        """SIGKILL the JVM (a crash, not a shutdown); False when none ran."""
+        process = self._running_process()
+        if process is None:
+            return False
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+        if not wait_gone(process, 10.0):
+            raise BrokerError(
+                f"the Kafka broker (pid {process.pid}) survived SIGKILL",
+                fix=f"check the process with `ps -p {process.pid}`",
+            )
+        self.pid_path.unlink(missing_ok=True)
+        logger.info("killed the Kafka broker (pid %d)", process.pid)
+        return True
+
+    @property
+    def pid(self) -> int | None:
+        """Pid of the running JVM (None: not running)."""
+        process = self._running_process()
+        return process.pid if process is not None else None
 
     def stop(self) -> bool:
         """Stop the broker: SIGTERM, then SIGKILL after ``stop_timeout_s``.
@@ -287,15 +295,7 @@ class LocalBroker:
 
     def _write_config(self, controller_port: int, credentials: BrokerCredentials | None) -> None:
         host, port = self.settings.host, self.settings.port
-        properties = dict(_FIXED_PROPERTIES)
-        properties.update(
-            {
-                "listeners": f"PLAINTEXT://{host}:{port},CONTROLLER://{host}:{controller_port}",
-                "advertised.listeners": f"PLAINTEXT://{host}:{port}",
-                "controller.quorum.bootstrap.servers": f"{host}:{controller_port}",
-                "log.dirs": str(self.kraft_dir),
-            }
-        )
+        properties = node_properties(host, port, controller_port, self.kraft_dir, self.topology)
         if credentials is not None:
             properties.update(
                 self.security.server_properties(credentials, host, port, controller_port)
@@ -355,8 +355,24 @@ class LocalBroker:
             )
         return done.stdout
 
+    def random_cluster_id(self, java: str) -> str:
+        """A new cluster id from ``kafka-storage random-uuid``."""
+        return self._run_tool(java, "random-uuid").strip().splitlines()[-1].strip()
+
     def _format_storage(self, java: str, credentials: BrokerCredentials | None) -> None:
-        cluster_id = self._run_tool(java, "random-uuid").strip().splitlines()[-1].strip()
+        if self.topology is not None:
+            # Static voters: no --standalone / --initial-controllers; the shared id.
+            logger.info("formatting %s for cluster %s", self.kraft_dir, self.topology.cluster_id)
+            self._run_tool(
+                java,
+                "format",
+                "--cluster-id",
+                self.topology.cluster_id,
+                "--config",
+                str(self.properties_path),
+            )
+            return
+        cluster_id = self.random_cluster_id(java)
         logger.info("formatting %s for cluster %s", self.kraft_dir, cluster_id)
         # SCRAM users must exist before the first start: nobody could log in otherwise.
         scram = self.security.scram_format_args(credentials) if credentials else []
@@ -371,14 +387,20 @@ class LocalBroker:
             *scram,
         )
 
-    def _launch(self, java: str, controller_port: int) -> BrokerInfo:
+    def spawn(self, java: str) -> int:
+        """Launch the JVM of the prepared configuration; its pid (not yet answering)."""
         command = self._java_command(
             java, "kafka.Kafka", str(self.properties_path), heap_mb=self.settings.heap_mb
         )
-        started = time.monotonic()
         pid = spawn_detached(command, self.log_path)
         self.pid_path.write_text(f"{pid}\n")
         logger.info("started the Kafka broker (pid %d), log in %s", pid, self.log_path)
+        return pid
+
+    def await_answer(self, pid: int, started: float) -> BrokerInfo:
+        """Wait until the JVM ``pid`` spawned at ``started`` (monotonic) answers a
+        metadata request; stop it when it does not within ``start_timeout_s``."""
+        controller_port = _as_int(self._read_state().get("controller_port"), 0)
         bootstrap = self.settings.bootstrap_servers
         deadline = started + self.settings.start_timeout_s
         while not probe_broker(bootstrap, 1.0, self.admin_client_properties()):

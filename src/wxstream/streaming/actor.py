@@ -39,6 +39,9 @@ class ActorPlacement:
         num_cpus: CPUs each actor asks Ray for.
         max_restarts: Ray restarts of a dead actor (-1: without limit).
         max_task_retries: Ray retries of a call whose actor died (-1: without limit).
+        spread: place the actors on as many nodes as possible (Ray's ``SPREAD``), so
+            that a node lost takes only its share of them; a restarted actor goes to
+            any live node.
     """
 
     device: str
@@ -46,15 +49,19 @@ class ActorPlacement:
     num_cpus: float
     max_restarts: int
     max_task_retries: int
+    spread: bool = False
 
     def ray_options(self) -> dict[str, Any]:
         """Keyword arguments for ``ActorClass.options(...)``."""
-        return {
+        options: dict[str, Any] = {
             "num_cpus": self.num_cpus,
             "num_gpus": self.num_gpus,
             "max_restarts": self.max_restarts,
             "max_task_retries": self.max_task_retries,
         }
+        if self.spread:
+            options["scheduling_strategy"] = "SPREAD"
+        return options
 
 
 def actor_options(
@@ -65,6 +72,7 @@ def actor_options(
     num_cpus: float,
     max_restarts: int = -1,
     max_task_retries: int = 2,
+    spread: bool = False,
 ) -> ActorPlacement:
     """Decide where actors run (pure).
 
@@ -75,10 +83,13 @@ def actor_options(
         num_cpus: CPUs per actor.
         max_restarts: Ray actor restarts.
         max_task_retries: Ray retries of a call whose actor died.
+        spread: spread the actors over the cluster's nodes.
     """
     if use_gpu and cluster_gpus > 0:
-        return ActorPlacement("cuda", gpu_fraction, num_cpus, max_restarts, max_task_retries)
-    return ActorPlacement("cpu", 0.0, num_cpus, max_restarts, max_task_retries)
+        return ActorPlacement(
+            "cuda", gpu_fraction, num_cpus, max_restarts, max_task_retries, spread
+        )
+    return ActorPlacement("cpu", 0.0, num_cpus, max_restarts, max_task_retries, spread)
 
 
 def peak_rss_bytes() -> int:

@@ -169,6 +169,7 @@ def run_service(
                 gpu_fraction=settings.ray.gpu_fraction,
                 num_cpus=settings.actor_num_cpus,
                 max_restarts=settings.actor_max_restarts,
+                spread=settings.ray.spread_actors,
             )
             if placement.device == "cpu" and settings.ray.use_gpu:
                 logger.info("No GPU devices found, using CPU")
