@@ -24,6 +24,7 @@ from tests.support.cluster_support import supervised
 from tests.support.fault_harness import (
     Figures,
     PacedProducer,
+    assert_exactly_once,
     build_replay,
     caught_up,
     committed_total,
@@ -137,5 +138,4 @@ def test_worker_node_raylet_killed_mid_stream(
         },
     )
     report.append(figures)
-    assert (figures.lost, figures.duplicated, figures.differing) == (0, 0, 0), figures.line()
-    assert figures.seen == figures.expected, figures.line()
+    assert_exactly_once(figures)
