@@ -117,6 +117,7 @@ def run_evaluation(settings: AnomalyEvaluationSettings) -> dict[str, Any]:
     thresholds = replace(
         thresholds,
         neighbour_window_h=buddy_learning.window_h,
+        neighbour_baseline_h=buddy_learning.baseline_h,
         neighbours=learn_neighbour_limits(train, groups, buddy_learning),
     )
     model = None
@@ -149,7 +150,9 @@ def run_evaluation(settings: AnomalyEvaluationSettings) -> dict[str, Any]:
         min_run_h=buddy_learning.min_run_h,
     )
     lookback = model.lookback if model is not None else 0
-    context = max(lookback, buddy_learning.window_h, ROLLING_WINDOW_H) + EXTRA_CONTEXT_H
+    # The buddy check starts scoring once a third of its baseline is there.
+    buddy_warm_up = buddy_learning.window_h + buddy_learning.baseline_h // 3
+    context = max(lookback, buddy_warm_up, ROLLING_WINDOW_H) + EXTRA_CONTEXT_H
     result = evaluate_faults(
         detectors,
         stream_frame(test),

@@ -3,8 +3,11 @@
 Stations of one area share the weather, so a station's difference from its neighbours'
 median is stable: it has a daily cycle (sea breeze, urban heat) and wanders by a learnt
 amount. Three departures are flagged: one hour far off the usual difference
-(``instant``), the mean over the last ``window_h`` hours off by more than it ever was in
-training (``rolling``: slow drifts and steps), and the station repeating one value
+(``instant``), the mean departure over the last ``window_h`` hours off the mean over the
+``baseline_h`` hours before them by more than in training (``rolling``: slow drifts and
+steps; against a recent baseline because the usual difference itself moves with the
+season: EWR was 0.5 degC warmer than its neighbours January-August 2013 and 0.4 degC
+cooler in November-December), and the station repeating one value
 while its neighbours' median moves more than it does over natural runs (``stuck``).
 Groups come from configuration (:func:`load_groups`, or :data:`SOURCE_GROUPS`).
 """
@@ -75,13 +78,23 @@ class NeighbourLearning:
     """How the buddy limits are learnt.
 
     Attributes:
-        window_h: hours of the rolling mean difference.
-        quantile: quantile of the training departures that is the limit.
+        window_h: hours of the recent mean departure.
+        baseline_h: hours of the baseline mean before them (a third of it is enough to
+            start scoring).
+        instant_quantile: quantile of the training departures that is the instant limit
+            (high: spikes are the QC's and the residual's; this only adds what they miss).
+        rolling_quantile: quantile of the training rolling departures that is its limit.
+        stuck_quantile: quantile of the neighbours' movement over natural runs of one
+            value that is the stuck limit (runs are rare, so a lower quantile still
+            flags few station-hours).
         min_run_h: the shortest run of one value the stuck test looks at.
     """
 
-    window_h: int = 72
-    quantile: float = 0.9995
+    window_h: int = 168
+    baseline_h: int = 720
+    instant_quantile: float = 0.9999
+    rolling_quantile: float = 0.9995
+    stuck_quantile: float = 0.99
     min_run_h: int = 3
 
 
@@ -131,9 +144,14 @@ def _departures(
     return np.asarray(station_c - median_c - hour_offset_c[hours % 24], dtype=np.float64)
 
 
-def _rolling(values: npt.NDArray[np.float64], window_h: int) -> npt.NDArray[np.float64]:
-    rolled = pd.Series(values).rolling(window_h, min_periods=max(window_h // 2, 1)).mean()
-    return rolled.to_numpy(dtype=np.float64)
+def _rolling(
+    values: npt.NDArray[np.float64], window_h: int, baseline_h: int
+) -> npt.NDArray[np.float64]:
+    """Mean of the last ``window_h`` values minus the mean of the ``baseline_h`` before."""
+    series = pd.Series(values)
+    recent = series.rolling(window_h, min_periods=max(window_h // 2, 1)).mean()
+    baseline = series.rolling(baseline_h, min_periods=max(baseline_h // 3, 1)).mean()
+    return np.asarray((recent - baseline.shift(window_h)).to_numpy(dtype=np.float64))
 
 
 def _stuck_ranges(
@@ -178,6 +196,7 @@ def neighbour_scores(  # noqa: PLR0917 - one station's sequence and its context
     reference: NeighbourMedians,
     limits: NeighbourLimits,
     window_h: int,
+    baseline_h: int,
     min_run_h: int,
 ) -> NeighbourScores:
     """Score one station's temperatures (in arrival order, at their message hours)."""
@@ -186,7 +205,7 @@ def neighbour_scores(  # noqa: PLR0917 - one station's sequence and its context
     dep = _departures(station_c, median, hours, offset)
     return NeighbourScores(
         instant=np.abs(dep) / limits.instant_c,
-        rolling=np.abs(_rolling(dep, window_h)) / limits.rolling_c,
+        rolling=np.abs(_rolling(dep, window_h, baseline_h)) / limits.rolling_c,
         stuck=_stuck_ranges(station_c, median, hours, min_run_h) / max(limits.stuck_range_c, 1e-9),
     )
 
@@ -211,16 +230,16 @@ def learn_neighbour_limits(
             by_hour.fillna(float(np.nanmean(diff))).to_numpy(dtype=np.float64), dtype=np.float64
         )
         dep = _departures(temps, median, hours, offset)
-        rolled = _rolling(dep, learning.window_h)
+        rolled = _rolling(dep, learning.window_h, learning.baseline_h)
         stuck = _stuck_ranges(temps, median, hours, learning.min_run_h)
         if not np.isfinite(dep).any():
             continue
         out[name] = NeighbourLimits(
             group=reference.groups[name],
             hour_offset_c=tuple(float(x) for x in offset),
-            instant_c=float(np.nanquantile(np.abs(dep), learning.quantile)),
-            rolling_c=float(np.nanquantile(np.abs(rolled), learning.quantile)),
-            stuck_range_c=_stuck_limit(stuck, learning.quantile),
+            instant_c=float(np.nanquantile(np.abs(dep), learning.instant_quantile)),
+            rolling_c=float(np.nanquantile(np.abs(rolled), learning.rolling_quantile)),
+            stuck_range_c=_stuck_limit(stuck, learning.stuck_quantile),
         )
     return out
 

@@ -100,6 +100,7 @@ def neighbour_flags(
             reference,
             limits,
             thresholds.neighbour_window_h,
+            thresholds.neighbour_baseline_h,
             min_run_h,
         )
         flags[frame.index.get_indexer(rows.index)] = scores.flags()

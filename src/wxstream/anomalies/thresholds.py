@@ -63,7 +63,8 @@ class NeighbourLimits:
         group: the station group.
         hour_offset_c: the usual difference station - neighbours' median, per UTC hour.
         instant_c: limit of ``|difference - usual|`` in one hour.
-        rolling_c: limit of the mean of ``difference - usual`` over the last window.
+        rolling_c: limit of the recent mean of ``difference - usual`` minus its baseline
+            mean before.
         stuck_range_c: while the station repeats one value, the neighbours' median
             moving by more than this flags it.
     """
@@ -85,7 +86,8 @@ class QcThresholds:
             by more than this is flagged.
         max_gap_h: a gap longer than this between consecutive hours is flagged.
         residual: the forecast-residual limits, or ``None`` when not learnt.
-        neighbour_window_h: window of the rolling buddy difference.
+        neighbour_window_h / neighbour_baseline_h: windows of the recent and the
+            baseline mean buddy difference.
         neighbours: station -> buddy limits (empty: no buddy check).
         learned_from: provenance (source, period, rows, quantiles).
     """
@@ -96,6 +98,7 @@ class QcThresholds:
     max_gap_h: int
     residual: ResidualLimits | None = None
     neighbour_window_h: int = 0
+    neighbour_baseline_h: int = 0
     neighbours: Mapping[str, NeighbourLimits] = field(default_factory=dict)
     learned_from: Mapping[str, Any] = field(default_factory=dict)
 
@@ -110,6 +113,7 @@ class QcThresholds:
             "max_gap_h": self.max_gap_h,
             "residual": None if self.residual is None else asdict(self.residual),
             "neighbour_window_h": self.neighbour_window_h,
+            "neighbour_baseline_h": self.neighbour_baseline_h,
             "neighbours": {
                 station: {**asdict(lim), "hour_offset_c": list(lim.hour_offset_c)}
                 for station, lim in self.neighbours.items()
@@ -168,6 +172,7 @@ class QcThresholds:
             max_gap_h=int(data["max_gap_h"]),
             residual=residual,
             neighbour_window_h=int(data.get("neighbour_window_h", 0)),
+            neighbour_baseline_h=int(data.get("neighbour_baseline_h", 0)),
             neighbours=neighbours,
             learned_from=dict(data.get("learned_from", {})),
         )
