@@ -9,7 +9,7 @@ import click
 
 from wxstream.commands.options import data_dir_option
 from wxstream.data import SOURCE_NAMES
-from wxstream.errors import WxstreamError
+from wxstream.errors import ConfigError, WxstreamError
 
 
 @click.group()
@@ -156,8 +156,9 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     from wxstream.settings import AnomalyEvaluationSettings
 
     if write_thresholds and model_dir is None:
-        raise WxstreamError(
-            "--write-thresholds needs a model directory", fix="pass --model-dir DIR"
+        raise ConfigError(
+            "--write-thresholds needs a model directory to write into",
+            fix="pass --model-dir DIR (or WXSTREAM_ANOMALIES_MODEL_DIR)",
         )
     settings = AnomalyEvaluationSettings(
         source=source,
