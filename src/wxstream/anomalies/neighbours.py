@@ -177,16 +177,36 @@ def _stuck_ranges(
 
 @dataclass(frozen=True)
 class NeighbourScores:
-    """Per row: each buddy test's departure as a ratio to its limit (NaN: not scored)."""
+    """Per row: each buddy test's departure as a ratio to its limit (NaN: not scored).
+
+    Attributes:
+        instant / rolling / stuck: the scores.
+        repeat_h: while the rolling departure stays past its limit, it is reported again
+            every this many rows (an episode lasting days is one alarm when it begins,
+            then one a window, not one every hour).
+    """
 
     instant: npt.NDArray[np.float64]
     rolling: npt.NDArray[np.float64]
     stuck: npt.NDArray[np.float64]
+    repeat_h: int
+
+    def rolling_alarms(self) -> npt.NDArray[np.bool_]:
+        """Rows where a rolling episode begins, and every ``repeat_h`` rows while it lasts."""
+        with np.errstate(invalid="ignore"):
+            past = np.asarray(self.rolling > 1)
+        alarms = np.zeros(len(past), dtype=bool)
+        since = -1
+        for i in np.flatnonzero(past):
+            if since < 0 or not past[i - 1] or i - since >= self.repeat_h:
+                alarms[i] = True
+                since = i
+        return alarms
 
     def flags(self) -> npt.NDArray[np.bool_]:
-        """Rows where any test passes its limit."""
+        """Rows where the instant or stuck test passes its limit, or a rolling alarm."""
         with np.errstate(invalid="ignore"):
-            return np.asarray((self.instant > 1) | (self.rolling > 1) | (self.stuck > 1))
+            return np.asarray((self.instant > 1) | (self.stuck > 1) | self.rolling_alarms())
 
 
 def neighbour_scores(  # noqa: PLR0917 - one station's sequence and its context
@@ -207,6 +227,7 @@ def neighbour_scores(  # noqa: PLR0917 - one station's sequence and its context
         instant=np.abs(dep) / limits.instant_c,
         rolling=np.abs(_rolling(dep, window_h, baseline_h)) / limits.rolling_c,
         stuck=_stuck_ranges(station_c, median, hours, min_run_h) / max(limits.stuck_range_c, 1e-9),
+        repeat_h=window_h,
     )
 
 
