@@ -197,7 +197,7 @@ class NeighbourScores:
             past = np.asarray(self.rolling > 1)
         alarms = np.zeros(len(past), dtype=bool)
         since = -1
-        for i in np.flatnonzero(past):
+        for i in np.flatnonzero(past).tolist():
             if since < 0 or not past[i - 1] or i - since >= self.repeat_h:
                 alarms[i] = True
                 since = i
