@@ -31,6 +31,7 @@ _COMMANDS: dict[str, str] = {
     "bench": "wxstream.commands.bench_cmd:bench",
     "status": "wxstream.commands.status_cmd:status",
     "plot": "wxstream.commands.plot_cmd:plot",
+    "anomalies": "wxstream.commands.anomalies_cmd:anomalies",
 }
 
 # Prefix of the environment variables of options that name none explicitly.

