@@ -71,6 +71,8 @@ class InferenceService(RebalanceHandling):
             lookback=model.lookback,
             gap_tolerance_h=settings.gap_tolerance_h,
             to_rows=model.adapter.to_inputs,
+            max_ahead_h=settings.max_ahead_h,
+            max_jump_h=settings.max_jump_h,
         )
         self.in_flight: dict[int, WorkBatch] = {}
         self.release: ReleaseQueue[tuple[WorkBatch, Outgoing]] = ReleaseQueue()
