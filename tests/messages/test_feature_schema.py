@@ -27,7 +27,12 @@ from wxstream.messages import (
     messages_from_frame,
     publishable_mask,
 )
-from wxstream.messages.features import FIELDS, TIMESTAMP_PATTERN, load_json_schema
+from wxstream.messages.features import (
+    FIELDS,
+    HOUR_TIMESTAMP_PATTERN,
+    TIMESTAMP_PATTERN,
+    load_json_schema,
+)
 
 GOOD: dict[str, Any] = {
     "station_id": "EWR",
@@ -54,20 +59,15 @@ _DROP = object()
 
 @st.composite
 def messages(draw: st.DrawFn) -> FeatureMessage:
-    start = draw(
-        st.datetimes(
-            min_value=datetime(1970, 1, 1),
-            max_value=datetime(2100, 1, 1),
-            timezones=st.just(UTC),
-        )
-    )
-    length = draw(st.integers(1, 86400 * 1_000_000))
+    # Windows are one aligned hour (any other window is dead-lettered).
+    hour = draw(st.integers(0, 1_139_000))  # 1970 .. 2100
+    start = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(hours=hour)
     low = draw(st.floats(-90, 60))
     high = draw(st.floats(low, 60))
     return FeatureMessage(
         station_id=draw(st.text(min_size=1, max_size=30)),
         window_start=start,
-        window_end=start + timedelta(microseconds=length),
+        window_end=start + timedelta(hours=1),
         avg_temperature=draw(st.floats(low, high)),
         avg_dewpoint=draw(st.floats(-90, 60)),
         avg_wind_speed=draw(st.floats(0, 120)),
@@ -131,6 +131,15 @@ def test_wire_format_is_compact_utc_z() -> None:
         (_raw(window_start="2013-01-01T06:00:00"), "bad_timestamp"),
         (_raw(window_end="2013-02-30T00:00:00Z"), "bad_timestamp"),
         (_raw(station_id="x" * 70_000), "too_large"),
+        (_raw(window_end="2013-01-01T06:30:00Z"), "window_not_hourly"),
+        (_raw(window_end="2013-01-01T09:00:00Z"), "window_not_hourly"),
+        (
+            _raw(window_start="2013-01-01T06:30:00Z", window_end="2013-01-01T07:30:00Z"),
+            "window_not_hourly",
+        ),
+        (_raw(window_start="2013-01-01T06:00:01Z"), "window_not_hourly"),
+        # A whole UTC hour, but written at minute 30 (the schema's pattern refuses it too).
+        (_raw(window_start="2013-01-01T11:30:00+05:30"), "window_not_hourly"),
     ],
 )
 def test_bad_records_have_reasons(raw: bytes | None, reason: str) -> None:
@@ -169,6 +178,7 @@ _field_values = (
     | st.floats(-200, 200)
     | st.integers(-5, 200)
     | st.from_regex(TIMESTAMP_PATTERN, fullmatch=True)
+    | st.from_regex(HOUR_TIMESTAMP_PATTERN, fullmatch=True)
 )
 
 
@@ -202,9 +212,9 @@ def test_codec_and_json_schema_agree(obj: dict[str, Any]) -> None:
     elif not schema_ok:
         pass  # both reject
     else:
-        # Only rules JSON Schema cannot express: cross-field consistency and calendar
-        # validity of a well-formed timestamp (e.g. February 30).
-        assert result.reason in {"inconsistent", "bad_timestamp"}, result
+        # Only rules JSON Schema cannot express: cross-field consistency, the window's
+        # length of one hour, and calendar validity of a well-formed timestamp.
+        assert result.reason in {"inconsistent", "bad_timestamp", "window_not_hourly"}, result
 
 
 def test_schema_file_is_package_data() -> None:

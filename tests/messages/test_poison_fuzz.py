@@ -204,6 +204,12 @@ def good_series(hours: int) -> list[bytes]:
     return out
 
 
+def _key(value: bytes | None) -> bytes:
+    """The station of a valid value (as producers key records), else any key."""
+    decoded = decode_feature(value)
+    return decoded.station_id.encode() if isinstance(decoded, FeatureMessage) else b"EWR"
+
+
 def assemble(values: list[bytes | None]) -> tuple[list[tuple[str, str, bytes]], list[int]]:
     """Feed ``values`` (one partition) through a fresh assembler; the forecast requests
     as (station, issued_at, window bytes) and the offsets of the dead letters."""
@@ -214,7 +220,7 @@ def assemble(values: list[bytes | None]) -> tuple[list[tuple[str, str, bytes]], 
         gap_tolerance_h=1,
         to_rows=adapter.to_inputs,
     )
-    records = [MemoryRecord(0, offset, b"EWR", value) for offset, value in enumerate(values)]
+    records = [MemoryRecord(0, offset, _key(value), value) for offset, value in enumerate(values)]
     requests: list[tuple[str, str, bytes]] = []
     dead: list[int] = []
     for start in range(0, len(records), 7):

@@ -44,7 +44,7 @@ def load_features(settings: AnomalyEvaluationSettings) -> pd.DataFrame:
     """Publishable hourly feature rows of the source or CSV (optionally some stations)."""
     from wxstream.data import ColumnMapping, load_csv, load_source
     from wxstream.features import aggregate_hourly
-    from wxstream.messages.features import publishable_mask
+    from wxstream.messages import publishable_mask
 
     if settings.csv_path is not None:
         if settings.mapping_path is None:

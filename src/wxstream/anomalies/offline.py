@@ -26,7 +26,7 @@ from wxstream.anomalies.qc import QcRunner
 from wxstream.anomalies.residual import standardised_residual
 from wxstream.anomalies.series import epoch_hours
 from wxstream.anomalies.thresholds import QcThresholds
-from wxstream.messages.features import messages_from_frame, publishable_mask
+from wxstream.messages import messages_from_frame, publishable_mask
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.streaming.core.windows import stack_windows
 from wxstream.tools.offline_forecasts import station_windows

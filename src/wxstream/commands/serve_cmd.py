@@ -121,6 +121,24 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     help="Longest step between a station's windows that keeps its window (1: hourly only).",
 )
 @_opt(
+    "--max-ahead-h",
+    "WXSTREAM_MAX_AHEAD_H",
+    type=click.FloatRange(0.0),
+    default=2.0,
+    show_default=True,
+    help="Dead-letter a record (window_in_future) whose window starts more than this many "
+    "hours ahead of its Kafka timestamp or of the wall clock.",
+)
+@_opt(
+    "--max-jump-h",
+    "WXSTREAM_MAX_JUMP_H",
+    type=click.FloatRange(1.0),
+    default=6.0,
+    show_default=True,
+    help="Dead-letter a record (window_jump) whose window starts more than this many hours "
+    "ahead of its station's newest, unless the station's next record confirms the jump.",
+)
+@_opt(
     "--commit-interval-ms",
     "WXSTREAM_COMMIT_INTERVAL_MS",
     type=click.IntRange(0),
@@ -175,6 +193,13 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     default=0,
     show_default=True,
     help="Serve Prometheus metrics on this port (0: off).",
+)
+@_opt(
+    "--metrics-host",
+    "WXSTREAM_METRICS_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics endpoint binds (0.0.0.0: every interface, e.g. in a container).",
 )
 @_opt(
     "--max-messages",
@@ -240,6 +265,8 @@ def serve(
     max_wait_ms: int,
     max_in_flight_batches: int,
     gap_tolerance_h: int,
+    max_ahead_h: float,
+    max_jump_h: float,
     commit_interval_ms: int,
     pause_after_ms: int,
     session_timeout_s: float | None,
@@ -247,6 +274,7 @@ def serve(
     transactional_id: str | None,
     instance_index: int,
     metrics_port: int,
+    metrics_host: str,
     max_messages: int | None,
     idle_exit_s: float | None,
     restore_rewind_messages: int,
@@ -285,10 +313,13 @@ def serve(
         max_wait_ms=max_wait_ms,
         max_in_flight_batches=max_in_flight_batches,
         gap_tolerance_h=gap_tolerance_h,
+        max_ahead_h=max_ahead_h,
+        max_jump_h=max_jump_h,
         commit_interval_ms=commit_interval_ms,
         pause_after_ms=pause_after_ms,
         session_timeout_s=session_timeout_s,
         metrics_port=metrics_port or None,
+        metrics_host=metrics_host,
         guarantee="at-least-once" if guarantee == "at-least-once" else "exactly-once",
         transactional_id=transactional_id,
         instance_index=instance_index,

@@ -14,6 +14,7 @@ from wxstream.messages.dead_letters import (
     dead_letter,
     read_headers,
 )
+from wxstream.messages.feature_frames import encode_frame, messages_from_frame, publishable_mask
 from wxstream.messages.features import (
     FIELDS,
     MAX_MESSAGE_BYTES,
@@ -21,12 +22,10 @@ from wxstream.messages.features import (
     FeatureMessage,
     InvalidRecord,
     decode_feature,
+    decode_record,
     encode_feature,
-    encode_frame,
     feature_key,
     format_timestamp,
-    messages_from_frame,
-    publishable_mask,
 )
 from wxstream.messages.features import schema_path as feature_schema_path
 from wxstream.messages.predictions import (
@@ -52,6 +51,7 @@ __all__ = [
     "dead_letter",
     "decode_feature",
     "decode_prediction",
+    "decode_record",
     "encode_feature",
     "encode_frame",
     "feature_key",

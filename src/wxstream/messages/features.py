@@ -15,6 +15,10 @@ Rules (the same in the codec and in ``schemas/weather-features.schema.json``):
   ``Infinity`` literals are rejected): temperatures and dewpoint in -90..60 degC, wind
   speed in 0..120 m/s; ``observation_count`` an integer >= 1;
 * timestamps are ISO-8601 with an explicit offset (the encoder writes UTC with ``Z``);
+* the window is one aligned hour: ``window_start`` and ``window_end`` fall on a whole
+  hour (minute and second 00, an offset of whole hours) and ``window_end`` is exactly
+  one hour after ``window_start`` (``window_not_hourly``; the schema's pattern expresses
+  the alignment, only the codec the length);
 * consistency, which JSON Schema cannot express and only the codec checks:
   ``window_end > window_start``, ``min_temperature <= max_temperature`` and
   ``avg_temperature`` within ``[min, max]`` (0.01 degC tolerance for rounding). There is
@@ -28,6 +32,15 @@ where every reading of one measurement was missing) are not publishable:
 
 :func:`decode_feature` never raises: bad input is an :class:`InvalidRecord` whose
 ``reason`` is one of :data:`REASONS`, routed to the dead-letter topic.
+
+:func:`decode_record` adds the rules that need the Kafka record around the value:
+
+* the key is the UTF-8 ``station_id`` (``key_missing``, ``key_mismatch``): a station's
+  window lives on the partition its key hashes to, so a record under another key would
+  land beside the wrong windows and leave a hole in its station's own;
+* ``window_start`` is at most ``max_ahead_ms`` ahead of the record's Kafka timestamp and
+  of the wall clock (``window_in_future``): a window from the future would become its
+  station's newest and make every real record after it count as out of order.
 """
 
 from __future__ import annotations
@@ -36,13 +49,10 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
-
-import numpy as np
-import pandas as pd
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 TEMPERATURE_RANGE_C: Final = (-90.0, 60.0)
@@ -81,10 +91,21 @@ REASONS: Final = (
     "inconsistent",
     "too_large",
     "bad_timestamp",
+    "window_not_hourly",
+    "key_missing",
+    "key_mismatch",
+    "window_in_future",
+    "window_jump",
 )
-"""Every :attr:`InvalidRecord.reason` code."""
+"""Every :attr:`InvalidRecord.reason` code (``window_jump`` comes from the window rules,
+:mod:`wxstream.streaming.core.windows`, the others from this module)."""
 
-_RANGES: Final[dict[str, tuple[float, float]]] = {
+WINDOW_LENGTH: Final = timedelta(hours=1)
+"""Every window is one aligned hour."""
+DEFAULT_MAX_AHEAD_H: Final = 2.0
+"""How far a window may start ahead of its record's Kafka timestamp and of the wall clock."""
+
+MEASUREMENT_RANGES: Final[dict[str, tuple[float, float]]] = {
     "avg_temperature": TEMPERATURE_RANGE_C,
     "avg_dewpoint": TEMPERATURE_RANGE_C,
     "avg_wind_speed": WIND_SPEED_RANGE_MS,
@@ -99,6 +120,14 @@ TIMESTAMP_PATTERN: Final = (
 )
 """What a timestamp looks like (also in the JSON Schema)."""
 _TIMESTAMP_RE: Final = re.compile(TIMESTAMP_PATTERN)
+
+HOUR_TIMESTAMP_PATTERN: Final = (
+    r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"T([01][0-9]|2[0-3]):00:00(\.0{1,6})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):00)$"
+)
+"""What a window boundary looks like: a whole hour, offset in whole hours (also in the
+JSON Schema). Stricter than :data:`TIMESTAMP_PATTERN`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,11 +224,14 @@ def _timestamp(obj: dict[str, Any], name: str) -> datetime | InvalidRecord:
     return parsed
 
 
-def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:  # noqa: C901, PLR0912
-    for name in FIELDS:
-        if name not in obj:
-            return InvalidRecord("missing_field", f"missing field {name}")
-    station = obj["station_id"]
+def _on_the_hour(parsed: datetime, text: str) -> bool:
+    # A whole UTC hour written with a whole-hour offset: minute and second 00 in the text
+    # too, as the schema's pattern wants (``text`` already matched TIMESTAMP_PATTERN).
+    whole_offset = text[-1] == "Z" or text[-2:] == "00"
+    return whole_offset and parsed.minute == 0 and parsed.second == 0 and parsed.microsecond == 0
+
+
+def _check_station(station: Any) -> str | InvalidRecord:
     if type(station) is not str:
         return InvalidRecord(
             "wrong_type", f"station_id must be a string, got {type(station).__name__}"
@@ -208,8 +240,12 @@ def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:  # noqa: C901
         return InvalidRecord(
             "out_of_range", f"station_id must have 1..{MAX_STATION_ID_CHARS} characters"
         )
+    return station
+
+
+def _check_measurements(obj: dict[str, Any]) -> dict[str, float] | InvalidRecord:
     values: dict[str, float] = {}
-    for name, (low, high) in _RANGES.items():
+    for name, (low, high) in MEASUREMENT_RANGES.items():
         value = obj[name]
         kind = type(value)
         if kind is not float and kind is not int:
@@ -220,7 +256,10 @@ def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:  # noqa: C901
         if not low <= value <= high:
             return InvalidRecord("out_of_range", f"{name}={value!r} outside {low}..{high}")
         values[name] = float(value)
-    count = obj["observation_count"]
+    return values
+
+
+def _check_count(count: Any) -> int | InvalidRecord:
     if type(count) is float and count.is_integer():
         count = int(count)  # JSON Schema counts 3.0 as an integer; so do we
     if type(count) is not int:
@@ -229,6 +268,10 @@ def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:  # noqa: C901
         )
     if count < 1:
         return InvalidRecord("out_of_range", f"observation_count={count} must be >= 1")
+    return count
+
+
+def _check_window(obj: dict[str, Any]) -> tuple[datetime, datetime] | InvalidRecord:
     start = _timestamp(obj, "window_start")
     if isinstance(start, InvalidRecord):
         return start
@@ -237,6 +280,33 @@ def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:  # noqa: C901
         return end
     if end <= start:
         return InvalidRecord("inconsistent", "window_end must be after window_start")
+    if not (_on_the_hour(start, obj["window_start"]) and _on_the_hour(end, obj["window_end"])):
+        return InvalidRecord("window_not_hourly", "window_start and window_end must be whole hours")
+    if end - start != WINDOW_LENGTH:
+        return InvalidRecord(
+            "window_not_hourly", f"window is {(end - start) / WINDOW_LENGTH:g} h, must be 1 h"
+        )
+    return start, end
+
+
+def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:
+    # Each rule returns the first reason it finds; the order is the documented one.
+    for name in FIELDS:
+        if name not in obj:
+            return InvalidRecord("missing_field", f"missing field {name}")
+    station = _check_station(obj["station_id"])
+    if isinstance(station, InvalidRecord):
+        return station
+    values = _check_measurements(obj)
+    if isinstance(values, InvalidRecord):
+        return values
+    count = _check_count(obj["observation_count"])
+    if isinstance(count, InvalidRecord):
+        return count
+    window = _check_window(obj)
+    if isinstance(window, InvalidRecord):
+        return window
+    start, end = window
     low_t, high_t = values["min_temperature"], values["max_temperature"]
     if low_t > high_t:
         return InvalidRecord("inconsistent", "min_temperature > max_temperature")
@@ -282,96 +352,53 @@ def decode_feature(raw: bytes | bytearray | memoryview | None) -> FeatureMessage
         return InvalidRecord("undecodable", f"{type(exc).__name__}: {str(exc)[:200]}")
 
 
+def decode_record(
+    value: bytes | bytearray | memoryview | None,
+    key: bytes | None,
+    timestamp_ms: int | None,
+    now_ms: int,
+    max_ahead_ms: int,
+) -> FeatureMessage | InvalidRecord:
+    """Decode one Kafka record: :func:`decode_feature` plus the rules on the record.
+
+    Args:
+        value: the record value.
+        key: the record key (must be the UTF-8 ``station_id``).
+        timestamp_ms: the record's Kafka timestamp (``None`` or negative: not available,
+            then only the wall clock bounds the window).
+        now_ms: the wall clock, epoch milliseconds (passed in: this module does no IO).
+        max_ahead_ms: how far ``window_start`` may lie ahead of ``timestamp_ms`` and of
+            ``now_ms``.
+
+    Returns:
+        the message, or an :class:`InvalidRecord`; never raises.
+    """
+    decoded = decode_feature(value)
+    if isinstance(decoded, InvalidRecord):
+        return decoded
+    if not key:
+        return InvalidRecord("key_missing", f"record has no key; expected {decoded.station_id!r}")
+    if key != decoded.station_id.encode():
+        shown = bytes(key[:40]).decode("utf-8", "replace")
+        return InvalidRecord(
+            "key_mismatch", f"key {shown!r} is not station_id {decoded.station_id[:40]!r}"
+        )
+    bound_ms = now_ms if timestamp_ms is None or timestamp_ms < 0 else min(now_ms, timestamp_ms)
+    start_ms = decoded.window_start.timestamp() * 1000.0
+    if start_ms > bound_ms + max_ahead_ms:
+        ahead_h = (start_ms - bound_ms) / 3_600_000
+        return InvalidRecord(
+            "window_in_future",
+            f"window_start {format_timestamp(decoded.window_start)} is {ahead_h:.1f} h ahead "
+            f"of the record timestamp / wall clock (at most {max_ahead_ms / 3_600_000:g} h)",
+        )
+    return decoded
+
+
 def validate_message(msg: FeatureMessage) -> InvalidRecord | None:
     """The reason ``msg`` would be rejected by :func:`decode_feature`, or ``None``."""
     result = decode_feature(encode_feature(msg))
     return result if isinstance(result, InvalidRecord) else None
-
-
-def publishable_mask(features: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of feature rows that encode into messages :func:`decode_feature` accepts.
-
-    Vectorised version of the decoder's rules: finite measurements in range, count >= 1,
-    ``window_end > window_start``, ``min <= avg <= max`` (with tolerance), station ids of
-    1..128 characters.
-    """
-    ok = np.ones(len(features), dtype=bool)
-    for name, (low, high) in _RANGES.items():
-        values = features[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            ok &= (values >= low) & (values <= high)
-    temp = features["avg_temperature"].to_numpy(dtype=np.float64, na_value=np.nan)
-    low_t = features["min_temperature"].to_numpy(dtype=np.float64, na_value=np.nan)
-    high_t = features["max_temperature"].to_numpy(dtype=np.float64, na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        ok &= low_t <= high_t
-        ok &= (temp >= low_t - AVERAGE_TOLERANCE_C) & (temp <= high_t + AVERAGE_TOLERANCE_C)
-    counts = features["observation_count"].to_numpy(dtype=np.float64, na_value=np.nan)
-    with np.errstate(invalid="ignore"):
-        ok &= counts >= 1
-    ok &= (features["window_end"] > features["window_start"]).to_numpy(dtype=bool)
-    lengths = features["station_id"].astype(str).str.len().to_numpy()
-    ok &= (lengths > 0) & (lengths <= MAX_STATION_ID_CHARS)
-    return ok
-
-
-def _iso_column(values: pd.Series) -> list[str]:
-    stamps = pd.to_datetime(values, utc=True)
-    if (stamps.dt.microsecond == 0).all() and (stamps.dt.nanosecond == 0).all():
-        return list(stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ"))
-    return [format_timestamp(ts.to_pydatetime()) for ts in stamps]
-
-
-def encode_frame(features: pd.DataFrame) -> list[tuple[bytes, bytes]]:
-    """``(key, value)`` pairs for every publishable row of a feature frame, in row order.
-
-    Byte-for-byte what :func:`feature_key` / :func:`encode_feature` produce, built column
-    by column for replaying hundreds of thousands of windows. Rows that are not
-    publishable (see :func:`publishable_mask`) are skipped.
-    """
-    rows = features.loc[publishable_mask(features)]
-    if rows.empty:
-        return []
-    stations = rows["station_id"].astype(str).tolist()
-    quoted = {s: json.dumps(s) for s in set(stations)}
-    keys = {s: s.encode() for s in quoted}
-    columns = [rows[name].to_numpy(dtype=np.float64).tolist() for name in MEASUREMENT_FIELDS]
-    counts = rows["observation_count"].to_numpy(dtype=np.int64).tolist()
-    starts = _iso_column(rows["window_start"])
-    ends = _iso_column(rows["window_end"])
-    out: list[tuple[bytes, bytes]] = []
-    append = out.append
-    for station, start, end, avg_t, avg_d, avg_w, min_t, max_t, count in zip(
-        stations, starts, ends, *columns, counts, strict=True
-    ):
-        value = (
-            f'{{"station_id":{quoted[station]},"window_start":"{start}",'
-            f'"window_end":"{end}","avg_temperature":{avg_t!r},"avg_dewpoint":{avg_d!r},'
-            f'"avg_wind_speed":{avg_w!r},"min_temperature":{min_t!r},'
-            f'"max_temperature":{max_t!r},"observation_count":{count}}}'
-        )
-        append((keys[station], value.encode()))
-    return out
-
-
-def messages_from_frame(features: pd.DataFrame) -> list[FeatureMessage]:
-    """A :class:`FeatureMessage` for every publishable row of a feature frame, in row order."""
-    rows = features.loc[publishable_mask(features)]
-    if rows.empty:
-        return []
-    starts = pd.to_datetime(rows["window_start"], utc=True).dt.to_pydatetime()
-    ends = pd.to_datetime(rows["window_end"], utc=True).dt.to_pydatetime()
-    avg_t, avg_d, avg_w, min_t, max_t = (
-        rows[name].to_numpy(dtype=np.float64).tolist() for name in MEASUREMENT_FIELDS
-    )
-    counts = rows["observation_count"].to_numpy(dtype=np.int64).tolist()
-    stations = rows["station_id"].astype(str).tolist()
-    return [
-        FeatureMessage(*fields)
-        for fields in zip(
-            stations, starts, ends, avg_t, avg_d, avg_w, min_t, max_t, counts, strict=True
-        )
-    ]
 
 
 def message_to_dict(msg: FeatureMessage) -> dict[str, Any]:

@@ -76,6 +76,8 @@ class InferenceService:
             lookback=model.lookback,
             gap_tolerance_h=settings.gap_tolerance_h,
             to_rows=model.adapter.to_inputs,
+            max_ahead_h=settings.max_ahead_h,
+            max_jump_h=settings.max_jump_h,
             clock=clock,
         )
         self.pressure = BackPressure(settings.max_in_flight_batches, settings.pause_after_ms)

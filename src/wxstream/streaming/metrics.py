@@ -152,8 +152,11 @@ class ServiceMetrics:
             self.actor_restarts.inc(actor_failures - self._failures_seen)
             self._failures_seen = actor_failures
 
-    def serve(self, port: int | None) -> None:
-        """Expose the registry on ``http://0.0.0.0:<port>/metrics``; ``None`` or 0: off.
+    def serve(self, port: int | None, host: str = "127.0.0.1") -> None:
+        """Expose the registry on ``http://<host>:<port>/metrics``; ``None`` or 0: off.
+
+        Loopback by default: nothing the service opens is reachable from the network
+        unless asked for (``--metrics-host 0.0.0.0``, as the container does).
 
         Raises:
             ConfigError: the port cannot be bound.
@@ -161,13 +164,14 @@ class ServiceMetrics:
         if not port:
             return
         try:
-            self._server = start_http_server(port, registry=self.registry)
+            self._server = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
             raise ConfigError(
-                f"cannot serve metrics on port {port}: {exc}",
-                fix="choose a free --metrics-port (WXSTREAM_METRICS_PORT), or 0 to disable",
+                f"cannot serve metrics on {host}:{port}: {exc}",
+                fix="choose a free --metrics-port (WXSTREAM_METRICS_PORT), or 0 to disable, "
+                "and an address of this host as --metrics-host (WXSTREAM_METRICS_HOST)",
             ) from exc
-        logger.info("metrics on http://0.0.0.0:%d/metrics", port)
+        logger.info("metrics on http://%s:%d/metrics", host, port)
 
     def close(self) -> None:
         """Stop the HTTP server, if one runs."""

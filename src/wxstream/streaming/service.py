@@ -111,6 +111,8 @@ def validate_settings(settings: ServeSettings) -> None:
         "--max-wait-ms must be >= 0": settings.max_wait_ms < 0,
         "--max-in-flight-batches must be >= 1": settings.max_in_flight_batches < 1,
         "--gap-tolerance-h must be >= 1": settings.gap_tolerance_h < 1,
+        "--max-jump-h must be >= --gap-tolerance-h": settings.max_jump_h < settings.gap_tolerance_h,
+        "--max-ahead-h must be >= 0": settings.max_ahead_h < 0,
         "--num-actors must be >= 1": settings.ray.num_actors < 1,
         "--gpu-fraction must be in (0, 1]": not 0 < settings.ray.gpu_fraction <= 1,
         "--guarantee must be exactly-once or at-least-once": settings.guarantee
@@ -160,7 +162,7 @@ def run_service(
         [settings.kafka.features_topic, settings.kafka.predictions_topic, settings.kafka.dlq_topic],
     )
     metrics = metrics or ServiceMetrics()
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port, host=settings.metrics_host)
     try:
         with ray_session(settings.ray) as runtime:
             placement = actor_options(

@@ -15,8 +15,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from wxstream.messages import FeatureMessage
-from wxstream.messages.features import messages_from_frame
+from wxstream.messages import FeatureMessage, messages_from_frame
 from wxstream.messages.predictions import P10, P50, P90
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.streaming.core.windows import StationWindow, WindowEntry, feed, stack_windows

@@ -255,3 +255,105 @@ def test_feed_keeps_one_window_per_station_in_the_map() -> None:
     assert [event.emitted for event in events] == [False, False, True, True, True, True]
     assert windows["EWR"].starts == (T0 + HOUR, T0 + 2 * HOUR)
     assert windows["JFK"] is events[-1].window
+
+
+# -- jumps: one record far ahead never captures the window ---------------------------------
+
+
+def feed_jumps(
+    hours: list[int], lookback: int, max_jump_h: float = 6
+) -> tuple[StationWindow | None, list[WindowOutcome], list[datetime]]:
+    """Like :func:`feed` with a jump limit; the emitted windows as their newest starts."""
+    state: StationWindow | None = None
+    outcomes = []
+    emitted = []
+    for hour in hours:
+        state, event = update(state, entry(hour), lookback, 1, max_jump_h)
+        outcomes.append(event.outcome)
+        if event.window is not None:
+            emitted.append(event.window.last_start)
+    return state, outcomes, emitted
+
+
+def test_a_window_far_ahead_is_rejected_and_the_station_carries_on() -> None:
+    clean = feed_jumps(list(range(12)), lookback=3)
+    hours = [*range(6), 24 * 365 * 86, *range(6, 12)]  # one record from 2099 in the middle
+    state, outcomes, emitted = feed_jumps(hours, lookback=3)
+    assert outcomes[6] is WindowOutcome.JUMPED
+    assert outcomes.count(WindowOutcome.ACCEPTED) == 12
+    assert emitted == clean[2]
+    assert state is not None
+    assert state.last_start == T0 + 11 * HOUR
+    assert state.pending is None  # an accepted entry clears the rejected jump
+
+
+def test_a_jump_within_the_limit_resets_as_a_gap_does() -> None:
+    _, outcomes, _ = feed_jumps([0, 1, 7], lookback=3, max_jump_h=6)
+    assert outcomes[-1] is WindowOutcome.ACCEPTED
+    state, event = update(None, entry(0), 3, 1, 6)
+    state, event = update(state, entry(7), 3, 1, 6)
+    assert event.outcome is WindowOutcome.JUMPED
+    assert event.gap_h == 7.0
+
+
+def test_a_real_jump_is_confirmed_by_the_next_record() -> None:
+    # A station back after two days: its first record is rejected, the next one restarts
+    # the window, and forecasts resume a lookback later.
+    hours = [0, 1, 2, 50, 51, 52, 53]
+    state, outcomes, emitted = feed_jumps(hours, lookback=3)
+    assert (
+        outcomes
+        == [WindowOutcome.ACCEPTED] * 3 + [WindowOutcome.JUMPED] + [WindowOutcome.ACCEPTED] * 3
+    )
+    assert emitted == [T0 + 2 * HOUR, T0 + 53 * HOUR]
+    assert state is not None
+    assert state.starts == (T0 + 51 * HOUR, T0 + 52 * HOUR, T0 + 53 * HOUR)
+
+
+def test_a_first_record_from_the_past_is_left_behind_by_two_real_records() -> None:
+    # The station's first record was the outlier (months old): the real feed jumps away
+    # from it, the jump is confirmed, and the outlier is out of the window.
+    hours = [-24 * 300, 0, 1, 2, 3]
+    state, outcomes, emitted = feed_jumps(hours, lookback=3)
+    assert outcomes[1] is WindowOutcome.JUMPED
+    assert emitted == [T0 + 3 * HOUR]
+    assert state is not None
+    assert state.first_start == T0 + HOUR
+
+
+def test_two_far_jumps_in_a_row_that_disagree_capture_nothing() -> None:
+    hours = [0, 1, 2, 500, 900, 3, 4]
+    state, outcomes, _ = feed_jumps(hours, lookback=3)
+    assert outcomes[3:5] == [WindowOutcome.JUMPED, WindowOutcome.JUMPED]
+    assert outcomes[5:] == [WindowOutcome.ACCEPTED, WindowOutcome.ACCEPTED]
+    assert state is not None
+    assert state.last_start == T0 + 4 * HOUR
+
+
+def test_a_jump_leaves_the_window_itself_untouched() -> None:
+    state, _ = update(None, entry(0), 3, 1, 6)
+    before = (state.starts, state.to_array())
+    jumped, event = update(state, entry(100), 3, 1, 6)
+    assert event.outcome is WindowOutcome.JUMPED
+    assert not event.emitted
+    assert (jumped.starts, jumped.to_array().tolist()) == (before[0], before[1].tolist())
+    assert jumped.pending == T0 + 100 * HOUR
+    assert state.pending is None  # the old state is not changed
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 48), min_size=1, max_size=60),
+    st.integers(0, 59),
+    st.integers(7, 10**6),
+)
+def test_one_outlier_never_changes_a_forecast_of_an_ordered_series(
+    gaps: list[int], at: int, ahead_h: int
+) -> None:
+    hours = [0]
+    for gap in gaps:
+        hours.append(hours[-1] + 1 + gap % 3)  # gaps of 1..3 h, within the jump limit
+    clean = feed_jumps(hours, lookback=3)[2]
+    position = 1 + at % len(hours)  # after the first record (a first outlier: see above)
+    mixed = [*hours[:position], hours[position - 1] + ahead_h, *hours[position:]]
+    assert feed_jumps(mixed, lookback=3)[2] == clean

@@ -23,8 +23,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from wxstream.messages import FeatureMessage, InvalidRecord, decode_feature
+from wxstream.messages import FeatureMessage, InvalidRecord, decode_record
 from wxstream.messages.dead_letters import DeadLetter, dead_letter
+from wxstream.messages.features import DEFAULT_MAX_AHEAD_H
 from wxstream.messages.predictions import ForecastInput
 from wxstream.streaming.core.windows import (
     StationWindow,
@@ -120,7 +121,12 @@ class BatchAssembler:
         lookback: rows per model window.
         gap_tolerance_h: longest step that continues a station's window.
         to_rows: the feature adapter's ``to_inputs`` (messages -> ``(N, F)`` rows).
-        clock_ms: wall clock in epoch milliseconds (dead-letter timestamps).
+        clock_ms: wall clock in epoch milliseconds (dead-letter timestamps, and the
+            bound on how far ahead a window may start).
+        max_ahead_h: how far a window may start ahead of its record's timestamp and of
+            the wall clock (further: dead-lettered as ``window_in_future``).
+        max_jump_h: how far a window may start ahead of its station's newest before a
+            second record must confirm it (see :func:`~.windows.update`).
         clock: monotonic seconds (how long records wait; a fake one in tests).
     """
 
@@ -133,7 +139,11 @@ class BatchAssembler:
         to_rows: RowsFn,
         clock_ms: Callable[[], int] = lambda: int(time.time() * 1000),
         clock: Callable[[], float] = time.monotonic,
+        max_ahead_h: float = DEFAULT_MAX_AHEAD_H,
+        max_jump_h: float | None = None,
     ) -> None:
+        self.max_ahead_ms = int(max_ahead_h * 3_600_000)
+        self.max_jump_h = max_jump_h
         self.topic = topic
         self.lookback = lookback
         self.gap_tolerance_h = gap_tolerance_h
@@ -178,6 +188,7 @@ class BatchAssembler:
         counts = IngestCounts()
         valid: list[tuple[InputRecord, int, int, bool, bytes | None, FeatureMessage]] = []
         marks, positions = self.restore_marks, self._positions
+        now_ms, max_ahead_ms = self._clock_ms(), self.max_ahead_ms
         for record in records:
             partition = record.partition() or 0
             offset = record.offset() or 0
@@ -190,7 +201,9 @@ class BatchAssembler:
                 if self._first_at is None:
                     self._first_at = self._clock()
             value = record.value()
-            decoded = decode_feature(value)
+            decoded = decode_record(
+                value, record.key(), record.timestamp()[1], now_ms, max_ahead_ms
+            )
             if isinstance(decoded, InvalidRecord):
                 if not restoring:
                     self._reject(record, partition, offset, decoded, counts)
@@ -218,8 +231,21 @@ class BatchAssembler:
             if stations is None:
                 stations = windows[partition] = {}
             station = msg.station_id
-            event = feed(stations, station, WindowEntry(msg.window_start, row), lookback, tolerance)
+            event = feed(
+                stations,
+                station,
+                WindowEntry(msg.window_start, row),
+                lookback,
+                tolerance,
+                max_jump_h=self.max_jump_h,
+            )
             if event.outcome is not accepted:
+                if event.outcome is WindowOutcome.JUMPED:
+                    if not restoring:
+                        jump = f"{event.gap_h:g} h ahead of the station's newest window"
+                        invalid = InvalidRecord("window_jump", jump)
+                        self._reject(record, partition, offset, invalid, counts)
+                    continue
                 if not restoring:
                     if event.outcome is WindowOutcome.DUPLICATE:
                         counts.duplicates += 1

@@ -13,6 +13,16 @@ Rules, in order:
 * an entry older than the newest start seen is **out of order**: dropped, state
   unchanged (the model needs an ordered hourly grid; re-sorting would rewrite
   forecasts already published);
+* a step longer than ``max_jump_h`` hours from the newest start is a **jump**: the
+  entry is rejected (the caller dead-letters it as ``window_jump``) and only
+  remembered as :attr:`StationWindow.pending`, so one record from the future can never
+  become the station's newest and turn every real record after it into "out of order".
+  A real jump (a station back after a long outage, or a window that was itself the
+  outlier, e.g. a first record far in the past) is confirmed by the next entry: one
+  that follows the pending start by 0 < step <= ``gap_tolerance_h`` restarts the
+  window with itself (the rejected entry stays rejected). Any accepted entry clears
+  the pending start. So a station's window is never captured by one record: it moves
+  only with two consistent records;
 * a step longer than ``gap_tolerance_h`` hours from the newest start **resets** the
   window: it starts afresh with the new entry (1 h = consecutive hours only);
 * otherwise the entry is appended (the oldest row falls out at ``lookback``), and a
@@ -23,7 +33,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import MutableMapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -40,6 +50,7 @@ class WindowOutcome(enum.Enum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     OUT_OF_ORDER = "out_of_order"
+    JUMPED = "jumped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,9 @@ class StationWindow:
     log: RowLog
     end: int
     length: int
+    pending: datetime | None = None
+    """Start of the last entry that jumped more than ``max_jump_h`` ahead (rejected),
+    waiting for the next entry to confirm it; ``None`` when there is none."""
 
     @property
     def starts(self) -> tuple[datetime, ...]:
@@ -121,7 +135,7 @@ class WindowEvent:
     """The result of feeding one entry to :func:`update`.
 
     Attributes:
-        outcome: accepted, duplicate or out of order.
+        outcome: accepted, duplicate, out of order or jumped (rejected).
         reset: the gap before the entry was too long and the window restarted.
         gap_h: hours between the previous newest start and this entry (0.0 when there
             was no window yet).
@@ -149,6 +163,7 @@ def update(
     entry: WindowEntry,
     lookback: int,
     gap_tolerance_h: float = 1,
+    max_jump_h: float | None = None,
 ) -> tuple[StationWindow, WindowEvent]:
     """Feed one entry to a station's window.
 
@@ -157,6 +172,8 @@ def update(
         entry: the new message's start time and input row.
         lookback: rows the model needs (>= 1).
         gap_tolerance_h: longest step in hours that continues the window.
+        max_jump_h: longest step in hours ahead of the newest start that an entry may
+            take unconfirmed (``None``: no limit).
 
     Returns:
         The next window (the same object when the entry was ignored) and the event.
@@ -174,10 +191,48 @@ def update(
         return state, WindowEvent(WindowOutcome.OUT_OF_ORDER, gap_h=step / _HOUR)
     else:
         gap_h = step / _HOUR
+        if max_jump_h is not None and gap_h > max_jump_h:
+            if not _confirms(state.pending, entry.window_start, gap_tolerance_h):
+                jumped = replace(state, pending=entry.window_start)
+                return jumped, WindowEvent(WindowOutcome.JUMPED, gap_h=gap_h)
+            fresh = _fresh(entry, lookback)
+            return fresh, _accepted(fresh, lookback, reset=True, gap_h=gap_h)
         if gap_h > gap_tolerance_h:
             fresh = _fresh(entry, lookback)
             return fresh, _accepted(fresh, lookback, reset=True, gap_h=gap_h)
 
+    return _grow(state, entry, lookback, gap_h)
+
+
+def feed(
+    windows: MutableMapping[str, StationWindow],
+    station: str,
+    entry: WindowEntry,
+    lookback: int,
+    gap_tolerance_h: float = 1,
+    *,
+    max_jump_h: float | None = None,
+) -> WindowEvent:
+    """Feed one entry of ``station`` to its window in ``windows`` (station -> window; a
+    station not seen yet starts one), store the next window there, and return the event.
+    """
+    state, event = update(windows.get(station), entry, lookback, gap_tolerance_h, max_jump_h)
+    windows[station] = state
+    return event
+
+
+def _confirms(pending: datetime | None, start: datetime, gap_tolerance_h: float) -> bool:
+    """Whether an entry at ``start`` continues the pending jump (within the gap tolerance)."""
+    if pending is None:
+        return False
+    step = start - pending
+    return step > _ZERO and step / _HOUR <= gap_tolerance_h
+
+
+def _grow(
+    state: StationWindow, entry: WindowEntry, lookback: int, gap_h: float
+) -> tuple[StationWindow, WindowEvent]:
+    """Append ``entry`` to the station's window (the accepted, continuing case)."""
     # The oldest entry falls out so that the window holds at most ``lookback`` entries.
     length = min(state.length + 1, lookback)
     log = state.log
@@ -200,21 +255,6 @@ def update(
     if gap_h == 1.0:
         return grown, _NEXT_HOUR
     return grown, WindowEvent(WindowOutcome.ACCEPTED, gap_h=gap_h)
-
-
-def feed(
-    windows: MutableMapping[str, StationWindow],
-    station: str,
-    entry: WindowEntry,
-    lookback: int,
-    gap_tolerance_h: float = 1,
-) -> WindowEvent:
-    """Feed one entry of ``station`` to its window in ``windows`` (station -> window; a
-    station not seen yet starts one), store the next window there, and return the event.
-    """
-    state, event = update(windows.get(station), entry, lookback, gap_tolerance_h)
-    windows[station] = state
-    return event
 
 
 def _capacity(lookback: int) -> int:
