@@ -349,6 +349,8 @@ class BenchSettings:
 
     Attributes:
         bootstrap_servers: a running Kafka (``None``: a temporary local broker).
+        client_properties: the running Kafka's client security settings
+            (:attr:`KafkaSettings.client_properties`).
         model: the model the actors load.
         ray: the local Ray (or cluster) of the service.
         serve: the service's options (kafka, model, ray, group and guarantee are set
@@ -366,6 +368,7 @@ class BenchSettings:
     """
 
     bootstrap_servers: str | None = None
+    client_properties: tuple[ClientProperty, ...] = ()
     model: ModelSettings = field(default_factory=ModelSettings)
     ray: RaySettings = field(default_factory=RaySettings)
     serve: ServeSettings = field(default_factory=ServeSettings)

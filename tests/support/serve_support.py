@@ -167,7 +167,11 @@ class ReversingForecaster:
         self.pending.append((batch_id, self.model.predict(x)))
 
     def poll(self, timeout_s: float) -> list[Completed]:
-        if len(self.pending) < 3 and timeout_s < 0.1:
+        # Fewer than three batches are held back only while the loop is busy (a
+        # non-blocking poll); a loop that waits for results gets them, as it would from
+        # actors. Holding them whenever the wait was short kept the last one or two
+        # batches of a stream in flight for ever, so the loop never went idle.
+        if len(self.pending) < 3 and timeout_s <= 0:
             return []
         done = list(reversed(self.pending))
         self.pending.clear()

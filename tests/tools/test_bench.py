@@ -137,3 +137,15 @@ def test_tiny_bench_reports_every_measurement(
     for name in TARGETS:
         assert measured[name] > 0, name
     assert set(data["targets"]) == set(TARGETS)
+
+
+def test_a_running_cluster_is_benchmarked_with_its_client_security_settings() -> None:
+    from wxstream.settings import Secret
+    from wxstream.tools.bench.bench_io import BenchTopics, temporary_broker
+
+    properties = (("security.protocol", "SASL_SSL"), ("sasl.password", Secret("pw")))
+    with temporary_broker("127.0.0.1:19092", None, properties) as cluster:
+        kafka = BenchTopics("f", "p", "d").kafka(cluster)
+    assert kafka.bootstrap_servers == "127.0.0.1:19092"
+    assert kafka.client_properties == properties
+    assert (kafka.features_topic, kafka.predictions_topic, kafka.dlq_topic) == ("f", "p", "d")

@@ -72,3 +72,24 @@ def test_demo_replays_unseen_months_and_verifies_every_forecast(
     # The session's broker answered, so the demo reused it and left it running.
     assert LocalBroker(kafka_broker.settings).status().running
     assert not np.isnan(pd.Series(list(summary.mae_by_lead.values())).mean())
+
+
+def test_demo_with_security_settings_and_no_broker_says_how_to_start_a_secured_one(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    from wxstream.kafka import free_port
+
+    command = [sys.executable, "-m", "wxstream", "demo", "--kafka-port"]
+    command += [str(free_port("127.0.0.1")), "--model-storage-path", str(tmp_path)]
+    command += ["--security-protocol", "SASL_SSL", "--sasl-mechanism", "SCRAM-SHA-512"]
+    command += ["--sasl-username", "wxstream", "--sasl-password", "not-shown-anywhere"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "error: no Kafka broker answered" in output
+    assert "fix: start the secured local broker first" in output
+    assert "Traceback" not in output
+    assert "not-shown-anywhere" not in output

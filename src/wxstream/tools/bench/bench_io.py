@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, is_dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +26,7 @@ from wxstream.kafka.clients import make_consumer
 from wxstream.kafka.consumer import consume_records
 from wxstream.kafka.offsets import GroupOffsets
 from wxstream.kafka.process import free_port
-from wxstream.settings import BrokerSettings, KafkaSettings
+from wxstream.settings import BrokerSettings, ClientProperty, KafkaSettings
 
 if TYPE_CHECKING:
     from wxstream.streaming.service import ServiceSummary
@@ -191,10 +191,17 @@ class RssSampler:
 
 
 @contextlib.contextmanager
-def temporary_broker(bootstrap_servers: str | None, work_dir: Path | None) -> Iterator[str]:
-    """Yield ``bootstrap_servers``, or start a broker in a temporary folder and stop it after."""
+def temporary_broker(
+    bootstrap_servers: str | None,
+    work_dir: Path | None,
+    client_properties: tuple[ClientProperty, ...] = (),
+) -> Iterator[KafkaSettings]:
+    """The cluster to benchmark on: ``bootstrap_servers`` with ``client_properties`` (its
+    security settings), or a broker started in a temporary folder and stopped after."""
     if bootstrap_servers is not None:
-        yield bootstrap_servers
+        yield KafkaSettings(
+            bootstrap_servers=bootstrap_servers, client_properties=client_properties
+        )
         return
     from wxstream.kafka.broker import LocalBroker
 
@@ -205,7 +212,7 @@ def temporary_broker(bootstrap_servers: str | None, work_dir: Path | None) -> It
         info = broker.start()
         logger.info("started a temporary broker at %s", info.bootstrap_servers)
         try:
-            yield info.bootstrap_servers
+            yield KafkaSettings(bootstrap_servers=info.bootstrap_servers)
         finally:
             broker.stop()
 
@@ -233,10 +240,10 @@ class BenchTopics:
     predictions: str
     dlq: str
 
-    def kafka(self, bootstrap: str) -> KafkaSettings:
-        """Client settings naming these topics."""
-        return KafkaSettings(
-            bootstrap_servers=bootstrap,
+    def kafka(self, cluster: KafkaSettings) -> KafkaSettings:
+        """``cluster``'s client settings naming these topics."""
+        return replace(
+            cluster,
             features_topic=self.features,
             predictions_topic=self.predictions,
             dlq_topic=self.dlq,
@@ -249,12 +256,9 @@ def bench_topics(label: str, run_id: str) -> BenchTopics:
     return BenchTopics(f"{base}-features", f"{base}-predictions", f"{base}-dlq")
 
 
-def create_topics(bootstrap: str, partitions: int, *names: str) -> None:
+def create_topics(cluster: KafkaSettings, partitions: int, *names: str) -> None:
     """Create ``names`` with ``partitions`` partitions each (existing ones are kept)."""
-    ensure_topics(
-        KafkaSettings(bootstrap_servers=bootstrap),
-        [TopicSpec(name, partitions) for name in names],
-    )
+    ensure_topics(cluster, [TopicSpec(name, partitions) for name in names])
 
 
 def summary_dict(summary: ServiceSummary | None) -> dict[str, Any]:

@@ -97,7 +97,7 @@ def _serve_settings(
 
 def throughput_run(
     settings: BenchSettings,
-    bootstrap: str,
+    cluster: KafkaSettings,
     *,
     features_topic: str,
     guarantee: Guarantee,
@@ -109,8 +109,8 @@ def throughput_run(
     label = f"{'eo' if guarantee == 'exactly-once' else 'alo'}{index}"
     topics = bench_topics(label, run_id)
     topics.features = features_topic
-    create_topics(bootstrap, settings.partitions, topics.predictions, topics.dlq)
-    kafka = topics.kafka(bootstrap)
+    create_topics(cluster, settings.partitions, topics.predictions, topics.dlq)
+    kafka = topics.kafka(cluster)
     serve = _serve_settings(settings, kafka, guarantee, f"{run_id}-{label}")
     began = time.monotonic()
     began_ms = time.time() * 1000.0
@@ -148,7 +148,7 @@ def throughput_run(
 
 def latency_run(
     settings: BenchSettings,
-    bootstrap: str,
+    cluster: KafkaSettings,
     *,
     observations: pd.DataFrame,
     copies: int,
@@ -164,8 +164,8 @@ def latency_run(
     for ``rate_duration_s``, and only those are measured.
     """
     topics = bench_topics("latency", run_id)
-    create_topics(bootstrap, settings.partitions, topics.features, topics.predictions, topics.dlq)
-    kafka = topics.kafka(bootstrap)
+    create_topics(cluster, settings.partitions, topics.features, topics.predictions, topics.dlq)
+    kafka = topics.kafka(cluster)
     serve = _serve_settings(settings, kafka, settings.serve.guarantee, f"{run_id}-latency")
     count = max(1, int(settings.rate_per_s * settings.rate_duration_s))
     stations = copies * REAL_STATIONS
@@ -239,7 +239,7 @@ def _feature_times(records: Sequence[Message]) -> dict[tuple[str, str], float]:
 
 def baseline_run(
     settings: BenchSettings,
-    bootstrap: str,
+    cluster: KafkaSettings,
     *,
     observations: pd.DataFrame,
     model_dir: Path,
@@ -251,8 +251,8 @@ def baseline_run(
     from wxstream.tools.bench.baseline import run_baseline
 
     topics = bench_topics("baseline", run_id)
-    create_topics(bootstrap, settings.partitions, topics.features, topics.predictions, topics.dlq)
-    kafka = topics.kafka(bootstrap)
+    create_topics(cluster, settings.partitions, topics.features, topics.predictions, topics.dlq)
+    kafka = topics.kafka(cluster)
     replay(
         ReplaySettings(kafka=kafka, limit=settings.baseline_messages, progress=False),
         observations=observations,
@@ -303,15 +303,17 @@ def run_bench(
     copies = max(1, math.ceil(settings.stations / REAL_STATIONS))
     model_dir = ensure_model(settings.model, None, progress=settings.progress, report=report)
     started = time.monotonic()
-    with temporary_broker(settings.bootstrap_servers, settings.work_dir) as bootstrap:
+    with temporary_broker(
+        settings.bootstrap_servers, settings.work_dir, settings.client_properties
+    ) as cluster:
         runtime = connect(settings.ray)
         sampler = RssSampler()
         try:
             features = bench_topics("throughput", run_id).features
-            create_topics(bootstrap, settings.partitions, features)
+            create_topics(cluster, settings.partitions, features)
             published = replay(
                 ReplaySettings(
-                    kafka=KafkaSettings(bootstrap_servers=bootstrap, features_topic=features),
+                    kafka=replace(cluster, features_topic=features),
                     station_copies=copies,
                     limit=settings.messages,
                     progress=settings.progress,
@@ -327,7 +329,7 @@ def run_bench(
                 for guarantee in settings.guarantees:
                     result = throughput_run(
                         settings,
-                        bootstrap,
+                        cluster,
                         features_topic=features,
                         guarantee=guarantee,
                         run_id=run_id,
@@ -341,7 +343,7 @@ def run_bench(
                     )
             baseline = baseline_run(
                 settings,
-                bootstrap,
+                cluster,
                 observations=observations,
                 model_dir=model_dir,
                 run_id=run_id,
@@ -353,7 +355,7 @@ def run_bench(
             )
             latency = latency_run(
                 settings,
-                bootstrap,
+                cluster,
                 observations=observations,
                 copies=copies,
                 lookback=int(read_metadata(model_dir)["lookback"]),
