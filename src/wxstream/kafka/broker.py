@@ -23,7 +23,6 @@ import contextlib
 import importlib.resources
 import json
 import logging
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -37,10 +36,15 @@ from wxstream.kafka.admin import probe_broker
 from wxstream.kafka.broker_security import BrokerCredentials, BrokerSecurity
 from wxstream.kafka.node_properties import NodeTopology, node_properties
 from wxstream.kafka.process import (
+    PID_FILE,
+    PROPERTIES_FILE,
+    broker_process,
     free_port,
     process_alive,
+    read_pid,
     require_free_port,
     spawn_detached,
+    terminate,
     wait_gone,
 )
 from wxstream.settings import BrokerSettings, ClientProperty
@@ -86,10 +90,10 @@ class LocalBroker:
         self.settings = settings
         self.topology = topology
         self.data_dir = settings.data_dir
-        self.properties_path = self.data_dir / "server.properties"
+        self.properties_path = self.data_dir / PROPERTIES_FILE
         self.log4j_path = self.data_dir / "log4j2.xml"
         self.log_path = self.data_dir / "broker.log"
-        self.pid_path = self.data_dir / "broker.pid"
+        self.pid_path = self.data_dir / PID_FILE
         self.state_path = self.data_dir / "broker.json"
         self.kraft_dir = self.data_dir / "kraft"
         self.security = BrokerSecurity(self.data_dir)
@@ -190,21 +194,7 @@ class LocalBroker:
             return False
         pid = process.pid
         logger.info("stopping the Kafka broker (pid %d)", pid)
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.send_signal(signal.SIGTERM)
-        if not wait_gone(process, self.settings.stop_timeout_s):
-            logger.warning(
-                "the Kafka broker (pid %d) did not exit within %.0f s of SIGTERM; sending SIGKILL",
-                pid,
-                self.settings.stop_timeout_s,
-            )
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
-            if not wait_gone(process, 10.0):
-                raise BrokerError(
-                    f"the Kafka broker (pid {pid}) survived SIGKILL",
-                    fix=f"check the process with `ps -p {pid}`",
-                )
+        terminate(process, self.settings.stop_timeout_s)
         self.pid_path.unlink(missing_ok=True)
         logger.info("the Kafka broker (pid %d) stopped", pid)
         return True
@@ -238,18 +228,9 @@ class LocalBroker:
     # -- internals -------------------------------------------------------------------
 
     def _running_process(self) -> psutil.Process | None:
-        try:
-            pid = int(self.pid_path.read_text().strip())
-            process = psutil.Process(pid)
-            alive = process.status() != psutil.STATUS_ZOMBIE
-            # A recycled pid must not be mistaken for the broker.
-            ours = (
-                "kafka.Kafka" in process.cmdline()
-                and str(self.properties_path) in process.cmdline()
-            )
-        except (FileNotFoundError, ValueError, psutil.NoSuchProcess, psutil.AccessDenied):
-            return None
-        return process if alive and ours else None
+        pid = read_pid(self.pid_path)
+        # broker_process refuses a recycled pid that now runs something else.
+        return broker_process(pid, self.data_dir) if pid is not None else None
 
     def _report_running(self, process: psutil.Process) -> BrokerInfo:
         bootstrap = self._recorded_bootstrap()
