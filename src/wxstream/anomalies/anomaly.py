@@ -1,55 +1,11 @@
-"""What every detector reports: an :class:`Anomaly` for one station, hour and variable."""
+"""What every detector reports: an :class:`Anomaly` for one station, hour and variable.
+
+The finding is the ``weather-anomalies`` wire message's content, so it is defined with
+its codec in :mod:`wxstream.messages.anomalies`; this module names it for the detectors.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Final, Literal
+from wxstream.messages.anomalies import CHECKS, SEVERITIES, VARIABLES, Anomaly, Severity
 
-Severity = Literal["suspect", "bad"]
-SEVERITIES: Final = ("suspect", "bad")
-
-VARIABLES: Final[dict[str, str]] = {
-    "temperature": "avg_temperature",
-    "dewpoint": "avg_dewpoint",
-    "wind_speed": "avg_wind_speed",
-}
-"""Checked variable -> the feature message field that carries it."""
-
-CHECKS: Final = (
-    "decode",  # the service's decoder refused the record (dead-letter topic)
-    "range",
-    "step",
-    "spike",
-    "flat_line",
-    "dewpoint_above_temperature",
-    "min_avg_max",
-    "duplicate",
-    "out_of_order",
-    "gap",
-    "forecast_residual",
-    "neighbours",
-)
-"""Every :attr:`Anomaly.check` name."""
-
-
-@dataclass(frozen=True, slots=True)
-class Anomaly:
-    """One finding.
-
-    Attributes:
-        station_id: the station.
-        hour: ``window_start`` of the hourly window concerned (UTC).
-        variable: a key of :data:`VARIABLES`, or ``"time"`` / ``"record"``.
-        check: one of :data:`CHECKS`.
-        score: how far past the limit, in the check's own unit (a ratio to the
-            threshold for most checks: 1.0 is at the limit).
-        severity: ``suspect`` (past the learnt limit) or ``bad`` (far past it, or impossible).
-    """
-
-    station_id: str
-    hour: datetime
-    variable: str
-    check: str
-    score: float
-    severity: Severity
+__all__ = ["CHECKS", "SEVERITIES", "VARIABLES", "Anomaly", "Severity"]

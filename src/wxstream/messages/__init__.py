@@ -1,5 +1,6 @@
 """The wire formats, pure: ``weather-features`` records, ``weather-predictions``
-records, dead letters on ``weather-features.dlq``, and their JSON Schemas.
+records, ``weather-anomalies`` findings, dead letters on ``weather-features.dlq``, and
+their JSON Schemas.
 
 Nothing here does IO: decoders take bytes and return a message or an
 :class:`InvalidRecord` (a value with a reason code, never an exception).
@@ -7,6 +8,15 @@ Nothing here does IO: decoders take bytes and return a message or an
 
 from __future__ import annotations
 
+from wxstream.messages.anomalies import (
+    Anomaly,
+    AnomalyMessage,
+    AnomalySource,
+    anomaly_key,
+    decode_anomaly,
+    encode_anomaly,
+)
+from wxstream.messages.anomalies import schema_path as anomaly_schema_path
 from wxstream.messages.dead_letters import (
     DETAIL_HEADER,
     REASON_HEADER,
@@ -42,16 +52,23 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "REASONS",
     "REASON_HEADER",
+    "Anomaly",
+    "AnomalyMessage",
+    "AnomalySource",
     "DeadLetter",
     "FeatureMessage",
     "ForecastInput",
     "InvalidRecord",
     "PredictionEncoder",
     "PredictionMessage",
+    "anomaly_key",
+    "anomaly_schema_path",
     "dead_letter",
+    "decode_anomaly",
     "decode_feature",
     "decode_prediction",
     "decode_record",
+    "encode_anomaly",
     "encode_feature",
     "encode_frame",
     "feature_key",
