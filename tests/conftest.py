@@ -81,6 +81,7 @@ def kafka_settings(kafka_broker: RunningBroker) -> KafkaSettings:
         features_topic=f"weather-features-{suffix}",
         predictions_topic=f"weather-predictions-{suffix}",
         dlq_topic=f"weather-features-{suffix}.dlq",
+        anomalies_topic=f"weather-anomalies-{suffix}",
         partitions=DEFAULT_PARTITIONS,
     )
     ensure_topics(settings)

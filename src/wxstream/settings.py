@@ -18,6 +18,7 @@ DEFAULT_BOOTSTRAP_SERVERS = f"127.0.0.1:{DEFAULT_BROKER_PORT}"
 FEATURES_TOPIC = "weather-features"
 PREDICTIONS_TOPIC = "weather-predictions"
 DLQ_TOPIC = "weather-features.dlq"
+ANOMALIES_TOPIC = "weather-anomalies"
 CONSUMER_GROUP = "ray-ml-inference"
 DEFAULT_PARTITIONS = 4
 DEFAULT_MODEL_STORAGE_PATH = Path("./models")
@@ -98,6 +99,7 @@ class KafkaSettings:
     features_topic: str = FEATURES_TOPIC
     predictions_topic: str = PREDICTIONS_TOPIC
     dlq_topic: str = DLQ_TOPIC
+    anomalies_topic: str = ANOMALIES_TOPIC
     partitions: int = DEFAULT_PARTITIONS
     request_timeout_s: float = 10.0
     # Topics created by ``topics create``: -1 asks the cluster (default.replication.factor);

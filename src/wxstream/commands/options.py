@@ -110,6 +110,18 @@ def dlq_topic_option(func: F) -> F:
     )(func)
 
 
+def anomalies_topic_option(func: F) -> F:
+    """``--anomalies-topic`` / ``WXSTREAM_ANOMALIES_TOPIC``."""
+    return click.option(
+        "--anomalies-topic",
+        envvar="WXSTREAM_ANOMALIES_TOPIC",
+        show_envvar=True,
+        default=settings.ANOMALIES_TOPIC,
+        show_default=True,
+        help="Topic of quality-check findings on the feature stream.",
+    )(func)
+
+
 def group_id_option(func: F) -> F:
     """``--group-id`` / ``WXSTREAM_GROUP_ID``."""
     return click.option(

@@ -39,6 +39,8 @@ def service_acls(
         allow(topic, kafka.predictions_topic, AclOperation.DESCRIBE),
         allow(topic, kafka.dlq_topic, AclOperation.WRITE),
         allow(topic, kafka.dlq_topic, AclOperation.DESCRIBE),
+        allow(topic, kafka.anomalies_topic, AclOperation.WRITE),
+        allow(topic, kafka.anomalies_topic, AclOperation.DESCRIBE),
         allow(txn, prefix, AclOperation.WRITE, ResourcePatternType.PREFIXED),
         allow(txn, prefix, AclOperation.DESCRIBE, ResourcePatternType.PREFIXED),
         allow(ResourceType.BROKER, CLUSTER_RESOURCE, AclOperation.IDEMPOTENT_WRITE),

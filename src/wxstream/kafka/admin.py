@@ -86,14 +86,16 @@ class TopicOutcome:
 
 
 def pipeline_topics(settings: KafkaSettings) -> list[TopicSpec]:
-    """The pipeline's topics: features and predictions with ``settings.partitions``
-    each, and the dead-letter topic with one partition (order does not matter there),
-    all with ``settings.replication_factor`` and ``settings.min_insync_replicas``."""
+    """The pipeline's topics: features, predictions and anomalies with
+    ``settings.partitions`` each (all keyed by station), and the dead-letter topic with
+    one partition (order does not matter there), all with
+    ``settings.replication_factor`` and ``settings.min_insync_replicas``."""
     factor, min_isr = settings.replication_factor, settings.min_insync_replicas
     return [
         TopicSpec(settings.features_topic, settings.partitions, factor, min_isr),
         TopicSpec(settings.predictions_topic, settings.partitions, factor, min_isr),
         TopicSpec(settings.dlq_topic, DLQ_PARTITIONS, factor, min_isr),
+        TopicSpec(settings.anomalies_topic, settings.partitions, factor, min_isr),
     ]
 
 
