@@ -170,8 +170,8 @@ def test_train_command_writes_a_model_and_prints_the_summary(tmp_path: Path) -> 
     assert len(list((name_dir / "versions").iterdir())) == 2
     assert json.loads((name_dir / "aliases.json").read_text()) == {"champion": path.name}
     refused = CliRunner().invoke(cli, [*args, "--overwrite"])
-    assert refused.exit_code != 0  # versions are never overwritten
-    assert "never overwritten" in refused.output
+    assert isinstance(refused.exception, ConfigError)  # versions are never overwritten
+    assert "never overwritten" in refused.exception.message
 
 
 def test_cosine_schedule_changes_training_and_repeats(

@@ -42,13 +42,15 @@ def _who_option(func: F) -> F:
 
 def _why_option(*, required: bool) -> Callable[[F], F]:
     def decorate(func: F) -> F:
+        # Only the optional form has a default: click counts even ``default=None`` as a
+        # value given, which would satisfy ``required``.
+        extra: dict[str, Any] = {"required": True} if required else {"default": "rollback"}
         return click.option(
             "--why",
-            required=required,
-            default=None if required else "rollback",
             # A reason belongs to one move: never taken from the environment.
             allow_from_autoenv=False,
             help="Why the alias moves (kept in the history).",
+            **extra,
         )(func)
 
     return decorate

@@ -168,6 +168,7 @@ def train(  # noqa: PLR0917 - click passes every option
     split_name = _split_name(source, split)
     model_settings = ModelSettings(storage_path=model_storage_path, model_name=name)
     model_name = name or default_model_name()
+    _refuse_overwriting_versions(model_settings.forecasting_dir, model_name, overwrite=overwrite)
 
     observations = load_source(source, data_dir)
     rows = aggregate_hourly(observations)
@@ -217,18 +218,24 @@ def train(  # noqa: PLR0917 - click passes every option
         click.echo(line)
 
 
+def _refuse_overwriting_versions(forecasting_dir: Path, name: str, *, overwrite: bool) -> None:
+    """Refuse ``--overwrite`` of a versioned name before any training time is spent."""
+    from wxstream.models.registry import is_versioned
+
+    if overwrite and is_versioned(forecasting_dir / name):
+        raise ConfigError(
+            f"model {name!r} has versions, which are never overwritten",
+            fix=f"drop --overwrite: the model becomes a new version of {name}",
+        )
+
+
 def _write(forecasting_dir: Path, name: str, bundle: ModelBundle, *, overwrite: bool) -> Path:
     """A new version of ``name`` (``--overwrite``: replace a single-directory model)."""
     from wxstream.commands.model_versions_cmd import current_user
     from wxstream.models.model_dir import write_model_dir
-    from wxstream.models.registry import add_version, is_versioned
+    from wxstream.models.registry import add_version
 
     if overwrite:
-        if is_versioned(forecasting_dir / name):
-            raise ConfigError(
-                f"model {name!r} has versions, which are never overwritten",
-                fix=f"drop --overwrite: the model becomes a new version of {name}",
-            )
         return write_model_dir(forecasting_dir, name, bundle, overwrite=True)
     version, move = add_version(forecasting_dir, name, bundle, who=current_user())
     if move is None:
