@@ -231,3 +231,11 @@ def test_concurrent_promotes_lose_no_history_line(root: Path, bundle: ModelBundl
     for before, after in itertools.pairwise(history):
         assert after.from_version == before.to_version  # each move saw the one before it
     assert read_aliases(root / "wx") == {"champion": history[-1].to_version}
+
+
+def test_overwriting_a_versioned_name_is_refused(root: Path, bundle: ModelBundle) -> None:
+    add_version(root, "wx", retrained(bundle, 1), who="ana")
+    with pytest.raises(ModelError, match="never overwritten") as caught:
+        write_model_dir(root, "wx", bundle, overwrite=True)
+    assert caught.value.fix
+    assert resolve(root, "wx").parent.name == "versions"

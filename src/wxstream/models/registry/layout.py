@@ -28,9 +28,14 @@ from wxstream.errors import (
     ModelNotFoundError,
     ModelVersionNotFoundError,
 )
-from wxstream.models.model_dir import FIX_NO_MODEL, METADATA_FILE, MODEL_FILES, model_path
+from wxstream.models.model_dir import (
+    FIX_NO_MODEL,
+    METADATA_FILE,
+    MODEL_FILES,
+    VERSIONS_DIR,
+    model_path,
+)
 
-VERSIONS_DIR = "versions"
 ALIASES_FILE = "aliases.json"
 HISTORY_FILE = "history.jsonl"
 ALIASES: tuple[str, ...] = ("champion", "challenger")

@@ -27,14 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from wxstream.errors import AliasMoveError, ModelError
-from wxstream.models.model_dir import ModelBundle, model_path, write_model_dir
+from wxstream.models.model_dir import VERSIONS_DIR, ModelBundle, model_path, write_model_dir
 from wxstream.models.registry.layout import (
     ALIASES,
     ALIASES_FILE,
     CHAMPION,
     HISTORY_FILE,
     LEGACY_VERSION,
-    VERSIONS_DIR,
     ModelRef,
     is_legacy,
     name_dir_of,
