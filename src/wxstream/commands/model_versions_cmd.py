@@ -80,14 +80,14 @@ def versions(name: str, model_storage_path: Path, as_json: bool) -> None:
             }
             click.echo(json.dumps(row))
         return
-    click.echo(f"{'VERSION':<14} {'CREATED':<26} {'ALIASES':<20} {'VAL MAE@1h':>10}")
+    click.echo(f"{'VERSION':<14} {'CREATED':<28} {'ALIASES':<20} {'VAL MAE@1h':>10}")
     for info in found:
         aliases = ",".join(info.aliases) or "-"
         if info.metadata is None:
             click.echo(f"{info.version:<14} unreadable: {info.problem}")
             continue
         mae = mae_cell(info.metadata, "validation", 1)
-        click.echo(f"{info.version:<14} {info.created:<26} {aliases:<20} {mae:>10}")
+        click.echo(f"{info.version:<14} {info.created:<28} {aliases:<20} {mae:>10}")
 
 
 @click.command("promote")

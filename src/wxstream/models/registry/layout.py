@@ -43,10 +43,13 @@ CHAMPION = "champion"
 LEGACY_VERSION = "legacy"
 VERSION_ID_LENGTH = 12
 
-_FIX_INCOMPLETE = (
-    "copy the version again (metadata.json last), or train a new version with "
-    "`wxstream train --name NAME`"
-)
+
+def _fix_incomplete(version_dir: Path) -> str:
+    name = version_dir.parent.parent.name
+    return (
+        "copy the version again (metadata.json last), or train a new version with "
+        f"`wxstream train --name {name}`"
+    )
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,8 @@ def version_id(model_dir: Path) -> str:
         path = model_dir / fname
         if not path.is_file():
             raise IncompleteVersionError(
-                f"{model_dir}: {fname} is missing (a half-copied version?)", fix=_FIX_INCOMPLETE
+                f"{model_dir}: {fname} is missing (a half-copied version?)",
+                fix=_fix_incomplete(model_dir),
             )
         lines.append(f"{fname} {_sha256(path)}\n")
     return hashlib.sha256("".join(lines).encode()).hexdigest()[:VERSION_ID_LENGTH]
@@ -137,13 +141,13 @@ def verify_version(version_dir: Path) -> None:
     if not meta_path.is_file():
         raise IncompleteVersionError(
             f"{version_dir}: no {METADATA_FILE}: the version was never finished or was half-copied",
-            fix=_FIX_INCOMPLETE,
+            fix=_fix_incomplete(version_dir),
         )
     try:
         recorded = json.loads(meta_path.read_text(encoding="utf-8")).get("files", {})
     except (OSError, ValueError, AttributeError) as exc:
         raise IncompleteVersionError(
-            f"{meta_path}: not readable JSON: {exc}", fix=_FIX_INCOMPLETE
+            f"{meta_path}: not readable JSON: {exc}", fix=_fix_incomplete(version_dir)
         ) from exc
     for fname in MODEL_FILES:
         if fname == METADATA_FILE:
@@ -151,17 +155,18 @@ def verify_version(version_dir: Path) -> None:
         path = version_dir / fname
         if not path.is_file():
             raise IncompleteVersionError(
-                f"{path}: missing (a half-copied version?)", fix=_FIX_INCOMPLETE
+                f"{path}: missing (a half-copied version?)", fix=_fix_incomplete(version_dir)
             )
         if recorded.get(fname) != _sha256(path):
             raise IncompleteVersionError(
-                f"{path}: does not match the checksum in {METADATA_FILE}", fix=_FIX_INCOMPLETE
+                f"{path}: does not match the checksum in {METADATA_FILE}",
+                fix=_fix_incomplete(version_dir),
             )
     actual = version_id(version_dir)
     if actual != version_dir.name:
         raise IncompleteVersionError(
             f"{version_dir}: its files hash to {actual}, not to its name",
-            fix=_FIX_INCOMPLETE,
+            fix=_fix_incomplete(version_dir),
         )
 
 
