@@ -1,5 +1,6 @@
 """The wire formats, pure: ``weather-features`` records, ``weather-predictions``
-records, dead letters on ``weather-features.dlq``, and their JSON Schemas.
+records, dead letters on ``weather-features.dlq``, ``weather-verification`` records
+(forecasts paired with observations), and their JSON Schemas.
 
 Nothing here does IO: decoders take bytes and return a message or an
 :class:`InvalidRecord` (a value with a reason code, never an exception).
@@ -35,6 +36,12 @@ from wxstream.messages.predictions import (
     decode_prediction,
 )
 from wxstream.messages.predictions import schema_path as prediction_schema_path
+from wxstream.messages.verification import (
+    SkillRecord,
+    decode_verification,
+    encode_verification,
+)
+from wxstream.messages.verification import schema_path as verification_schema_path
 
 __all__ = [
     "DETAIL_HEADER",
@@ -48,12 +55,15 @@ __all__ = [
     "InvalidRecord",
     "PredictionEncoder",
     "PredictionMessage",
+    "SkillRecord",
     "dead_letter",
     "decode_feature",
     "decode_prediction",
     "decode_record",
+    "decode_verification",
     "encode_feature",
     "encode_frame",
+    "encode_verification",
     "feature_key",
     "feature_schema_path",
     "format_timestamp",
@@ -61,4 +71,5 @@ __all__ = [
     "prediction_schema_path",
     "publishable_mask",
     "read_headers",
+    "verification_schema_path",
 ]
