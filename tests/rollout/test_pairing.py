@@ -72,3 +72,11 @@ def test_observations_are_forgotten_and_late_forecasts_counted() -> None:
     assert join.held_observations == 3
     # a forecast still inside the horizon pairs with what is held
     assert len(join.add_forecast(forecast(1, issued_at=T0 + 98 * H))) == 1
+
+
+def test_a_missing_temperature_is_no_observation() -> None:
+    join = ForecastJoin(max_lead_h=3, slack_h=1)
+    join.add_forecast(forecast(1))
+    assert join.add_observation(observed(T0 + H, float("nan"))) == []
+    assert join.pending == 1
+    assert len(join.add_observation(observed(T0 + H, 5.0))) == 1

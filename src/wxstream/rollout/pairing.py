@@ -15,12 +15,14 @@ Memory is bounded per station by the newest observation seen there: with
 
 A forecast arriving already that old is paired if its observation is still held, else
 counted as evicted. The first observation of a station and hour counts; a repeat (a
-replayed record) is ignored, so each forecast is paired at most once.
+replayed record) is ignored, so each forecast is paired at most once. An observation
+without a finite temperature (every value of its window missing) is no observation.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -100,6 +102,8 @@ class ForecastJoin:
 
     def add_observation(self, observation: Observation) -> list[SkillRecord]:
         """Feed one observation; returns the records of the forecasts it pairs."""
+        if not math.isfinite(observation.temperature_c):
+            return []  # a window whose temperatures were all missing: nothing observed
         station = self._station(observation.station_id)
         hour = observation.hour
         if hour in station.observed:
