@@ -32,6 +32,8 @@ from wxstream.anomalies.faults import FAULTS, FaultSpec, Trial, fault_label, inj
 from wxstream.anomalies.neighbours import NeighbourMedians
 from wxstream.anomalies.offline import (
     decode_flags,
+    flat_forecast_scores,
+    issued_forecasts,
     lead1_residuals,
     neighbour_flags,
     qc_flags,
@@ -72,8 +74,12 @@ class Detectors:
         qc, _ = qc_flags(frame, self.thresholds)
         residual = np.zeros(len(frame), dtype=bool)
         if self.model is not None and self.thresholds.residual is not None:
-            z = lead1_residuals(self.model, frame)
+            issued = issued_forecasts(self.model, frame)
+            z = lead1_residuals(self.model, frame, issued)
             residual = residual_flags(z, self.thresholds.residual)
+            flat = self.thresholds.flat_forecast
+            if flat is not None:
+                residual |= np.abs(flat_forecast_scores(frame, issued, flat)) > flat.z_suspect
         buddies = neighbour_flags(frame, self.thresholds, self.medians, min_run_h=self.min_run_h)
         usable = ~refused
         passed = frame.loc[usable].reset_index(drop=True)
