@@ -53,8 +53,10 @@ DETECTORS: tuple[str, ...] = (
     "rolling_z",
     "isolation_forest",
 )
-"""``wxstream`` is every check together; the next three are its parts alone; the last
-two are the reference detectors. Records the decoder refuses count for every one."""
+"""``wxstream`` is every check together; the next three are its parts alone
+(``forecast_residual``: the checks that use the forecast, the residual and the forecast
+flat line); the last two are the reference detectors. Records the decoder refuses count
+for every one."""
 REFERENCES: tuple[str, ...] = ("rolling_z", "isolation_forest")
 
 

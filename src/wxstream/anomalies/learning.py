@@ -53,7 +53,7 @@ class LearningQuantiles:
     dewpoint_excess_floor_c: float = 0.5
     residual: float = 0.9995
     flat_forecast: float = 0.9998
-    flat_forecast_min_run_h: int = 3
+    flat_forecast_min_run_h: int = 4
     bad_ratio: float = 2.0
 
 
