@@ -97,9 +97,16 @@ def count_anomalies(
     )
 
 
-def render_counts(report: AnomalyReport) -> str:
-    """The counts per check on one line: ``flat_line 1, spike 3`` (or ``-``)."""
-    return ", ".join(f"{check} {n}" for check, n in report.by_check.items()) or "-"
+def anomaly_status_line(report: AnomalyReport) -> str:
+    """The ``wxstream status`` line: findings in the topic, per check and per severity."""
+    checks = ", ".join(f"{check} {n}" for check, n in report.by_check.items()) or "-"
+    severities = ", ".join(f"{s} {n}" for s, n in report.by_severity.items()) or "-"
+    more = "" if report.complete else "+ (counting stopped early)"
+    bad = f"; {report.undecodable} undecodable" if report.undecodable else ""
+    return (
+        f"anomalies {report.topic}: {report.records}{more} finding(s); by check: {checks}; "
+        f"by severity: {severities}{bad}"
+    )
 
 
 @dataclass(frozen=True)
