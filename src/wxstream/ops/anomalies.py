@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from wxstream.kafka.topic_reader import read_topics
 from wxstream.messages.anomalies import AnomalyMessage, decode_anomaly
 from wxstream.messages.features import format_timestamp
@@ -107,6 +109,34 @@ def anomaly_status_line(report: AnomalyReport) -> str:
         f"anomalies {report.topic}: {report.records}{more} finding(s); by check: {checks}; "
         f"by severity: {severities}{bad}"
     )
+
+
+def anomaly_marks(
+    findings: Iterable[AnomalyMessage], observed: pd.DataFrame, station_id: str
+) -> pd.DataFrame:
+    """Where to mark a station's findings on its observed series (``time`` and
+    ``temperature_c`` of :func:`~wxstream.models.plots.observed_series`): one row per
+    observed hour with findings, its worst ``severity`` and its ``checks``. Findings of
+    hours outside ``observed`` (another period, or hours never observed) are left out."""
+    worst: dict[pd.Timestamp, str] = {}
+    checks: dict[pd.Timestamp, set[str]] = {}
+    for finding in findings:
+        a = finding.anomaly
+        if a.station_id != station_id:
+            continue
+        hour = pd.Timestamp(a.hour)
+        if worst.get(hour) != "bad":
+            worst[hour] = a.severity
+        checks.setdefault(hour, set()).add(a.check)
+    found = pd.DataFrame(
+        {
+            "time": pd.to_datetime(list(worst), utc=True),
+            "severity": list(worst.values()),
+            "checks": [",".join(sorted(checks[h])) for h in worst],
+        }
+    )
+    marks = observed[["time", "temperature_c"]].merge(found, on="time", how="inner")
+    return marks.sort_values("time").reset_index(drop=True)
 
 
 @dataclass(frozen=True)
