@@ -74,6 +74,7 @@ def test_demo_replays_unseen_months_and_verifies_every_forecast(
     assert any(line.startswith("anomalies found by the quality stage") for line in lines)
     assert any(line.startswith("forecasts with flagged input:") for line in lines)
     assert summary.excluded_pairs > 0
+    assert f"the MAE leaves out {summary.excluded_pairs} verified value(s)" in " ".join(lines)
     # Lookback 12: each station's first 11 windows (and those after a gap) forecast nothing.
     assert 0 < summary.forecasts <= summary.messages - 3 * 11
     assert summary.forecasts > summary.messages * 0.8

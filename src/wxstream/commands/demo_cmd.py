@@ -128,6 +128,8 @@ def demo(
     click.echo(f"  elapsed             {summary.elapsed_s:.1f} s")
     for fault in summary.injected:
         click.echo(f"  injected            {fault.describe()}")
+    if summary.injected:
+        click.echo(f"  left out of the MAE {summary.excluded_pairs} verified values near them")
     if summary.anomalies:
         counts = ", ".join(f"{c} {sum(row.values())}" for c, row in summary.anomalies.items())
         click.echo(f"  anomalies           {counts}")

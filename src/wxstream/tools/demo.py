@@ -282,16 +282,18 @@ class _DemoRun:
     def show_anomalies(self, kafka: KafkaSettings) -> None:
         """What the quality stage found in this run's records, and the flagged forecasts."""
         summary, tail = self.summary, self.tail
-        if tail is not None and tail.progress.flag_seen:
+        if tail is None:
+            return
+        if tail.progress.flag_seen:
             summary.flagged_forecasts = tail.progress.flagged
         starts = self.start_offsets.get(kafka.features_topic, {})
         findings = run_findings(kafka, starts, self.settings.drain_timeout_s)
         summary.anomalies = anomaly_table(findings)
-        excluded = summary.excluded_pairs if summary.injected else None
+        excluded = tail.verifier.excluded_count if summary.injected else None
         for line in anomaly_lines(
             kafka.anomalies_topic,
             findings,
-            forecasts=summary.forecasts,
+            forecasts=tail.progress.forecasts,
             flagged=summary.flagged_forecasts,
             excluded_pairs=excluded,
         ):

@@ -103,8 +103,8 @@ def anomaly_lines(
         lines.extend("    " + format_anomaly(f) for f in findings[:_FIRST_FINDINGS])
     else:
         lines.append(
-            "  none: the service writes them when its model has qc_thresholds.json "
-            "(see docs/anomalies.md)"
+            "  none in this run's records: the service writes them when it runs the "
+            "quality stage and its model has qc_thresholds.json (see docs/anomalies.md)"
         )
     if flagged is None:
         lines.append("forecasts with flagged input: not reported by this service")
