@@ -276,6 +276,8 @@ def _wxstream(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_plot_from_model_writes_the_picture(serve_model_dir: Path, tmp_path: Path) -> None:
     target = tmp_path / "forecast-EWR.png"
+    findings = tmp_path / "findings.jsonl"
+    findings.write_text(_findings_text(), encoding="utf-8")  # hours of 2013-12-01
     result = _wxstream(
         "plot",
         "--station=EWR",
@@ -284,10 +286,12 @@ def test_plot_from_model_writes_the_picture(serve_model_dir: Path, tmp_path: Pat
         "--start=2013-12-01",
         "--end=2013-12-08",
         f"--model-storage-path={serve_model_dir.parents[2]}",
+        f"--anomalies-file={findings}",
         f"--output={target}",
     )
     assert result.returncode == 0, result.stderr
     assert "+1 h MAE" in result.stdout
+    assert "anomalies marked: bad 1, suspect 2" in result.stdout
     assert plots.png_size(target)[1] == round(
         (2 * plots.FORECAST_FIGSIZE_IN[1] + 0.6) * plots.DEFAULT_DPI
     )
