@@ -145,7 +145,7 @@ def test_a_running_cluster_is_benchmarked_with_its_client_security_settings() ->
 
     properties = (("security.protocol", "SASL_SSL"), ("sasl.password", Secret("pw")))
     with temporary_broker("127.0.0.1:19092", None, properties) as cluster:
-        kafka = BenchTopics("f", "p", "d").kafka(cluster)
+        kafka = BenchTopics("f", "p", "d", "a").kafka(cluster)
     assert kafka.bootstrap_servers == "127.0.0.1:19092"
     assert kafka.client_properties == properties
     assert (kafka.features_topic, kafka.predictions_topic, kafka.dlq_topic) == ("f", "p", "d")

@@ -109,7 +109,7 @@ def throughput_run(
     label = f"{'eo' if guarantee == 'exactly-once' else 'alo'}{index}"
     topics = bench_topics(label, run_id)
     topics.features = features_topic
-    create_topics(cluster, settings.partitions, topics.predictions, topics.dlq)
+    create_topics(cluster, settings.partitions, *topics.names()[1:])
     kafka = topics.kafka(cluster)
     serve = _serve_settings(settings, kafka, guarantee, f"{run_id}-{label}")
     began = time.monotonic()
@@ -164,7 +164,7 @@ def latency_run(
     for ``rate_duration_s``, and only those are measured.
     """
     topics = bench_topics("latency", run_id)
-    create_topics(cluster, settings.partitions, topics.features, topics.predictions, topics.dlq)
+    create_topics(cluster, settings.partitions, *topics.names())
     kafka = topics.kafka(cluster)
     serve = _serve_settings(settings, kafka, settings.serve.guarantee, f"{run_id}-latency")
     count = max(1, int(settings.rate_per_s * settings.rate_duration_s))
@@ -251,7 +251,7 @@ def baseline_run(
     from wxstream.tools.bench.baseline import run_baseline
 
     topics = bench_topics("baseline", run_id)
-    create_topics(cluster, settings.partitions, topics.features, topics.predictions, topics.dlq)
+    create_topics(cluster, settings.partitions, *topics.names())
     kafka = topics.kafka(cluster)
     replay(
         ReplaySettings(kafka=kafka, limit=settings.baseline_messages, progress=False),
