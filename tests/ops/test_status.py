@@ -541,6 +541,7 @@ def test_status_of_a_running_service_is_healthy_and_not_after_it_stops(
         f"--features-topic={kafka_settings.features_topic}",
         f"--predictions-topic={kafka_settings.predictions_topic}",
         f"--dlq-topic={kafka_settings.dlq_topic}",
+        f"--anomalies-topic={kafka_settings.anomalies_topic}",
         f"--group-id={group_id}",
         f"--ray-address={address}",
     ]
