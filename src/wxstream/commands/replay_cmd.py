@@ -98,6 +98,24 @@ def parse_instant(value: str | None, flag: str) -> datetime | None:
     show_default=True,
     help="Producer batching delay.",
 )
+@click.option(
+    "--inject-faults",
+    envvar="WXSTREAM_REPLAY_INJECT_FAULTS",
+    show_envvar=True,
+    default="",
+    help="Put named faults into the real series first, KIND[:SIZE]@STATION joined by "
+    "commas (kinds and sizes of `wxstream anomalies evaluate`, e.g. "
+    "spike:8sd@EWR,stuck:12h@JFK,degF@LGA); where they go is drawn from --fault-seed.",
+)
+@click.option(
+    "--fault-seed",
+    envvar="WXSTREAM_REPLAY_FAULT_SEED",
+    show_envvar=True,
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of where --inject-faults puts each fault.",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 def replay(
     *,
@@ -116,6 +134,8 @@ def replay(
     speed: float | None,
     rate: float | None,
     linger_ms: int,
+    inject_faults: str,
+    fault_seed: int,
     no_progress: bool,
 ) -> None:
     """Publish real observations to the features topic as hourly feature messages.
@@ -123,7 +143,9 @@ def replay(
     Example: wxstream replay --start 2013-11-01 --end 2014-01-01 --speed 24
     """
     from wxstream.tools import replay as run_replay
+    from wxstream.tools.replay_faults import parse_fault_spec
 
+    parse_fault_spec(inject_faults)  # a bad spec fails before any data is loaded
     replay_settings = settings.ReplaySettings(
         kafka=settings.KafkaSettings(
             bootstrap_servers=bootstrap_servers,
@@ -143,6 +165,8 @@ def replay(
         rate_per_s=rate,
         linger_ms=linger_ms,
         progress=not no_progress,
+        inject_faults=inject_faults,
+        fault_seed=fault_seed,
     )
     summary = run_replay(replay_settings)
     window = (
@@ -155,3 +179,5 @@ def replay(
         f"to {features_topic} in {summary.elapsed_s:.1f} s ({summary.rate_per_s:,.0f} msg/s); "
         f"{window}; skipped {summary.skipped_null} window(s) with null values"
     )
+    for fault in summary.injected:
+        click.echo(f"injected {fault.describe()}")

@@ -32,6 +32,12 @@ from wxstream.kafka.admin import require_topics
 from wxstream.kafka.clients import kafka_errors, make_producer
 from wxstream.messages import encode_frame, publishable_mask
 from wxstream.settings import KafkaSettings, ReplaySettings
+from wxstream.tools.replay_faults import (
+    InjectedFault,
+    encode_rows,
+    inject_faults,
+    parse_fault_spec,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +74,7 @@ class ReplaySummary:
     last_window: datetime | None
     elapsed_s: float
     stopped: bool  # True: a stop request ended the replay early
+    injected: tuple[InjectedFault, ...] = ()  # faults put into the series (--inject-faults)
 
     @property
     def rate_per_s(self) -> float:
@@ -318,7 +325,13 @@ def replay(
     obs = load_observations(settings) if observations is None else observations
     selection = select_features(obs, settings)
     rows = selection.rows
-    pairs = encode_frame(rows)
+    injected: tuple[InjectedFault, ...] = ()
+    if settings.inject_faults:
+        requests = parse_fault_spec(settings.inject_faults)
+        rows, injected = inject_faults(rows, requests, seed=settings.fault_seed)
+        for fault in injected:
+            logger.info("injected %s", fault.describe())
+    pairs = encode_rows(rows) if injected else encode_frame(rows)
     due = plan_schedule(rows["window_start"], settings.speed_h_per_s, settings.rate_per_s)
     logger.info(
         "replaying %d windows of %d stations to %s (%d skipped for null values)",
@@ -344,6 +357,7 @@ def replay(
         last_window=_instant(published_rows["window_start"].max()) if produced else None,
         elapsed_s=elapsed,
         stopped=stopped,
+        injected=injected,
     )
 
 
