@@ -25,13 +25,12 @@ the two differ on those rows.
 from __future__ import annotations
 
 import math
+import statistics
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
-
-import numpy as np
 
 from wxstream.anomalies.anomaly import Anomaly
 from wxstream.anomalies.thresholds import NeighbourLimits, QcThresholds
@@ -58,6 +57,12 @@ class _Station:
     newest: int | None = None
     pending: deque[tuple[int, float]] = field(default_factory=deque)
     departures: deque[float] = field(default_factory=deque)
+    # Sums and counts of the finite departures of the recent and the baseline window
+    # (kept as they slide, like pandas' rolling mean).
+    recent_sum: float = 0.0
+    recent_n: int = 0
+    baseline_sum: float = 0.0
+    baseline_n: int = 0
     rows: int = 0
     past: bool = False
     since: int = -1
@@ -116,6 +121,7 @@ class BuddyCheck:
             self._members[limits.group] = (*self._members.get(limits.group, ()), station)
         self._stations: dict[str, _Station] = {}
         self._values: dict[str, dict[int, dict[str, float]]] = {}
+        self._newest: dict[str, int] = {}
 
     @property
     def enabled(self) -> bool:
@@ -137,6 +143,7 @@ class BuddyCheck:
         state.pending.append((h, temperature_c))
         values = self._values.setdefault(limits.group, {})
         values.setdefault(h, {})[station_id] = temperature_c
+        self._newest[limits.group] = max(self._newest.get(limits.group, h), h)
         return self._drain(limits.group)
 
     def forget(self, station_ids: Iterable[str]) -> None:
@@ -153,6 +160,7 @@ class BuddyCheck:
         """Forget every station."""
         self._stations.clear()
         self._values.clear()
+        self._newest.clear()
 
     def _ready(self, station_id: str, state: _Station, hour: int, group: str) -> bool:
         assert state.newest is not None
@@ -176,11 +184,12 @@ class BuddyCheck:
             while state.pending and self._ready(member, state, state.pending[0][0], group):
                 hour, temperature = state.pending.popleft()
                 others = [v for s, v in values.get(hour, {}).items() if s != member]
-                median = float(np.median(others)) if others else math.nan
+                median = float(statistics.median(others)) if others else math.nan
                 out.append(self._score(member, state, hour, temperature, median))
-        newest = max((s.newest for s in self._stations.values() if s.newest is not None), default=0)
-        for stale in [h for h in values if h < newest - self._wait_h - _VALUE_MEMORY_H]:
-            del values[stale]
+        # Hours come in (nearly) in order, so the oldest keys are first.
+        cutoff = self._newest[group] - self._wait_h - _VALUE_MEMORY_H
+        while values and (oldest := next(iter(values))) < cutoff:
+            del values[oldest]
         return out
 
     def _score(
@@ -189,10 +198,7 @@ class BuddyCheck:
         limits = state.limits
         departure = temperature - median - limits.hour_offset_c[hour % 24]
         instant = abs(departure) / limits.instant_c
-        state.departures.append(departure)
-        if len(state.departures) > self._window_h + self._baseline_h:
-            state.departures.popleft()
-        rolling = abs(self._rolling(state.departures)) / limits.rolling_c
+        rolling = abs(self._rolling(state, departure)) / limits.rolling_c
         alarm = False
         past = rolling > 1
         if past and (
@@ -205,21 +211,35 @@ class BuddyCheck:
         stuck = self._stuck(state, hour, temperature, median) / max(limits.stuck_range_c, 1e-9)
         return BuddyScores(station_id, hour, temperature, instant, rolling, stuck, alarm)
 
-    def _rolling(self, departures: deque[float]) -> float:
-        """Mean of the last ``window_h`` departures minus the mean of the ``baseline_h``
-        before them, with the vectorised form's minimum counts (NaN when short)."""
-        if len(departures) <= self._window_h:
-            return math.nan
-        array = np.fromiter(departures, dtype=np.float64, count=len(departures))
-        recent = array[-self._window_h :]
-        baseline = array[-self._window_h - self._baseline_h : -self._window_h]
-        recent = recent[np.isfinite(recent)]
-        baseline = baseline[np.isfinite(baseline)]
-        if recent.size < max(self._window_h // 2, 1) or baseline.size < max(
-            self._baseline_h // 3, 1
+    def _rolling(self, state: _Station, departure: float) -> float:
+        """Take one departure; the mean of the last ``window_h`` departures minus the mean
+        of the ``baseline_h`` before them, with the vectorised form's minimum counts of
+        finite values (NaN when short)."""
+        window = state.departures
+        window.append(departure)
+        if math.isfinite(departure):
+            state.recent_sum += departure
+            state.recent_n += 1
+        if len(window) > self._window_h:
+            # The oldest recent departure moves into the baseline.
+            moved = window[-self._window_h - 1]
+            if math.isfinite(moved):
+                state.recent_sum -= moved
+                state.recent_n -= 1
+                state.baseline_sum += moved
+                state.baseline_n += 1
+        if len(window) > self._window_h + self._baseline_h:
+            dropped = window.popleft()
+            if math.isfinite(dropped):
+                state.baseline_sum -= dropped
+                state.baseline_n -= 1
+        if (
+            len(window) <= self._window_h
+            or state.recent_n < max(self._window_h // 2, 1)
+            or state.baseline_n < max(self._baseline_h // 3, 1)
         ):
             return math.nan
-        return float(recent.mean() - baseline.mean())
+        return state.recent_sum / state.recent_n - state.baseline_sum / state.baseline_n
 
     def _stuck(self, state: _Station, hour: int, temperature: float, median: float) -> float:
         """How far the neighbours' median moved over a run of one value ending here

@@ -66,7 +66,7 @@ this one is wrong. The forecast residual judges an hour by the model itself: act
 it let ``impute`` feed the model its own forecasts, which made later real hours look
 anomalous in turn (2.5 times the clean 1 h MAE instead of 1.4 on the faulted stream),
 and made ``skip`` drop real but surprising weather. The buddy check says two stations
-disagree, not which one is wrong; acting on it cost ``skip`` 6 % of its forecasts for no
+disagree, not which one is wrong; acting on it cost ``skip`` 6-11 % of its forecasts for no
 gain in MAE (``docs/anomalies.md``, "Policies")."""
 
 _FIELDS: Final = dict(VARIABLES)
