@@ -9,6 +9,8 @@ bad example fed to the same checker):
   of ``wxstream.kafka`` or of ``wxstream.streaming`` outside ``core``.
 - ``wxstream.streaming`` never imports ``wxstream.tools`` or ``wxstream.ops``.
 - ``wxstream.messages`` imports nothing of ``wxstream`` but ``wxstream.errors`` and itself.
+- ``wxstream.rollout`` imports nothing of ``wxstream`` but ``errors``, ``messages`` and
+  itself, and neither Kafka, Ray nor torch through anything.
 - Nothing outside ``wxstream.commands`` and ``wxstream.cli`` reads the environment
   (``os.environ``, ``os.getenv``).
 
@@ -235,6 +237,32 @@ def test_messages_import_only_errors_of_the_package(name: str) -> None:
     assert messages_violations(package_modules()[name]) == []
 
 
+ROLLOUT = "wxstream.rollout"
+ROLLOUT_FORBIDDEN_LIBRARIES = ("confluent_kafka", "ray", "torch")
+
+
+def rollout_violations(name: str, modules: dict[str, Module]) -> list[str]:
+    """What rollout module ``name`` must not import: any of the package but errors,
+    messages and rollout directly; Kafka, Ray or torch through anything."""
+    allowed = ("wxstream.errors", "wxstream.messages", ROLLOUT)
+    direct = [
+        other
+        for other in forbidden_imports(modules[name], [PACKAGE])
+        if other != PACKAGE and not any(within(other, a) for a in allowed)
+    ]
+    libraries = [
+        f"{found} (imported by {by})"
+        for found, by in sorted(closure(name, modules).items())
+        if any(within(found, lib) for lib in ROLLOUT_FORBIDDEN_LIBRARIES)
+    ]
+    return direct + libraries
+
+
+@pytest.mark.parametrize("name", modules_within(ROLLOUT))
+def test_rollout_is_pure(name: str) -> None:
+    assert rollout_violations(name, package_modules()) == []
+
+
 def test_only_the_command_line_reads_the_environment() -> None:
     readers = {
         name: lines
@@ -316,6 +344,25 @@ def test_messages_importing_settings_is_caught() -> None:
         "from wxstream import settings\n",
     )
     assert messages_violations(bad) == ["wxstream.settings"]
+
+
+def test_rollout_importing_models_or_torch_is_caught() -> None:
+    modules = {
+        "wxstream.rollout.bad": parse(
+            "wxstream.rollout.bad",
+            "from wxstream.messages import SkillRecord\nfrom wxstream.models import lstm\n",
+        ),
+        "wxstream.rollout.worse": parse("wxstream.rollout.worse", "from . import bad\n"),
+        "wxstream.models.lstm": parse("wxstream.models.lstm", "import torch\n"),
+    }
+    assert rollout_violations("wxstream.rollout.bad", modules) == [
+        "wxstream.models",
+        "wxstream.models.lstm",
+        "torch (imported by wxstream.models.lstm)",
+    ]
+    assert rollout_violations("wxstream.rollout.worse", modules) == [
+        "torch (imported by wxstream.models.lstm)"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -82,6 +82,18 @@ class ModelFormatError(ModelError):
     """A file in the model directory is missing, corrupt or inconsistent."""
 
 
+class ModelVersionNotFoundError(ModelNotFoundError):
+    """A model name exists but not the version or alias asked for."""
+
+
+class IncompleteVersionError(ModelFormatError):
+    """A model version lacks files or its files disagree with its id (a half-copied version)."""
+
+
+class AliasMoveError(ModelError):
+    """A promote or rollback cannot be done (unknown version, nothing to roll back to)."""
+
+
 class UntrustedPickleError(ModelError):
     """A pickle holds objects outside the allowed scaler classes, or was not trusted."""
 

@@ -149,6 +149,12 @@ class ModelSettings:
 
 Guarantee = Literal["exactly-once", "at-least-once"]
 
+QcPolicy = Literal["use", "skip", "impute"]
+"""What a value the quality stage flags does to its station's window (see
+:mod:`wxstream.anomalies.stage`)."""
+QC_POLICIES: tuple[QcPolicy, ...] = ("use", "skip", "impute")
+DEFAULT_QC_POLICY: QcPolicy = "use"
+
 
 DEFAULT_GUARANTEE: Guarantee = "exactly-once"
 
@@ -215,6 +221,11 @@ class ServeSettings:
             the resume, so a short stall is cheaper without it. Past it the partitions
             are paused and still polled, so the consumer stays in its group however
             long the actors take.
+        quality_checks: run the quality stage in front of the windows (with the
+            limits the model directory's ``qc_thresholds.json`` holds; a model without
+            that file runs without it) and write its findings to the anomalies topic.
+        qc_policy: what a flagged value does to its window: ``use`` (kept, the forecast
+            says ``input_flagged``), ``skip`` (kept out) or ``impute`` (replaced).
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -245,6 +256,8 @@ class ServeSettings:
     delivery_stall_timeout_s: float = 120.0
     restore_margin_h: float | None = 24.0
     pause_after_ms: int = 5000
+    quality_checks: bool = True
+    qc_policy: QcPolicy = DEFAULT_QC_POLICY
 
 
 @dataclass(frozen=True)

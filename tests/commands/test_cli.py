@@ -11,7 +11,12 @@ from click.testing import CliRunner
 from wxstream.cli import ENV_PREFIX, cli
 
 # Flags that must be said on the command line on purpose, never taken from the environment.
-COMMAND_LINE_ONLY = {("models", "import-keras", "--trust-pickles")}
+COMMAND_LINE_ONLY = {
+    ("models", "import-keras", "--trust-pickles"),
+    # A reason belongs to one alias move.
+    ("models", "promote", "--why"),
+    ("models", "rollback", "--why"),
+}
 
 
 def _commands(

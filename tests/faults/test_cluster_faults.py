@@ -84,6 +84,7 @@ def kafka(cluster: LocalCluster) -> Iterator[KafkaSettings]:
         features_topic=f"weather-features-{suffix}",
         predictions_topic=f"weather-predictions-{suffix}",
         dlq_topic=f"weather-features-{suffix}.dlq",
+        anomalies_topic=f"weather-anomalies-{suffix}",
         partitions=DEFAULT_PARTITIONS,
     )
     ensure_topics(settings)

@@ -58,6 +58,7 @@ def _topic_flags(settings: KafkaSettings) -> list[str]:
         f"--features-topic={settings.features_topic}",
         f"--predictions-topic={settings.predictions_topic}",
         f"--dlq-topic={settings.dlq_topic}",
+        f"--anomalies-topic={settings.anomalies_topic}",
         f"--group-id=failures-{uuid.uuid4().hex[:8]}",
     ]
 

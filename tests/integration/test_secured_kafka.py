@@ -73,6 +73,7 @@ def cluster(secured_broker: LocalBroker) -> SecuredCluster:
         features_topic=f"features-{suffix}",
         predictions_topic=f"predictions-{suffix}",
         dlq_topic=f"features-{suffix}.dlq",
+        anomalies_topic=f"anomalies-{suffix}",
     )
     admin = replace(topics, client_properties=secured_broker.admin_client_properties())
     service = replace(

@@ -94,6 +94,7 @@ def serve_process(
                 f"--features-topic={kafka_settings.features_topic}",
                 f"--predictions-topic={kafka_settings.predictions_topic}",
                 f"--dlq-topic={kafka_settings.dlq_topic}",
+                f"--anomalies-topic={kafka_settings.anomalies_topic}",
                 f"--group-id=proc-{uuid.uuid4().hex[:8]}",
                 f"--transactional-id=proc-tx-{uuid.uuid4().hex[:8]}",
                 f"--model-storage-path={serve_model_dir.parents[2]}",

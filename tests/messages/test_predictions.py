@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import jsonschema
@@ -101,8 +101,22 @@ def test_fields_are_in_wire_order() -> None:
         "short_term",
         "long_term",
         "input_window",
+        "input_flagged",
         "produced_at",
     ]
+
+
+def test_input_flagged_round_trips_and_defaults_to_false_for_older_records() -> None:
+    flagged = [replace(item, input_flagged=True) for item in inputs(2)]
+    values = PredictionEncoder(Info()).encode(flagged, quantiles(2), datetime.now(UTC))
+    decoded = decode_prediction(values[0])
+    assert not isinstance(decoded, InvalidRecord)
+    assert decoded.input_flagged
+    older = json.loads(values[1])
+    del older["input_flagged"]
+    decoded = decode_prediction(json.dumps(older).encode())
+    assert not isinstance(decoded, InvalidRecord)
+    assert not decoded.input_flagged
 
 
 def test_short_horizon_views_follow_the_model() -> None:

@@ -144,7 +144,9 @@ def test_train_command_writes_a_model_and_prints_the_summary(tmp_path: Path) -> 
     ]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    path = tmp_path / "trained" / "forecasting" / "cli_model"
+    name_dir = tmp_path / "trained" / "forecasting" / "cli_model"
+    (path,) = (name_dir / "versions").iterdir()
+    assert f"new version {path.name} of cli_model, its champion" in result.output
     assert f"model directory       {path}" in result.output
     assert "persistence" in result.output
     meta = json.loads((path / "metadata.json").read_text())
@@ -162,8 +164,14 @@ def test_train_command_writes_a_model_and_prints_the_summary(tmp_path: Path) -> 
     assert "cli_model" in listed.output
     shown = CliRunner().invoke(cli, ["models", "show", "--model-storage-path", str(tmp_path)])
     assert "temperature, wind_speed, dewpoint" in shown.output
-    again = CliRunner().invoke(cli, args)
-    assert again.exit_code != 0  # the name is taken and --overwrite was not given
+    again = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    assert "(no alias yet)" in again.output  # a second version is never promoted silently
+    assert len(list((name_dir / "versions").iterdir())) == 2
+    assert json.loads((name_dir / "aliases.json").read_text()) == {"champion": path.name}
+    refused = CliRunner().invoke(cli, [*args, "--overwrite"])
+    assert isinstance(refused.exception, ConfigError)  # versions are never overwritten
+    assert "never overwritten" in refused.exception.message
 
 
 def test_cosine_schedule_changes_training_and_repeats(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from wxstream.anomalies.stage import QualityStage
 from wxstream.messages import encode_frame
 from wxstream.settings import ServeSettings
 from wxstream.streaming import InferenceService, ServiceMetrics
@@ -85,7 +86,7 @@ RigFactory = Callable[..., Rig]
 
 @pytest.fixture
 def rig() -> RigFactory:
-    """``rig(log_or_items, *, forecaster=..., delivery=..., **settings)``."""
+    """``rig(log_or_items, *, delivery=..., quality=..., **settings)``."""
 
     def build(
         items: MemoryLog | Mapping[int, Sequence[Item]],
@@ -95,6 +96,7 @@ def rig() -> RigFactory:
         thread_safe: bool = False,
         commits_offsets: bool = True,
         delivery: object = None,
+        quality: QualityStage | None = None,
         **changes: object,
     ) -> Rig:
         log = items if isinstance(items, MemoryLog) else MemoryLog(items)
@@ -116,6 +118,7 @@ def rig() -> RigFactory:
             delivery=sink,  # type: ignore[arg-type]
             metrics=ServiceMetrics(),
             clock=clock,
+            quality=quality,
         )
         return Rig(service, source, sink, forecaster, clock, log)  # type: ignore[arg-type]
 

@@ -8,7 +8,7 @@ import pytest
 
 from wxstream.errors import ConfigError
 from wxstream.streaming import ServiceMetrics
-from wxstream.streaming.core.assembly import IngestCounts
+from wxstream.streaming.core.counts import IngestCounts
 
 NAMES = (
     "wxstream_messages_in_total",

@@ -316,6 +316,7 @@ def serve_command(settings: ServeSettings, ray_address: str | None, *extra: str)
         f"--features-topic={kafka.features_topic}",
         f"--predictions-topic={kafka.predictions_topic}",
         f"--dlq-topic={kafka.dlq_topic}",
+        f"--anomalies-topic={kafka.anomalies_topic}",
         f"--model-storage-path={settings.model.storage_path}",
         f"--model-name={settings.model.model_name}",
         f"--group-id={settings.group_id}",

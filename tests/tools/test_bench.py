@@ -135,7 +135,15 @@ def test_tiny_bench_reports_every_measurement(
     assert all(v > 0 for v in peaks.values())
     measured = data["measured"]
     for name in TARGETS:
+        if name == "quality_stage_cost":
+            continue  # a ratio of two noisy rates: below zero now and then
         assert measured[name] > 0, name
+    unchecked = data["throughput_without_quality_checks"]["runs"]
+    # Measured exactly when the model carries QC limits (qc_thresholds.json).
+    has_limits = (serve_model_dir / "qc_thresholds.json").exists()
+    assert bool(unchecked) == has_limits
+    assert (measured["quality_stage_cost"] is not None) == has_limits
+    assert all(not run["quality_checks"] for run in unchecked)
     assert set(data["targets"]) == set(TARGETS)
 
 
@@ -145,7 +153,7 @@ def test_a_running_cluster_is_benchmarked_with_its_client_security_settings() ->
 
     properties = (("security.protocol", "SASL_SSL"), ("sasl.password", Secret("pw")))
     with temporary_broker("127.0.0.1:19092", None, properties) as cluster:
-        kafka = BenchTopics("f", "p", "d").kafka(cluster)
+        kafka = BenchTopics("f", "p", "d", "a").kafka(cluster)
     assert kafka.bootstrap_servers == "127.0.0.1:19092"
     assert kafka.client_properties == properties
     assert (kafka.features_topic, kafka.predictions_topic, kafka.dlq_topic) == ("f", "p", "d")

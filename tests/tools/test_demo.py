@@ -33,6 +33,7 @@ def test_demo_replays_unseen_months_and_verifies_every_forecast(
         features_topic=f"demo-features-{suffix}",
         predictions_topic=f"demo-predictions-{suffix}",
         dlq_topic=f"demo-features-{suffix}.dlq",
+        anomalies_topic=f"demo-anomalies-{suffix}",
     )
     lines: list[str] = []
     summary = run_demo(

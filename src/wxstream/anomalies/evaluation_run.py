@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from wxstream.anomalies.evaluation import Detectors, evaluate_faults, stream_frame
+from wxstream.anomalies.flat_forecast import learn_flat_forecast_limits
 from wxstream.anomalies.learning import LearningQuantiles, learn_thresholds
 from wxstream.anomalies.neighbours import (
     SOURCE_GROUPS,
@@ -20,11 +21,11 @@ from wxstream.anomalies.neighbours import (
     learn_neighbour_limits,
     load_groups,
 )
-from wxstream.anomalies.offline import lead1_residuals
+from wxstream.anomalies.offline import flat_forecast_scores, issued_forecasts, lead1_residuals
 from wxstream.anomalies.reference import ReferenceDetectors
 from wxstream.anomalies.report import goals
 from wxstream.anomalies.residual import learn_residual_limits
-from wxstream.anomalies.thresholds import QcThresholds
+from wxstream.anomalies.thresholds import FlatForecastLimits, QcThresholds
 from wxstream.anomalies.thresholds_file import write_qc_thresholds
 from wxstream.errors import DataError
 from wxstream.settings import AnomalyEvaluationSettings
@@ -125,12 +126,20 @@ def run_evaluation(settings: AnomalyEvaluationSettings) -> dict[str, Any]:
         from wxstream.models.model_loader import load_model
 
         model = load_model(settings.model_dir, device="cpu")
-        clean_period = validation if not validation.empty else train
-        z = lead1_residuals(model, stream_frame(clean_period))
+        clean_period = stream_frame(validation if not validation.empty else train)
+        issued = issued_forecasts(model, clean_period)
+        z = lead1_residuals(model, clean_period, issued)
+        unlimited = FlatForecastLimits(learning.flat_forecast_min_run_h, np.inf, np.inf)
         thresholds = replace(
             thresholds,
             residual=learn_residual_limits(
                 z, quantile=learning.residual, bad_ratio=learning.bad_ratio
+            ),
+            flat_forecast=learn_flat_forecast_limits(
+                flat_forecast_scores(clean_period, issued, unlimited),
+                min_run_h=learning.flat_forecast_min_run_h,
+                quantile=learning.flat_forecast,
+                bad_ratio=learning.bad_ratio,
             ),
         )
         if settings.write_thresholds:

@@ -1,25 +1,26 @@
-"""``wxstream models list|show``: the model directories under $MODEL_STORAGE_PATH."""
+"""``wxstream models list|show|import-keras`` (and the version commands of
+``model_versions_cmd``): the models under $MODEL_STORAGE_PATH."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
+from wxstream.commands.model_versions_cmd import COMMANDS, mae_cell
 from wxstream.commands.options import model_storage_option
 from wxstream.settings import ModelSettings
 
 
 @click.group()
 def models() -> None:
-    """Inspect the forecasting models under $MODEL_STORAGE_PATH/trained/forecasting."""
+    """Inspect the forecasting models under $MODEL_STORAGE_PATH/trained/forecasting,
+    and move their champion/challenger aliases."""
 
 
-def _mae(metadata: dict[str, Any], split: str, lead: int) -> str:
-    value = metadata.get("metrics", {}).get(split, {}).get("mae_by_lead", {}).get(str(lead))
-    return "-" if value is None else f"{float(value):.3f}"
+for _command in COMMANDS:
+    models.add_command(_command)
 
 
 @models.command("list")
@@ -49,7 +50,7 @@ def list_cmd(model_storage_path: Path) -> None:
         sources = ",".join(meta.get("data", {}).get("sources", [])) or "-"
         click.echo(
             f"{entry.name:<28} {entry.created:<26} {meta.get('lookback', '-'):>8} "
-            f"{meta.get('horizon', '-'):>7} {_mae(meta, 'validation', 1):>10} {sources}"
+            f"{meta.get('horizon', '-'):>7} {mae_cell(meta, 'validation', 1):>10} {sources}"
         )
 
 
@@ -58,7 +59,7 @@ def list_cmd(model_storage_path: Path) -> None:
 @model_storage_option
 @click.option("--json", "as_json", is_flag=True, help="Print the whole metadata.json.")
 def show(name: str | None, model_storage_path: Path, as_json: bool) -> None:
-    """Check and describe model NAME (default: the newest)."""
+    """Check and describe model NAME, NAME@VERSION or NAME@ALIAS (default: the newest)."""
     from wxstream.models.model_dir import read_model_dir
     from wxstream.models.model_loader import resolve_model_dir
 
@@ -73,6 +74,7 @@ def show(name: str | None, model_storage_path: Path, as_json: bool) -> None:
     lines = [
         ("name", meta["name"]),
         ("path", str(path)),
+        ("version id", path.name if path.parent.name == "versions" else "legacy"),
         ("version", meta["version"]),
         ("created", meta["created"]),
         ("lookback / horizon", f"{meta['lookback']} h / {meta['horizon']} h"),
@@ -93,7 +95,7 @@ def show(name: str | None, model_storage_path: Path, as_json: bool) -> None:
     for split in ("validation", "test"):
         if meta.get("metrics", {}).get(split):
             maes = "  ".join(
-                f"{h} h: {_mae(meta, split, h)}" for h in (1, 6, 24) if h <= meta["horizon"]
+                f"{h} h: {mae_cell(meta, split, h)}" for h in (1, 6, 24) if h <= meta["horizon"]
             )
             lines.append((f"{split} MAE (degC)", maes))
     for key, value in lines:

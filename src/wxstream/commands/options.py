@@ -58,7 +58,8 @@ def model_name_option(func: F) -> F:
         envvar="WXSTREAM_MODEL_NAME",
         show_envvar=True,
         default=None,
-        help="Model directory name under trained/forecasting/; default: the newest.",
+        help="Model under trained/forecasting/: NAME (its champion), NAME@VERSION or "
+        "NAME@champion|challenger; default: the newest.",
     )(func)
 
 

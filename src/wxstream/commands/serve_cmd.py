@@ -12,6 +12,7 @@ import click
 
 from wxstream import settings
 from wxstream.commands.options import (
+    anomalies_topic_option,
     bootstrap_servers_option,
     dlq_topic_option,
     features_topic_option,
@@ -87,6 +88,7 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
 @features_topic_option
 @predictions_topic_option
 @dlq_topic_option
+@anomalies_topic_option
 @group_id_option
 @_opt(
     "--batch-size",
@@ -243,6 +245,24 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     help="Exit (code 75) when one delivery (a Kafka transaction) runs this long, for a "
     "supervisor to restart the service (keep it above the 60 s transaction timeout).",
 )
+@_opt(
+    "--quality-checks/--no-quality-checks",
+    "WXSTREAM_QUALITY_CHECKS",
+    default=True,
+    show_default=True,
+    help="Check every feature record against the model's learnt limits "
+    "(qc_thresholds.json) before its window; findings go to the anomalies topic in the "
+    "same transaction as the forecasts.",
+)
+@_opt(
+    "--qc-policy",
+    "WXSTREAM_QC_POLICY",
+    type=click.Choice(settings.QC_POLICIES),
+    default=settings.DEFAULT_QC_POLICY,
+    show_default=True,
+    help="What a flagged value does to its window: use it (the forecast says "
+    "input_flagged), skip the hour, or impute it (the model's earlier forecast).",
+)
 def serve(
     *,
     bootstrap_servers: str,
@@ -260,6 +280,7 @@ def serve(
     features_topic: str,
     predictions_topic: str,
     dlq_topic: str,
+    anomalies_topic: str,
     group_id: str,
     batch_size: int,
     max_wait_ms: int,
@@ -280,6 +301,8 @@ def serve(
     restore_rewind_messages: int,
     restore_margin_h: float,
     delivery_stall_timeout_s: float,
+    quality_checks: bool,
+    qc_policy: settings.QcPolicy,
 ) -> None:
     """Forecast weather-features on Ray inference actors into weather-predictions.
 
@@ -297,6 +320,7 @@ def serve(
             features_topic=features_topic,
             predictions_topic=predictions_topic,
             dlq_topic=dlq_topic,
+            anomalies_topic=anomalies_topic,
         ),
         ray=settings.RaySettings(
             address=ray_address,
@@ -328,6 +352,8 @@ def serve(
         restore_rewind_messages=restore_rewind_messages,
         restore_margin_h=restore_margin_h,
         delivery_stall_timeout_s=delivery_stall_timeout_s,
+        quality_checks=quality_checks,
+        qc_policy=qc_policy,
         actor_num_cpus=actor_cpus,
     )
     announce = partial(click.echo, err=True)

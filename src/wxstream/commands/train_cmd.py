@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -14,6 +14,9 @@ from wxstream.data import SOURCE_NAMES, SPLITS
 from wxstream.errors import ConfigError
 from wxstream.models.config import PRESETS
 from wxstream.settings import ModelSettings
+
+if TYPE_CHECKING:
+    from wxstream.models.model_dir import ModelBundle
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +101,15 @@ def default_model_name(now: datetime | None = None) -> str:
 @click.option(
     "--name",
     default=None,
-    help="Model directory name; default: LSTM_<YYYYMMDD_HHMMSS> (UTC).",
+    help="Model name; default: LSTM_<YYYYMMDD_HHMMSS> (UTC). An existing name gets a new "
+    "version (the first version of a new name is its champion; later ones get no alias "
+    "until `wxstream models promote`).",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing directory of that name.")
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace a single-directory model of that name (refused for a versioned name).",
+)
 @click.option(
     "--max-train-samples",
     type=click.IntRange(min=1),
@@ -144,20 +153,22 @@ def train(  # noqa: PLR0917 - click passes every option
 
     Splits the source's hourly features by time into train / validation / test,
     fits scalers on training only, early-stops on validation and keeps the best
-    epoch. The directory is $MODEL_STORAGE_PATH/trained/forecasting/<NAME>/.
+    epoch. The model is a new version under
+    $MODEL_STORAGE_PATH/trained/forecasting/<NAME>/versions/<VERSION>/.
     """
     from wxstream.data import load_source, split_frame
     from wxstream.features import aggregate_hourly
     from wxstream.models.config import get_preset
     from wxstream.models.dataset import build_samples
     from wxstream.models.runtime import resolve_device
-    from wxstream.models.training import holdout_tail, save_trained, train_model
+    from wxstream.models.training import holdout_tail, train_model, trained_bundle
     from wxstream.models.training_report import forecast_metrics, sample_range, summary_lines
 
     config = get_preset(preset).with_overrides(**overrides)
     split_name = _split_name(source, split)
     model_settings = ModelSettings(storage_path=model_storage_path, model_name=name)
     model_name = name or default_model_name()
+    _refuse_overwriting_versions(model_settings.forecasting_dir, model_name, overwrite=overwrite)
 
     observations = load_source(source, data_dir)
     rows = aggregate_hourly(observations)
@@ -191,9 +202,8 @@ def train(  # noqa: PLR0917 - click passes every option
         model = ForecastingModel.from_bundle(result.to_bundle(model_name))
         test_metrics = forecast_metrics(model.predict(test.x), test)
     bounds = SPLITS[split_name].ranges()
-    path = save_trained(
+    bundle = trained_bundle(
         result,
-        model_settings.forecasting_dir,
         model_name,
         sources=[source],
         test_metrics=test_metrics,
@@ -202,7 +212,37 @@ def train(  # noqa: PLR0917 - click passes every option
             "split_ranges": {k: [b[0].isoformat(), b[1].isoformat()] for k, b in bounds.items()},
             "test": sample_range(test),
         },
-        overwrite=overwrite,
     )
+    path = _write(model_settings.forecasting_dir, model_name, bundle, overwrite=overwrite)
     for line in summary_lines(result, path, test_metrics):
         click.echo(line)
+
+
+def _refuse_overwriting_versions(forecasting_dir: Path, name: str, *, overwrite: bool) -> None:
+    """Refuse ``--overwrite`` of a versioned name before any training time is spent."""
+    from wxstream.models.registry import is_versioned
+
+    if overwrite and is_versioned(forecasting_dir / name):
+        raise ConfigError(
+            f"model {name!r} has versions, which are never overwritten",
+            fix=f"drop --overwrite: the model becomes a new version of {name}",
+        )
+
+
+def _write(forecasting_dir: Path, name: str, bundle: ModelBundle, *, overwrite: bool) -> Path:
+    """A new version of ``name`` (``--overwrite``: replace a single-directory model)."""
+    from wxstream.commands.model_versions_cmd import current_user
+    from wxstream.models.model_dir import write_model_dir
+    from wxstream.models.registry import add_version
+
+    if overwrite:
+        return write_model_dir(forecasting_dir, name, bundle, overwrite=True)
+    version, move = add_version(forecasting_dir, name, bundle, who=current_user())
+    if move is None:
+        click.echo(
+            f"new version {version} of {name} (no alias yet); serve it with "
+            f"`wxstream models promote {name} {version} --why TEXT`"
+        )
+    else:
+        click.echo(f"new version {version} of {name}, its champion (the first version)")
+    return forecasting_dir / name / "versions" / version

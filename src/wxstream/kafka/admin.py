@@ -195,6 +195,18 @@ def topic_partitions(settings: KafkaSettings, topic: str) -> int:
     return require_topics(settings, [topic])[topic]
 
 
+def _listed(settings: KafkaSettings, names: set[str]) -> dict[str, int]:
+    """The topics of the cluster once ``names`` show in its metadata: a creation is
+    acknowledged by the controller before every broker's metadata has it, and a caller
+    that reads the topic next must find it (gives up after ``request_timeout_s``)."""
+    deadline = time.monotonic() + settings.request_timeout_s
+    existing = list_topics(settings)
+    while not names <= existing.keys() and time.monotonic() < deadline:
+        time.sleep(0.05)
+        existing = list_topics(settings)
+    return existing
+
+
 def ensure_topics(
     settings: KafkaSettings, topics: Sequence[TopicSpec] | None = None
 ) -> list[TopicOutcome]:
@@ -228,7 +240,7 @@ def ensure_topics(
                     raise translate_kafka_error(
                         exc, settings.bootstrap_servers, context=f"creating topic {name}"
                     ) from exc
-        existing = list_topics(settings)
+        existing = _listed(settings, created)
     outcomes = []
     for spec in specs:
         partitions = existing.get(spec.name, spec.partitions)

@@ -1,6 +1,8 @@
 """The wire formats, pure: ``weather-features`` records, ``weather-predictions``
 records, ``weather-anomalies`` findings, dead letters on ``weather-features.dlq``, and
 their JSON Schemas.
+records, dead letters on ``weather-features.dlq``, ``weather-verification`` records
+(forecasts paired with observations), and their JSON Schemas.
 
 Nothing here does IO: decoders take bytes and return a message or an
 :class:`InvalidRecord` (a value with a reason code, never an exception).
@@ -45,6 +47,12 @@ from wxstream.messages.predictions import (
     decode_prediction,
 )
 from wxstream.messages.predictions import schema_path as prediction_schema_path
+from wxstream.messages.verification import (
+    SkillRecord,
+    decode_verification,
+    encode_verification,
+)
+from wxstream.messages.verification import schema_path as verification_schema_path
 
 __all__ = [
     "DETAIL_HEADER",
@@ -61,6 +69,7 @@ __all__ = [
     "InvalidRecord",
     "PredictionEncoder",
     "PredictionMessage",
+    "SkillRecord",
     "anomaly_key",
     "anomaly_schema_path",
     "dead_letter",
@@ -68,9 +77,11 @@ __all__ = [
     "decode_feature",
     "decode_prediction",
     "decode_record",
+    "decode_verification",
     "encode_anomaly",
     "encode_feature",
     "encode_frame",
+    "encode_verification",
     "feature_key",
     "feature_schema_path",
     "format_timestamp",
@@ -78,4 +89,5 @@ __all__ = [
     "prediction_schema_path",
     "publishable_mask",
     "read_headers",
+    "verification_schema_path",
 ]

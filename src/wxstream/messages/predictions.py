@@ -8,13 +8,15 @@ Wire format (one compact UTF-8 JSON object per record, fields in this order)::
      "short_term":{"leads_h":[1,...,6],"temperature_c":[...]},
      "long_term":{"leads_h":[1,...,24],"temperature_c":[...]},
      "input_window":{"first_window_start":"...","last_window_start":"..."},
-     "produced_at":"2026-11-26T16:00:00.123Z"}
+     "input_flagged":false,"produced_at":"2026-11-26T16:00:00.123Z"}
 
 * ``issued_at`` is the ``window_end`` of the newest input window: the forecast for
   lead ``h`` is valid at ``issued_at + h`` hours.
 * Temperatures are degC, written with 9 significant digits: enough to read back the
   model's float32 output bit for bit.
 * ``short_term`` / ``long_term`` are the model's own lead subsets of the median.
+* ``input_flagged`` says whether the quality stage flagged a value in the input
+  window (see ``weather-anomalies``); readers of older records take it as ``false``.
 
 :func:`PredictionEncoder` builds one format template per model, so that encoding a
 forecast is a single ``%`` operation on a flat row of floats (the Kafka loop encodes
@@ -68,12 +70,14 @@ class ForecastInput:
         issued_at: ``window_end`` of the newest input window.
         first_window_start: ``window_start`` of the oldest input window.
         last_window_start: ``window_start`` of the newest input window.
+        input_flagged: the quality stage flagged a value in the input window.
     """
 
     station_id: str
     issued_at: datetime
     first_window_start: datetime
     last_window_start: datetime
+    input_flagged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,7 @@ class PredictionMessage:
     first_window_start: datetime
     last_window_start: datetime
     produced_at: datetime
+    input_flagged: bool = False
 
 
 def _floats(count: int) -> str:
@@ -163,7 +168,7 @@ class PredictionEncoder:
             f'"short_term":{{"leads_h":[{_ints(self._short.leads)}],"temperature_c":[%s]}},'
             f'"long_term":{{"leads_h":[{_ints(self._long.leads)}],"temperature_c":[%s]}},'
             '"input_window":{"first_window_start":"%s","last_window_start":"%s"},'
-            '"produced_at":"%s"}'
+            '"input_flagged":%s,"produced_at":"%s"}'
         )
         self._stamps: dict[datetime, str] = {}
         self._stations: dict[str, str] = {}
@@ -237,6 +242,7 @@ class PredictionEncoder:
                         view(long, p50_text, p50),
                         stamp(item.first_window_start),
                         stamp(item.last_window_start),
+                        "true" if item.input_flagged else "false",
                         produced,
                     )
                 ).encode()
@@ -278,6 +284,12 @@ def _view(value: Any, name: str) -> LeadView:
     leads = _int_list(value.get("leads_h"), f"{name}.leads_h")
     temps = _float_list(value.get("temperature_c"), f"{name}.temperature_c", len(leads))
     return LeadView(leads, temps)
+
+
+def _flag(value: Any, name: str) -> bool:
+    if type(value) is not bool:
+        raise ValueError(f"{name} must be true or false")
+    return value
 
 
 def _text(obj: dict[str, Any], name: str) -> str:
@@ -327,6 +339,7 @@ def decode_prediction(
             first_window_start=_parse_ts(window.get("first_window_start"), "first_window_start"),
             last_window_start=_parse_ts(window.get("last_window_start"), "last_window_start"),
             produced_at=_parse_ts(obj.get("produced_at"), "produced_at"),
+            input_flagged=_flag(obj.get("input_flagged", False), "input_flagged"),
         )
     except (ValueError, TypeError) as exc:
         return InvalidRecord("wrong_type", str(exc)[:200])

@@ -50,6 +50,9 @@ MODEL_FILES: tuple[str, ...] = (
     ADAPTER_FILE,
 )
 
+# A model name that holds versions (``wxstream.models.registry``) keeps them in this folder.
+VERSIONS_DIR = "versions"
+
 FORMAT_NAME = "wxstream-forecasting-model"
 FORMAT_VERSION = 1
 TARGET_MODES = ("residual", "absolute")
@@ -181,6 +184,12 @@ def write_model_dir(
         raise ModelError(
             f"model directory already exists: {target}",
             fix="choose another --name, or remove the old directory",
+        )
+    if (target / VERSIONS_DIR).is_dir():
+        # Overwriting would drop every version, the aliases and their history.
+        raise ModelError(
+            f"model {name!r} has versions, which are never overwritten: {target}",
+            fix=f"add a version with `wxstream train --name {name}`, or choose another name",
         )
     forecasting_dir.mkdir(parents=True, exist_ok=True)
     tmp = forecasting_dir / f".{name}.tmp-{uuid.uuid4().hex[:8]}"

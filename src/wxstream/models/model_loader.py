@@ -1,4 +1,8 @@
-"""Finding and loading model directories: ``load_model`` and ``resolve_model_dir``."""
+"""Finding and loading model directories: ``load_model`` and ``resolve_model_dir``.
+
+A model reference (``NAME``, ``NAME@VERSION``, ``NAME@ALIAS``) is resolved by the
+registry (``wxstream.models.registry``), the one copy of that logic.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wxstream.errors import ModelError, ModelNotFoundError
+from wxstream.errors import ModelError, ModelNotFoundError, WxstreamError
 from wxstream.models.forecasting_model import ForecastingModel
-from wxstream.models.model_dir import FIX_NO_MODEL, METADATA_FILE, model_path, read_model_dir
+from wxstream.models.model_dir import FIX_NO_MODEL, METADATA_FILE, read_model_dir
+from wxstream.models.registry import ModelRef, resolve, resolve_version
 from wxstream.models.runtime import resolve_device
 from wxstream.settings import ModelSettings
 
@@ -22,7 +27,7 @@ class ModelEntry:
     """One directory under ``trained/forecasting`` as listed by ``wxstream models list``.
 
     Attributes:
-        name: the directory name.
+        name: the model name (the folder's name).
         path: the directory.
         metadata: parsed ``metadata.json``, or ``None`` when unreadable.
         problem: why the metadata could not be read, else ``None``.
@@ -40,10 +45,10 @@ class ModelEntry:
 
 
 def list_models(forecasting_dir: Path) -> list[ModelEntry]:
-    """Every model directory under ``forecasting_dir``, oldest first (by ``created``, then name).
+    """Every model name under ``forecasting_dir``, oldest first (by ``created``, then name).
 
-    Hidden folders (in-progress writes) are skipped; a directory with unreadable
-    metadata is listed with its ``problem``.
+    A versioned name is listed by its champion; hidden folders (in-progress writes) are
+    skipped; a name whose champion is unreadable is listed with its ``problem``.
     """
     if not forecasting_dir.is_dir():
         return []
@@ -52,27 +57,29 @@ def list_models(forecasting_dir: Path) -> list[ModelEntry]:
         if not child.is_dir() or child.name.startswith("."):
             continue
         try:
-            data = json.loads((child / METADATA_FILE).read_text(encoding="utf-8"))
+            _, path = resolve_version(forecasting_dir, ModelRef(child.name))
+            data = json.loads((path / METADATA_FILE).read_text(encoding="utf-8"))
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
-            entries.append(ModelEntry(child.name, child, data))
-        except (OSError, ValueError) as exc:
+            entries.append(ModelEntry(child.name, path, data))
+        except (OSError, ValueError, WxstreamError) as exc:
             entries.append(ModelEntry(child.name, child, None, f"{METADATA_FILE}: {exc}"))
     return sorted(entries, key=lambda e: (e.created, e.name))
 
 
 def resolve_model_dir(settings: ModelSettings) -> Path:
-    """The directory of ``settings.model_name``, or of the newest model when it is ``None``.
+    """The directory ``settings.model_name`` names, or the newest model's when it is ``None``.
+
+    A name is ``NAME`` (its champion), ``NAME@VERSION``, ``NAME@champion`` or
+    ``NAME@challenger``; the registry resolves it (``wxstream.models.registry.resolve``).
 
     Raises:
-        ModelNotFoundError: the named directory, or any model at all, is missing.
+        ModelNotFoundError: the named model or version, or any model at all, is missing.
+        IncompleteVersionError: the version is half-copied or changed.
     """
     root = settings.forecasting_dir
     if settings.model_name is not None:
-        path = model_path(root, settings.model_name)
-        if not path.is_dir():
-            raise ModelNotFoundError(f"model directory not found: {path}", fix=FIX_NO_MODEL)
-        return path
+        return resolve(root, settings.model_name)
     readable = [e for e in list_models(root) if e.metadata is not None]
     if not readable:
         raise ModelNotFoundError(f"no model found under {root}", fix=FIX_NO_MODEL)

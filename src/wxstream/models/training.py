@@ -274,13 +274,34 @@ def save_trained(
         extra_metadata: more top-level metadata keys.
         overwrite: replace an existing directory of that name.
     """
+    bundle = trained_bundle(
+        result,
+        name,
+        sources=sources,
+        test_metrics=test_metrics,
+        data_ranges=data_ranges,
+        extra_metadata=extra_metadata,
+    )
+    return _write_model_dir(forecasting_dir, name, bundle, overwrite=overwrite)
+
+
+def trained_bundle(
+    result: TrainingResult,
+    name: str,
+    *,
+    sources: Sequence[str] = (),
+    test_metrics: Mapping[str, Any] | None = None,
+    data_ranges: Mapping[str, Any] | None = None,
+    extra_metadata: Mapping[str, Any] | None = None,
+) -> ModelBundle:
+    """The model directory :func:`save_trained` writes, in memory (same arguments)."""
     extra: dict[str, Any] = dict(extra_metadata or {})
     bundle = result.to_bundle(name, sources=sources, extra_metadata=extra)
     if test_metrics:
         bundle.metadata["metrics"]["test"] = dict(test_metrics)
     if data_ranges:
         bundle.metadata["data"].update(dict(data_ranges))
-    return _write_model_dir(forecasting_dir, name, bundle, overwrite=overwrite)
+    return bundle
 
 
 def holdout_tail(rows: pd.DataFrame, fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:

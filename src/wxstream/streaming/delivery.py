@@ -2,8 +2,8 @@
 
 Two guarantees, one interface (:class:`Delivery`):
 
-* :class:`TransactionalDelivery` (``exactly-once``): forecasts, dead letters and the
-  consumer offsets go in one Kafka transaction
+* :class:`TransactionalDelivery` (``exactly-once``): forecasts, dead letters, the
+  quality stage's findings and the consumer offsets go in one Kafka transaction
   (``send_offsets_to_transaction`` with the consumer's group metadata); a
   ``read_committed`` reader sees every forecast exactly once. An abortable failure
   aborts the transaction and reports ``False``: the caller rewinds to the committed
@@ -55,6 +55,8 @@ def _produce_all(
             send(settings.predictions_topic, value, key)
         for record in batch.dead_letters:
             send(settings.dlq_topic, record.value, record.key, record.headers)
+        for key, value in batch.anomalies:
+            send(settings.anomalies_topic, value, key)
         producer.poll(0)
 
 
@@ -68,7 +70,8 @@ def _error_of(exc: KafkaException) -> ConfluentKafkaError | None:
 
 
 class TransactionalDelivery:
-    """Exactly-once: one transaction per delivery (forecasts + dead letters + offsets)."""
+    """Exactly-once: one transaction per delivery (forecasts + dead letters + findings +
+    offsets)."""
 
     thread_safe = True
     commits_offsets = True

@@ -19,12 +19,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from wxstream.anomalies.stage import QualityStage
 from wxstream.messages.predictions import PredictionEncoder
 from wxstream.settings import ServeSettings
-from wxstream.streaming.core.assembly import BatchAssembler, IngestCounts, InputRecord, WorkBatch
+from wxstream.streaming.core.assembly import BatchAssembler, InputRecord, WorkBatch
 from wxstream.streaming.core.backpressure import BackPressure
 from wxstream.streaming.core.batching import ReleaseQueue, complete, merge_positions, should_flush
 from wxstream.streaming.core.commit import CommitRule
+from wxstream.streaming.core.counts import IngestCounts
 from wxstream.streaming.core.outgoing import Outgoing, build_outgoing
 from wxstream.streaming.core.restore import RestorePolicy
 from wxstream.streaming.core.stopping import StopRule
@@ -51,6 +53,7 @@ class InferenceService:
         source: where records come from (a
             :class:`~wxstream.streaming.record_source.KafkaRecordSource`).
         clock: monotonic seconds of every rule (a fake one in tests).
+        quality: the quality stage in front of the windows (``None``: off).
     """
 
     def __init__(
@@ -63,6 +66,7 @@ class InferenceService:
         metrics: ServiceMetrics,
         source: RecordSource,
         clock: Callable[[], float] = time.monotonic,
+        quality: QualityStage | None = None,
     ) -> None:
         self.settings = settings
         self.forecaster = forecaster
@@ -79,7 +83,12 @@ class InferenceService:
             max_ahead_h=settings.max_ahead_h,
             max_jump_h=settings.max_jump_h,
             clock=clock,
+            quality=quality,
         )
+        leads = tuple(model.leads_h)
+        # The residual check scores an observation against the 1 h forecast issued
+        # for its hour (a model without a 1 h lead gives it nothing to score).
+        self._next_hour_lead = leads.index(1) if 1 in leads else None
         self.pressure = BackPressure(settings.max_in_flight_batches, settings.pause_after_ms)
         self.commits = CommitRule(
             settings.commit_interval_ms, settings.max_in_flight_batches * 4, clock()
@@ -312,6 +321,8 @@ class InferenceService:
         self._submit_sealed()
 
     def _completed(self, batch: WorkBatch, forecasts: np.ndarray) -> None:
+        if self._next_hour_lead is not None and self.assembler.quality.enabled:
+            self.assembler.remember_forecasts(batch, forecasts, self._next_hour_lead)
         # Non-finite forecasts become dead letters counted in batch.counts (at commit).
         outgoing, _non_finite = build_outgoing(
             batch,

@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from wxstream.errors import ConfigError
-from wxstream.streaming.core.assembly import IngestCounts
+from wxstream.streaming.core.counts import IngestCounts
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,22 @@ class ServiceMetrics:
         self.duplicates = Counter(
             "wxstream_duplicates_ignored",
             "Feature windows ignored because the station already had that window.",
+            registry=r,
+        )
+        self.anomalies = Counter(
+            "wxstream_anomalies",
+            "Findings of the quality stage written to the anomalies topic, by check and severity.",
+            ["check", "severity"],
+            registry=r,
+        )
+        self.qc_skipped = Counter(
+            "wxstream_qc_skipped",
+            "Flagged hours kept out of their station's window (policy skip).",
+            registry=r,
+        )
+        self.qc_imputed = Counter(
+            "wxstream_qc_imputed",
+            "Flagged hours whose values were replaced in the window (policy impute).",
             registry=r,
         )
         self.batch_size = Histogram(
@@ -135,6 +151,12 @@ class ServiceMetrics:
             self.windows_reset.inc(counts.resets)
         for reason, n in counts.dead_letters.items():
             self.dead_lettered.labels(reason=reason).inc(n)
+        for (check, severity), n in counts.anomalies.items():
+            self.anomalies.labels(check=check, severity=severity).inc(n)
+        if counts.qc_skipped:
+            self.qc_skipped.inc(counts.qc_skipped)
+        if counts.qc_imputed:
+            self.qc_imputed.inc(counts.qc_imputed)
 
     def record_restored(self, records: int) -> None:
         """Count records read back to rebuild windows (each read back counts)."""

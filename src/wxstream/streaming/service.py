@@ -31,7 +31,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from wxstream.anomalies.stage import QualityStage
+from wxstream.anomalies.thresholds_file import QC_THRESHOLDS_FILE, read_qc_thresholds
 from wxstream.errors import ConfigError
 from wxstream.kafka.admin import require_topics
 from wxstream.kafka.clients import make_consumer, make_producer
@@ -157,10 +160,10 @@ def run_service(
     model_dir = resolve_model_dir(settings.model)
     # Metadata and adapter only: the numpy runtime keeps torch out of this process.
     model = load_model(model_dir, device="cpu", runtime="numpy")
-    require_topics(
-        settings.kafka,
-        [settings.kafka.features_topic, settings.kafka.predictions_topic, settings.kafka.dlq_topic],
-    )
+    quality = quality_stage(settings, model_dir)
+    kafka = settings.kafka
+    topics = [kafka.features_topic, kafka.predictions_topic, kafka.dlq_topic]
+    require_topics(kafka, [*topics, kafka.anomalies_topic] if quality is not None else topics)
     metrics = metrics or ServiceMetrics()
     metrics.serve(settings.metrics_port, host=settings.metrics_host)
     try:
@@ -178,7 +181,7 @@ def run_service(
             actors = spawn_actors(settings.ray.num_actors, model_dir, placement)
             pool = ActorPool(actors, max_call_retries=settings.max_call_retries)
             try:
-                service = _build_service(settings, model, pool, metrics)
+                service = _build_service(settings, model, pool, metrics, quality)
                 if on_ready is not None:
                     on_ready()
                 reason = service.run(stop)
@@ -224,8 +227,29 @@ def run_service(
     return summary
 
 
+def quality_stage(settings: ServeSettings, model_dir: Path) -> QualityStage | None:
+    """The quality stage the settings ask for, with the model directory's limits
+    (``None``: off, by the settings or because the model has no limits)."""
+    if not settings.quality_checks:
+        return None
+    thresholds = read_qc_thresholds(model_dir)
+    if thresholds is None:
+        logger.warning(
+            "%s has no %s: the quality stage is off (wxstream train writes one; "
+            "wxstream anomalies evaluate --write-thresholds adds one to a model)",
+            model_dir,
+            QC_THRESHOLDS_FILE,
+        )
+        return None
+    return QualityStage(thresholds, settings.qc_policy)
+
+
 def _build_service(
-    settings: ServeSettings, model: ForecastingModel, pool: ActorPool, metrics: ServiceMetrics
+    settings: ServeSettings,
+    model: ForecastingModel,
+    pool: ActorPool,
+    metrics: ServiceMetrics,
+    quality: QualityStage | None = None,
 ) -> InferenceService:
     kafka = settings.kafka
     timeout_s = kafka.request_timeout_s * 3
@@ -263,4 +287,5 @@ def _build_service(
         source=KafkaRecordSource(consumer, kafka, settings.group_id),
         delivery=delivery,
         metrics=metrics,
+        quality=quality,
     )

@@ -7,9 +7,15 @@ records (anything with the :class:`InputRecord` methods, e.g. a confluent-kafka
 so. A sealed batch carries everything its release needs: the forecasts to compute,
 the dead letters, and the positions (next offsets) of every record gathered into it.
 
-Records below a partition's *restore mark* only rebuild windows: they were processed
-before (a restart, a rebalance, a rewind after an aborted transaction), so they emit
-nothing, dead-letter nothing and move no offset.
+Every decoded message passes the quality stage
+(:class:`~wxstream.anomalies.stage.QualityStage`) before its window: its findings are
+encoded for ``weather-anomalies`` and travel in the batch (the same transaction as the
+forecasts), and its policy may keep a flagged hour out of the window or replace its
+values.
+
+Records below a partition's *restore mark* only rebuild windows (and the quality
+stage's state): they were processed before (a restart, a rebalance, a rewind after an
+aborted transaction), so they emit nothing, dead-letter nothing and move no offset.
 """
 
 from __future__ import annotations
@@ -18,15 +24,19 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from wxstream.anomalies.stage import QualityStage, Screened
 from wxstream.messages import FeatureMessage, InvalidRecord, decode_record
+from wxstream.messages.anomalies import AnomalySource, anomaly_key, encode_anomaly
 from wxstream.messages.dead_letters import DeadLetter, dead_letter
 from wxstream.messages.features import DEFAULT_MAX_AHEAD_H
 from wxstream.messages.predictions import ForecastInput
+from wxstream.streaming.core.counts import IngestCounts
 from wxstream.streaming.core.windows import (
     StationWindow,
     WindowEntry,
@@ -63,31 +73,6 @@ class ForecastRequest:
     value: bytes | None
 
 
-@dataclass
-class IngestCounts:
-    """What records did: per :meth:`BatchAssembler.ingest` call (metrics), per batch
-    (:attr:`WorkBatch.counts`), or summed over committed batches (the run's totals)."""
-
-    records: int = 0
-    restored: int = 0
-    forecasts: int = 0
-    duplicates: int = 0
-    out_of_order: int = 0
-    resets: int = 0
-    dead_letters: dict[str, int] = field(default_factory=dict)
-
-    def add(self, other: IngestCounts) -> None:
-        """Add ``other``'s counts to these."""
-        self.records += other.records
-        self.restored += other.restored
-        self.forecasts += other.forecasts
-        self.duplicates += other.duplicates
-        self.out_of_order += other.out_of_order
-        self.resets += other.resets
-        for reason, n in other.dead_letters.items():
-            self.dead_letters[reason] = self.dead_letters.get(reason, 0) + n
-
-
 @dataclass(frozen=True)
 class WorkBatch:
     """A sealed batch: forecasts to compute plus everything its release carries.
@@ -99,6 +84,7 @@ class WorkBatch:
         positions: partition -> next offset, covering every record of the batch.
         sealed_at: ``time.monotonic()`` when sealed.
         counts: what the batch's records did (restored records excluded).
+        anomalies: ``(key, value)`` records for ``weather-anomalies``, in input order.
     """
 
     seq: int
@@ -107,6 +93,7 @@ class WorkBatch:
     positions: dict[int, int]
     sealed_at: float
     counts: IngestCounts = field(default_factory=IngestCounts)
+    anomalies: tuple[tuple[bytes, bytes], ...] = ()
 
     def inputs(self) -> npt.NDArray[np.float32]:
         """The ``(B, lookback, F)`` model input of the batch."""
@@ -128,6 +115,7 @@ class BatchAssembler:
         max_jump_h: how far a window may start ahead of its station's newest before a
             second record must confirm it (see :func:`~.windows.update`).
         clock: monotonic seconds (how long records wait; a fake one in tests).
+        quality: the quality stage in front of the windows (``None``: off).
     """
 
     def __init__(
@@ -141,7 +129,9 @@ class BatchAssembler:
         clock: Callable[[], float] = time.monotonic,
         max_ahead_h: float = DEFAULT_MAX_AHEAD_H,
         max_jump_h: float | None = None,
+        quality: QualityStage | None = None,
     ) -> None:
+        self.quality = QualityStage(None) if quality is None else quality
         self.max_ahead_ms = int(max_ahead_h * 3_600_000)
         self.max_jump_h = max_jump_h
         self.topic = topic
@@ -154,6 +144,7 @@ class BatchAssembler:
         self.restore_marks: dict[int, int] = {}
         self._requests: list[ForecastRequest] = []
         self._dead: list[DeadLetter] = []
+        self._anomalies: list[tuple[bytes, bytes]] = []
         self._positions: dict[int, int] = {}
         self._first_at: float | None = None
         self._gathered = IngestCounts()
@@ -166,17 +157,22 @@ class BatchAssembler:
         self.restore_marks[partition] = mark
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
-        """Forget the windows and restore marks of partitions no longer assigned."""
+        """Forget the windows, restore marks and station checks of partitions no longer
+        assigned."""
         for partition in partitions:
-            self.windows.pop(partition, None)
+            stations = self.windows.pop(partition, None)
+            if stations:
+                self.quality.forget(stations)
             self.restore_marks.pop(partition, None)
 
     def reset(self) -> None:
         """Forget every window and the batch being gathered (after a rewind)."""
         self.windows.clear()
         self.restore_marks.clear()
+        self.quality.reset()
         self._requests.clear()
         self._dead.clear()
+        self._anomalies.clear()
         self._positions.clear()
         self._first_at = None
         self._gathered = IngestCounts()
@@ -221,60 +217,125 @@ class BatchAssembler:
         counts: IngestCounts,
     ) -> None:
         rows = self._to_rows([item[5] for item in valid])
-        lookback, tolerance = self.lookback, self.gap_tolerance_h
-        windows, requests = self.windows, self._requests
-        accepted = WindowOutcome.ACCEPTED
-        for (record, partition, offset, restoring, value, msg), row in zip(
+        screening = self.quality.enabled
+        for (record, partition, offset, restoring, value, decoded), decoded_row in zip(
             valid, rows, strict=True
         ):
-            stations = windows.get(partition)
-            if stations is None:
-                stations = windows[partition] = {}
-            station = msg.station_id
-            event = feed(
-                stations,
+            entry: tuple[FeatureMessage, npt.NDArray[np.float32]] | None = (decoded, decoded_row)
+            if screening:
+                entry = self._screen(decoded, decoded_row, partition, offset, restoring, counts)
+            if entry is not None:
+                self._feed(record, partition, offset, restoring, value, *entry, counts)
+
+    def _screen(  # noqa: PLR0917 - one record's place and content
+        self,
+        msg: FeatureMessage,
+        row: npt.NDArray[np.float32],
+        partition: int,
+        offset: int,
+        restoring: bool,
+        counts: IngestCounts,
+    ) -> tuple[FeatureMessage, npt.NDArray[np.float32]] | None:
+        """The quality stage's verdict on one message: what its window gets, if anything."""
+        screened = self.quality.screen(msg)
+        if screened.anomalies and not restoring:
+            self._report(screened, partition, offset, counts)
+        kept = screened.message
+        if kept is None:
+            counts.qc_skipped += 0 if restoring else 1
+            return None
+        if kept is not msg:
+            counts.qc_imputed += 0 if restoring else 1
+            return kept, self._to_rows([kept])[0]
+        return msg, row
+
+    def _feed(  # noqa: PLR0917 - one record's place and content
+        self,
+        record: InputRecord,
+        partition: int,
+        offset: int,
+        restoring: bool,
+        value: bytes | None,
+        msg: FeatureMessage,
+        row: npt.NDArray[np.float32],
+        counts: IngestCounts,
+    ) -> None:
+        """Put one message into its station's window; a full window becomes a request."""
+        stations = self.windows.get(partition)
+        if stations is None:
+            stations = self.windows[partition] = {}
+        station = msg.station_id
+        event = feed(
+            stations,
+            station,
+            WindowEntry(msg.window_start, row),
+            self.lookback,
+            self.gap_tolerance_h,
+            max_jump_h=self.max_jump_h,
+        )
+        if event.outcome is not WindowOutcome.ACCEPTED:
+            if restoring:
+                return
+            if event.outcome is WindowOutcome.JUMPED:
+                jump = f"{event.gap_h:g} h ahead of the station's newest window"
+                self._reject(record, partition, offset, InvalidRecord("window_jump", jump), counts)
+            elif event.outcome is WindowOutcome.DUPLICATE:
+                counts.duplicates += 1
+            else:
+                counts.out_of_order += 1
+            return
+        if event.reset and not restoring:
+            counts.resets += 1
+            logger.debug(
+                "station %s: %.1f h gap before %s, window restarted",
                 station,
-                WindowEntry(msg.window_start, row),
-                lookback,
-                tolerance,
-                max_jump_h=self.max_jump_h,
+                event.gap_h,
+                msg.window_start.isoformat(),
             )
-            if event.outcome is not accepted:
-                if event.outcome is WindowOutcome.JUMPED:
-                    if not restoring:
-                        jump = f"{event.gap_h:g} h ahead of the station's newest window"
-                        invalid = InvalidRecord("window_jump", jump)
-                        self._reject(record, partition, offset, invalid, counts)
-                    continue
-                if not restoring:
-                    if event.outcome is WindowOutcome.DUPLICATE:
-                        counts.duplicates += 1
-                    else:
-                        counts.out_of_order += 1
-                continue
-            if event.reset and not restoring:
-                counts.resets += 1
-                logger.debug(
-                    "station %s: %.1f h gap before %s, window restarted",
-                    station,
-                    event.gap_h,
-                    msg.window_start.isoformat(),
-                )
-            window = event.window
-            if window is None or restoring:
-                continue
-            counts.forecasts += 1
-            requests.append(
-                ForecastRequest(
-                    ForecastInput(station, msg.window_end, window.first_start, msg.window_start),
-                    window,
-                    partition,
-                    offset,
-                    record.timestamp()[1],
-                    record.key(),
-                    value,
-                )
+        window = event.window
+        if window is None or restoring:
+            return
+        counts.forecasts += 1
+        flagged = self.quality.enabled and self.quality.window_flagged(
+            station, window.first_start, msg.window_start
+        )
+        self._requests.append(
+            ForecastRequest(
+                ForecastInput(
+                    station, msg.window_end, window.first_start, msg.window_start, flagged
+                ),
+                window,
+                partition,
+                offset,
+                record.timestamp()[1],
+                record.key(),
+                value,
             )
+        )
+
+    def _report(
+        self, screened: Screened, partition: int, offset: int, counts: IngestCounts
+    ) -> None:
+        """Encode the findings of one record for ``weather-anomalies``."""
+        source = AnomalySource(self.topic, partition, offset)
+        detected_at = datetime.fromtimestamp(self._clock_ms() / 1000, UTC)
+        found = counts.anomalies
+        for anomaly, observed in zip(screened.anomalies, screened.values, strict=True):
+            value = encode_anomaly(anomaly, value=observed, source=source, detected_at=detected_at)
+            self._anomalies.append((anomaly_key(anomaly), value))
+            kind = (anomaly.check, anomaly.severity)
+            found[kind] = found.get(kind, 0) + 1
+
+    def remember_forecasts(
+        self, batch: WorkBatch, forecasts: npt.NDArray[np.float32], lead_index: int
+    ) -> None:
+        """Give the quality stage each window's forecast for the next hour (``lead_index``:
+        the position of the 1 h lead), to score that hour's observation on arrival."""
+        remember = self.quality.remember_forecast
+        for request, quantiles in zip(batch.requests, forecasts, strict=True):
+            p10, p50, p90 = (float(v) for v in quantiles[lead_index])
+            if np.isfinite((p10, p50, p90)).all():
+                remember(request.source.station_id, request.source.issued_at, p10, p50, p90)
 
     def _reject(
         self,
@@ -337,9 +398,11 @@ class BatchAssembler:
             dict(self._positions),
             self._clock(),
             self._gathered,
+            tuple(self._anomalies),
         )
         self._requests.clear()
         self._dead.clear()
+        self._anomalies.clear()
         self._positions.clear()
         self._first_at = None
         self._gathered = IngestCounts()

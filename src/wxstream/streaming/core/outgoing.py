@@ -1,5 +1,6 @@
-"""From a finished batch to what goes to Kafka (pure): encoded forecasts plus dead
-letters, including a dead letter for every window whose forecast is not finite."""
+"""From a finished batch to what goes to Kafka (pure): encoded forecasts, dead letters
+(including one for every window whose forecast is not finite) and the quality stage's
+findings."""
 
 from __future__ import annotations
 
@@ -25,11 +26,13 @@ class Outgoing:
         predictions: ``(key, value)`` forecast records, in input order.
         dead_letters: rejected input records, in input order.
         timestamps_ms: Kafka timestamps of the inputs behind each forecast.
+        anomalies: ``(key, value)`` records for ``weather-anomalies``, in input order.
     """
 
     predictions: list[tuple[bytes | None, bytes]]
     dead_letters: Sequence[DeadLetter]
     timestamps_ms: list[int]
+    anomalies: Sequence[tuple[bytes, bytes]] = ()
 
 
 def build_outgoing(
@@ -81,5 +84,6 @@ def build_outgoing(
         ],
         dead_letters=dead,
         timestamps_ms=[r.timestamp_ms for r in requests],
+        anomalies=batch.anomalies,
     )
     return outgoing, bad

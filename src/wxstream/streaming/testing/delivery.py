@@ -60,6 +60,11 @@ class ListDelivery:
         """Every delivered forecast record, in delivery order."""
         return [p for batch in self.delivered for p in batch.predictions]
 
+    @property
+    def anomalies(self) -> list[tuple[bytes, bytes]]:
+        """Every delivered quality-stage finding, in delivery order."""
+        return [a for batch in self.delivered for a in batch.anomalies]
+
     def deliver(
         self, batches: Sequence[Outgoing], positions: dict[int, int], group_metadata: Any = None
     ) -> bool:

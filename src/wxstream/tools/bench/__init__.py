@@ -1,7 +1,8 @@
 """``wxstream bench``: throughput, latency, memory, the one-at-a-time baseline and the
 cost of exactly-once, measured end to end through a real broker.
 
-- :mod:`wxstream.tools.bench.benchmark`: the runs and :func:`run_bench`.
+- :mod:`wxstream.tools.bench.benchmark`: :func:`run_bench`, which orders the runs.
+- :mod:`wxstream.tools.bench.runs`: the runs (throughput, latency, baseline).
 - :mod:`wxstream.tools.bench.bench_io`: topics, draining, the live receiver, memory.
 - :mod:`wxstream.tools.bench.load`: the paced producer in a process of its own.
 - :mod:`wxstream.tools.bench.baseline`: the one-message-at-a-time consumer.
@@ -25,12 +26,7 @@ from wxstream.tools.bench.bench_io import (
     wait_for_drain,
     wait_for_group,
 )
-from wxstream.tools.bench.benchmark import (
-    baseline_run,
-    latency_run,
-    run_bench,
-    throughput_run,
-)
+from wxstream.tools.bench.benchmark import run_bench
 from wxstream.tools.bench.load import LoadProcess, Offered
 from wxstream.tools.bench.report import (
     TARGETS,
@@ -43,6 +39,7 @@ from wxstream.tools.bench.report import (
     percentiles_ms,
     sustained_rate,
 )
+from wxstream.tools.bench.runs import baseline_run, latency_run, throughput_run
 
 __all__ = [
     "ACTOR_PROCESS_PREFIX",

@@ -234,11 +234,16 @@ def wait_for_group(
 
 @dataclass
 class BenchTopics:
-    """The features, predictions and dead-letter topics of one benchmark run."""
+    """The features, predictions, dead-letter and anomalies topics of one benchmark run."""
 
     features: str
     predictions: str
     dlq: str
+    anomalies: str
+
+    def names(self) -> list[str]:
+        """Features, predictions, dead-letter and anomalies topics, in that order."""
+        return [self.features, self.predictions, self.dlq, self.anomalies]
 
     def kafka(self, cluster: KafkaSettings) -> KafkaSettings:
         """``cluster``'s client settings naming these topics."""
@@ -247,13 +252,16 @@ class BenchTopics:
             features_topic=self.features,
             predictions_topic=self.predictions,
             dlq_topic=self.dlq,
+            anomalies_topic=self.anomalies,
         )
 
 
 def bench_topics(label: str, run_id: str) -> BenchTopics:
     """Topic names unique to a run and a step."""
     base = f"bench-{run_id}-{label}"
-    return BenchTopics(f"{base}-features", f"{base}-predictions", f"{base}-dlq")
+    return BenchTopics(
+        f"{base}-features", f"{base}-predictions", f"{base}-dlq", f"{base}-anomalies"
+    )
 
 
 def create_topics(cluster: KafkaSettings, partitions: int, *names: str) -> None:

@@ -19,6 +19,7 @@ TARGETS: Mapping[str, tuple[str, float]] = {
     "latency_p99_ms": ("<=", 100.0),
     "peak_rss_mb_per_actor": ("<=", 500.0),
     "exactly_once_vs_at_least_once": (">=", 0.70),
+    "quality_stage_cost": ("<=", 0.15),
 }
 """Metric -> (comparison, target) on a 2-core machine with the broker on it."""
 
@@ -133,6 +134,13 @@ def format_table(result: Mapping[str, Any]) -> list[str]:
         )
         lines.append(
             f"{guarantee:<14} {data['forecasts_per_s']:>10,.0f} forecasts/s (median of [{runs}])"
+        )
+    unchecked = result.get("throughput_without_quality_checks") or {}
+    if unchecked.get("runs"):
+        runs = ", ".join(f"{r['forecasts_per_s']:,.0f}" for r in unchecked["runs"])
+        lines.append(
+            f"{'no QC stage':<14} {unchecked['forecasts_per_s']:>10,.0f} forecasts/s "
+            f"(median of [{runs}])"
         )
     for data in result["throughput"].values():
         for run in data["runs"]:

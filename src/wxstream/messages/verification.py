@@ -1,0 +1,164 @@
+"""The ``weather-verification`` message: one forecast paired with what was observed.
+
+Wire format (one compact UTF-8 JSON object per record, key = station id)::
+
+    {"station_id":"EWR","issued_at":"2013-11-03T01:00:00Z","lead_h":3,
+     "valid_at":"2013-11-03T04:00:00Z","model_name":"lstm-nyc","model_version":"7",
+     "p10_c":4.5,"p50_c":6.25,"p90_c":8.0,"observed_c":7.2,
+     "abs_error_c":0.95,"pinball_c":0.31,"covered":true}
+
+* ``valid_at`` is ``issued_at + lead_h`` hours: the hour whose observation was used.
+* ``abs_error_c`` is ``|observed - p50|``; ``pinball_c`` the mean pinball loss of p10,
+  p50 and p90; ``covered`` whether ``p10 <= observed <= p90`` (the 80 % interval).
+* Floats are written with Python's shortest round-trip repr, so a record read back holds
+  the very same doubles: live skill rebuilt from the topic equals the skill kept live.
+
+:func:`decode_verification` never raises: bad input is an :class:`InvalidRecord`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from wxstream.messages.features import InvalidRecord, format_timestamp
+from wxstream.messages.json_codec import (
+    load_object,
+    read_schema,
+    schema_file,
+    text_field,
+    utc_field,
+)
+
+SCHEMA_RESOURCE: Final = "schemas/weather-verification.schema.json"
+
+
+@dataclass(frozen=True, slots=True)
+class SkillRecord:
+    """One forecast of one lead paired with the observation at its valid hour.
+
+    Attributes:
+        station_id: the station (also the record key).
+        issued_at: when the forecast was issued (UTC).
+        lead_h: lead in hours; the forecast is valid at ``issued_at + lead_h``.
+        model_name: the model that made the forecast.
+        model_version: its version.
+        p10_c: 10th percentile, degC.
+        p50_c: median, degC.
+        p90_c: 90th percentile, degC.
+        observed_c: the observed temperature at the valid hour, degC.
+        abs_error_c: ``|observed_c - p50_c|``.
+        pinball_c: mean pinball loss of the three quantiles, degC.
+        covered: whether ``p10_c <= observed_c <= p90_c``.
+    """
+
+    station_id: str
+    issued_at: datetime
+    lead_h: int
+    model_name: str
+    model_version: str
+    p10_c: float
+    p50_c: float
+    p90_c: float
+    observed_c: float
+    abs_error_c: float
+    pinball_c: float
+    covered: bool
+
+    @property
+    def valid_at(self) -> datetime:
+        """The hour the forecast is for: ``issued_at + lead_h`` hours."""
+        return self.issued_at + timedelta(hours=self.lead_h)
+
+
+_FLOATS: Final = ("p10_c", "p50_c", "p90_c", "observed_c", "abs_error_c", "pinball_c")
+
+
+def encode_verification(record: SkillRecord) -> bytes:
+    """The compact JSON value of a record.
+
+    Raises:
+        ValueError: a float is not finite (JSON has no NaN).
+    """
+    values = [float(getattr(record, name)) for name in _FLOATS]
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("verification values must be finite")
+    floats = ",".join(f'"{name}":{value!r}' for name, value in zip(_FLOATS, values, strict=True))
+    return (
+        f'{{"station_id":{json.dumps(record.station_id)},'
+        f'"issued_at":"{format_timestamp(record.issued_at)}",'
+        f'"lead_h":{int(record.lead_h)},'
+        f'"valid_at":"{format_timestamp(record.valid_at)}",'
+        f'"model_name":{json.dumps(record.model_name)},'
+        f'"model_version":{json.dumps(record.model_version)},'
+        f'{floats},"covered":{"true" if record.covered else "false"}}}'
+    ).encode()
+
+
+def _number(obj: dict[str, Any], name: str) -> float:
+    value = obj.get(name)
+    if type(value) not in (int, float):
+        raise ValueError(f"{name} must be a number")
+    number = float(value)  # type: ignore[arg-type]  # an int or a float, checked above
+    if not math.isfinite(number):
+        raise ValueError(f"{name} must be finite")
+    return number
+
+
+def _record(obj: dict[str, Any]) -> SkillRecord:
+    lead = obj.get("lead_h")
+    if type(lead) is not int or lead < 1:
+        raise ValueError("lead_h must be a positive integer")
+    covered = obj.get("covered")
+    if type(covered) is not bool:
+        raise ValueError("covered must be true or false")
+    issued_at = utc_field(obj.get("issued_at"), "issued_at")
+    if "valid_at" in obj and utc_field(obj.get("valid_at"), "valid_at") != issued_at + timedelta(
+        hours=lead
+    ):
+        raise ValueError("valid_at must be issued_at + lead_h hours")
+    p10, p50, p90, observed, abs_error, pinball = (_number(obj, name) for name in _FLOATS)
+    return SkillRecord(
+        station_id=text_field(obj, "station_id"),
+        issued_at=issued_at,
+        lead_h=lead,
+        model_name=text_field(obj, "model_name"),
+        model_version=text_field(obj, "model_version"),
+        p10_c=p10,
+        p50_c=p50,
+        p90_c=p90,
+        observed_c=observed,
+        abs_error_c=abs_error,
+        pinball_c=pinball,
+        covered=covered,
+    )
+
+
+def decode_verification(raw: bytes | bytearray | memoryview | None) -> SkillRecord | InvalidRecord:
+    """Decode one ``weather-verification`` value; never raises.
+
+    Returns:
+        the record, or an :class:`InvalidRecord` (``undecodable``, ``not_an_object`` or
+        ``wrong_type``) naming the problem.
+    """
+    obj = load_object(raw)
+    if isinstance(obj, InvalidRecord):
+        return obj
+    try:
+        return _record(obj)
+    except (ValueError, TypeError, OverflowError) as exc:
+        return InvalidRecord("wrong_type", str(exc)[:200])
+
+
+def schema_path() -> Path:
+    """Path of the JSON Schema (draft 2020-12) shipped as package data."""
+    return schema_file(SCHEMA_RESOURCE)
+
+
+def load_json_schema() -> dict[str, Any]:
+    """The message's JSON Schema as a dict."""
+    return read_schema(SCHEMA_RESOURCE)
