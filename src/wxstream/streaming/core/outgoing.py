@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from wxstream.messages.dead_letters import DeadLetter, dead_letter
 from wxstream.messages.predictions import PredictionEncoder, finite_rows
-from wxstream.streaming.core.assembly import WorkBatch
+from wxstream.streaming.core.work_batch import WorkBatch
 
 NON_FINITE_REASON = "non_finite_forecast"
 
