@@ -266,6 +266,9 @@ class ReplaySettings:
         rate_per_s: messages per second, an alternative pace (``None``: not paced by rate).
         linger_ms: producer batching delay (librdkafka ``linger.ms``).
         progress: show a progress bar on stderr.
+        optional_fields: publish the optional fields (pressure, humidity, wind vector,
+            precipitation, station coordinates) the source has; ``False``: the required
+            fields only, as before they existed.
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -282,6 +285,7 @@ class ReplaySettings:
     rate_per_s: float | None = None
     linger_ms: int = 20
     progress: bool = True
+    optional_fields: bool = True
 
 
 @dataclass(frozen=True)

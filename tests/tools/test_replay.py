@@ -12,7 +12,7 @@ from confluent_kafka import Consumer
 
 from wxstream.data import load_nycflights13
 from wxstream.errors import ConfigError, DataError, TopicMissingError
-from wxstream.features import aggregate_hourly
+from wxstream.features import FEATURE_COLUMNS, aggregate_hourly
 from wxstream.messages import FeatureMessage, decode_feature
 from wxstream.settings import KafkaSettings, ReplaySettings
 from wxstream.tools import (
@@ -145,6 +145,8 @@ def test_replay_publishes_decodable_messages_keyed_by_station(
         msg = decode_feature(value)
         assert isinstance(msg, FeatureMessage)
         assert key == msg.station_id.encode()
+        assert msg.longitude is not None
+        assert msg.latitude is not None
         partitions_of.setdefault(key, set()).add(partition)
         starts.setdefault(msg.station_id, []).append(msg.window_start)
     assert all(len(p) == 1 for p in partitions_of.values())  # a station stays on one partition
@@ -177,3 +179,12 @@ def test_replay_to_a_missing_topic_says_how_to_create_it(kafka_settings: KafkaSe
         replay(ReplaySettings(kafka=missing, limit=1, progress=False))
     assert info.value.fix is not None
     assert "topics create" in info.value.fix
+
+
+def test_optional_fields_are_selected_unless_required_only(nyc: pd.DataFrame) -> None:
+    rich = select_features(nyc, ReplaySettings(start=NOV, end=DEC, progress=False)).rows
+    assert {"avg_pressure_hpa", "avg_wind_u", "longitude", "elevation_m"} <= set(rich.columns)
+    plain = select_features(
+        nyc, ReplaySettings(start=NOV, end=DEC, progress=False, optional_fields=False)
+    ).rows
+    assert list(plain.columns) == list(FEATURE_COLUMNS)
