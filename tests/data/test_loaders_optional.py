@@ -143,8 +143,8 @@ def test_generic_csv_mapping_reads_optional_fields(tmp_path: Path) -> None:
         "relative_humidity": ["rh", "1"],
         "wind_direction": ["dd", "deg"],
         "precipitation": ["rain", "in"],
-        "latitude": -41.3,
-        "longitude": 174.8,
+        "latitude": -12.5,
+        "longitude": 45.25,
         "elevation": 12,
     }
     mapping = ColumnMapping.from_json(spec)
@@ -155,7 +155,7 @@ def test_generic_csv_mapping_reads_optional_fields(tmp_path: Path) -> None:
     assert df["wind_u_ms"].iloc[0] == pytest.approx(5.0)  # from the west: blows east
     assert (df["wind_u_ms"].iloc[1], df["wind_v_ms"].iloc[1]) == (0.0, 0.0)  # calm
     assert df["precipitation_mm"].iloc[0] == pytest.approx(2.54)
-    assert df["latitude"].tolist() == [-41.3, -41.3]
+    assert df["latitude"].tolist() == [-12.5, -12.5]
     assert df["elevation_m"].tolist() == [12.0, 12.0]
     with pytest.raises(DataError, match="pressure unit"):
         ColumnMapping.from_json({**spec, "pressure": ["slp", "mbar"]})
