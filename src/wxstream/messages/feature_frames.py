@@ -22,7 +22,7 @@ from wxstream.messages.features import (
     FeatureMessage,
     format_timestamp,
 )
-from wxstream.messages.optional_fields import OPTIONAL_RANGES, encode_optional
+from wxstream.messages.optional_fields import OPTIONAL_RANGES
 
 
 def publishable_mask(features: pd.DataFrame) -> np.ndarray:
@@ -74,6 +74,24 @@ def optional_columns(rows: pd.DataFrame) -> list[list[float | None]] | None:
     return columns
 
 
+def _optional_tails(rows: pd.DataFrame) -> list[str]:
+    """Per row, the JSON members of its optional values (what :func:`encode_optional`
+    writes), built column by column: one string per value, joined per row."""
+    parts: list[list[str]] = []
+    for name, (low, high) in OPTIONAL_RANGES.items():
+        if name not in rows.columns:
+            continue
+        values = rows[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            keep = (values >= low) & (values <= high)
+        prefix = f',"{name}":'
+        listed, kept = values.tolist(), keep.tolist()
+        parts.append([prefix + repr(v) if k else "" for v, k in zip(listed, kept, strict=True)])
+    if not parts:
+        return [""] * len(rows)
+    return ["".join(row) for row in zip(*parts, strict=True)]
+
+
 def _iso_column(values: pd.Series) -> list[str]:
     stamps = pd.to_datetime(values, utc=True)
     if (stamps.dt.microsecond == 0).all() and (stamps.dt.nanosecond == 0).all():
@@ -98,12 +116,7 @@ def encode_frame(features: pd.DataFrame) -> list[tuple[bytes, bytes]]:
     counts = rows["observation_count"].to_numpy(dtype=np.int64).tolist()
     starts = _iso_column(rows["window_start"])
     ends = _iso_column(rows["window_end"])
-    optional = optional_columns(rows)
-    tails = (
-        [encode_optional(values) for values in zip(*optional, strict=True)]
-        if optional is not None
-        else [""] * len(rows)
-    )
+    tails = _optional_tails(rows)
     out: list[tuple[bytes, bytes]] = []
     append = out.append
     for station, start, end, avg_t, avg_d, avg_w, min_t, max_t, count, tail in zip(
