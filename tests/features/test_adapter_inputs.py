@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -12,8 +13,8 @@ import pytest
 from wxstream.errors import ConfigError
 from wxstream.features import aggregate_hourly
 from wxstream.features.adapter import FeatureAdapter, default_adapter, input_catalogue
-from wxstream.messages import FIELDS, FeatureMessage, messages_from_frame, publishable_mask
-from wxstream.messages.optional_fields import OPTIONAL_FIELDS
+from wxstream.messages import FeatureMessage, messages_from_frame, publishable_mask
+from wxstream.messages.optional_fields import OptionalFields
 from wxstream.models.config import ModelConfig
 from wxstream.models.config_derived import adapter_for
 
@@ -36,8 +37,7 @@ T0 = datetime(2024, 1, 1, 0, tzinfo=UTC)
 
 def _message(start: datetime, **optional: float) -> FeatureMessage:
     base = FeatureMessage("S", start, start + timedelta(hours=1), 10.0, 5.0, 3.0, 10.0, 10.0, 1)
-    values = [optional.get(name) for name in OPTIONAL_FIELDS]
-    return FeatureMessage(*(getattr(base, name) for name in FIELDS), *values)
+    return replace(base, optional=OptionalFields(**optional) if optional else None)
 
 
 def _adapter(*inputs: dict[str, str]) -> FeatureAdapter:

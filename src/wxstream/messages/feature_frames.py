@@ -22,7 +22,7 @@ from wxstream.messages.features import (
     FeatureMessage,
     format_timestamp,
 )
-from wxstream.messages.optional_fields import OPTIONAL_RANGES
+from wxstream.messages.optional_fields import OPTIONAL_RANGES, optional_or_none
 
 
 def publishable_mask(features: pd.DataFrame) -> np.ndarray:
@@ -149,6 +149,8 @@ def messages_from_frame(features: pd.DataFrame) -> list[FeatureMessage]:
     if optional is None:
         return [FeatureMessage(*fields) for fields in required]
     return [
-        FeatureMessage(*fields, *extra)
-        for fields, extra in zip(required, zip(*optional, strict=True), strict=True)
+        FeatureMessage(station, start, end, t, d, w, low, high, count, optional_or_none(extra))
+        for (station, start, end, t, d, w, low, high, count), extra in zip(
+            required, zip(*optional, strict=True), strict=True
+        )
     ]

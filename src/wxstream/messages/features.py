@@ -55,7 +55,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from wxstream.messages.optional_fields import BadOptional, check_optional, encode_optional
+from wxstream.messages.optional_fields import (
+    BadOptional,
+    OptionalFieldAccess,
+    OptionalFields,
+    check_optional,
+    encode_optional,
+)
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 TEMPERATURE_RANGE_C: Final = (-90.0, 60.0)
@@ -134,12 +140,13 @@ JSON Schema). Stricter than :data:`TIMESTAMP_PATTERN`."""
 
 
 @dataclass(frozen=True, slots=True)
-class FeatureMessage:
+class FeatureMessage(OptionalFieldAccess):
     """One station's aggregated observations over one window ``[window_start, window_end)``.
 
     Timestamps are timezone-aware UTC datetimes; measurements are degC and m/s. The
-    optional fields (units in :mod:`wxstream.messages.optional_fields`) are ``None``
-    where the message lacks them.
+    optional fields (units in :mod:`wxstream.messages.optional_fields`) are attributes
+    too (``msg.longitude``), ``None`` where the message lacks them; ``optional`` holds
+    them all, ``None`` when it has none.
     """
 
     station_id: str
@@ -151,28 +158,7 @@ class FeatureMessage:
     min_temperature: float
     max_temperature: float
     observation_count: int
-    avg_pressure_hpa: float | None = None
-    avg_relative_humidity: float | None = None
-    avg_wind_u: float | None = None
-    avg_wind_v: float | None = None
-    precipitation_mm: float | None = None
-    latitude: float | None = None
-    longitude: float | None = None
-    elevation_m: float | None = None
-
-    def optional_values(self) -> tuple[float | None, ...]:
-        """The optional fields, in :data:`~wxstream.messages.optional_fields.OPTIONAL_FIELDS`
-        order."""
-        return (
-            self.avg_pressure_hpa,
-            self.avg_relative_humidity,
-            self.avg_wind_u,
-            self.avg_wind_v,
-            self.precipitation_mm,
-            self.latitude,
-            self.longitude,
-            self.elevation_m,
-        )
+    optional: OptionalFields | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,8 +195,7 @@ def format_timestamp(value: datetime) -> str:
 def encode_feature(msg: FeatureMessage) -> bytes:
     """The compact JSON value of a message (fields in :data:`FIELDS` order, then the
     optional fields it has)."""
-    optional = msg.optional_values()
-    tail = encode_optional(optional) if optional.count(None) != len(optional) else ""
+    tail = "" if msg.optional is None else encode_optional(msg.optional)
     return (
         f'{{"station_id":{json.dumps(msg.station_id)},'
         f'"window_start":"{format_timestamp(msg.window_start)}",'
@@ -319,9 +304,9 @@ def _check_window(obj: dict[str, Any]) -> tuple[datetime, datetime] | InvalidRec
     return start, end
 
 
-def _check_optional(obj: dict[str, Any]) -> tuple[float | None, ...] | InvalidRecord:
+def _check_optional(obj: dict[str, Any]) -> OptionalFields | InvalidRecord | None:
     if len(obj) == len(FIELDS):  # the fast path: a message of the required fields only
-        return ()
+        return None
     checked = check_optional(obj)
     if isinstance(checked, BadOptional):
         return InvalidRecord(checked.reason, checked.detail)
@@ -365,7 +350,7 @@ def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:
         low_t,
         high_t,
         count,
-        *optional,
+        optional,
     )
 
 
