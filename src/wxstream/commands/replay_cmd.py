@@ -60,7 +60,9 @@ def parse_instant(value: str | None, flag: str) -> datetime | None:
     "mapping_path",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     default=None,
-    help="JSON column mapping of --csv: timestamp, temperature, dewpoint, wind_speed with units.",
+    help="JSON column mapping of --csv: timestamp, temperature, dewpoint, wind_speed with "
+    "units; optionally pressure, relative_humidity, wind_direction, precipitation, latitude, "
+    "longitude, elevation (docs/data.md).",
 )
 @click.option("--start", default=None, help="First window start to replay (ISO-8601; UTC).")
 @click.option("--end", default=None, help="Replay windows starting before this (ISO-8601; UTC).")
@@ -117,6 +119,12 @@ def parse_instant(value: str | None, flag: str) -> datetime | None:
     help="Seed of where --inject-faults puts each fault.",
 )
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option(
+    "--required-fields-only",
+    is_flag=True,
+    help="Publish only the required fields, leaving out the optional ones (pressure, "
+    "humidity, wind vector, precipitation, station coordinates) the source has.",
+)
 def replay(
     *,
     bootstrap_servers: str,
@@ -137,6 +145,7 @@ def replay(
     inject_faults: str,
     fault_seed: int,
     no_progress: bool,
+    required_fields_only: bool,
 ) -> None:
     """Publish real observations to the features topic as hourly feature messages.
 
@@ -167,6 +176,7 @@ def replay(
         progress=not no_progress,
         inject_faults=inject_faults,
         fault_seed=fault_seed,
+        optional_fields=not required_fields_only,
     )
     summary = run_replay(replay_settings)
     window = (

@@ -31,6 +31,7 @@ from wxstream.features import aggregate_hourly
 from wxstream.kafka.admin import require_topics
 from wxstream.kafka.clients import kafka_errors, make_producer
 from wxstream.messages import encode_frame, publishable_mask
+from wxstream.messages.optional_fields import OPTIONAL_FIELDS
 from wxstream.settings import KafkaSettings, ReplaySettings
 from wxstream.tools.replay_faults import (
     InjectedFault,
@@ -129,7 +130,7 @@ def select_features(observations: pd.DataFrame, settings: ReplaySettings) -> Fea
         obs = obs.loc[obs["timestamp"] >= pd.Timestamp(settings.start).floor("h")]
     if settings.end is not None:
         obs = obs.loc[obs["timestamp"] < pd.Timestamp(settings.end).ceil("h") + _HOUR]
-    features = aggregate_hourly(obs.reset_index(drop=True))
+    features = _published_columns(aggregate_hourly(obs.reset_index(drop=True)), settings)
     if settings.start is not None:
         features = features.loc[features["window_start"] >= pd.Timestamp(settings.start)]
     if settings.end is not None:
@@ -147,6 +148,12 @@ def select_features(observations: pd.DataFrame, settings: ReplaySettings) -> Fea
     skipped = int(len(ok) - ok.sum())
     rows = features.loc[ok].reset_index(drop=True)
     return FeatureSelection(rows, skipped, int(rows["station_id"].nunique()))
+
+
+def _published_columns(features: pd.DataFrame, settings: ReplaySettings) -> pd.DataFrame:
+    if settings.optional_fields:
+        return features
+    return features.drop(columns=[c for c in OPTIONAL_FIELDS if c in features.columns])
 
 
 def _station_copies(features: pd.DataFrame, copies: int) -> pd.DataFrame:
