@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from wxstream.anomalies.faults import FAULTS, FaultSpec, fault_label, inject
@@ -171,8 +172,19 @@ def _run_hour(  # noqa: PLR0917 - one arrival hour and the stream's state
     for k, (msg, _) in enumerate(completed):
         out.p50[(msg.station_id, msg.window_end)] = q[k, :, P50]
         if stage is not None:
-            p10, p50, p90 = (float(q[k, 0, i]) for i in (P10, P50, P90))
-            stage.remember_forecast(msg.station_id, msg.window_end, p10, p50, p90)
+            _hand_back(stage, msg, q[k])
+
+
+def _hand_back(
+    stage: QualityStage, msg: FeatureMessage, quantiles: npt.NDArray[np.float64]
+) -> None:
+    """What the service gives the stage after a forecast: the 1 h forecast, and every
+    lead where the forecast flat line wants them (``BatchAssembler.remember_forecasts``)."""
+    p10, p50, p90 = (float(quantiles[0, i]) for i in (P10, P50, P90))
+    stage.remember_forecast(msg.station_id, msg.window_end, p10, p50, p90)
+    if stage.wants_run_forecasts:
+        rows = quantiles.tolist()
+        stage.remember_run_forecast(msg.station_id, msg.window_start, tuple(map(tuple, rows)))
 
 
 def forecast_mae(
