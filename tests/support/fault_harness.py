@@ -295,6 +295,8 @@ def serve_settings(
         ray=RaySettings(num_actors=2, dashboard=False, use_gpu=False),
         model=ModelSettings(storage_path=model_dir.parents[2], model_name=model_dir.name),
         group_id=f"fault-{uuid.uuid4().hex[:8]}",
+        # Findings are written, windows keep every hour: one forecast per full window.
+        qc_policy="use",
         batch_size=32,
         max_wait_ms=20,
         guarantee="at-least-once" if guarantee == "at-least-once" else "exactly-once",
@@ -317,6 +319,7 @@ def serve_command(settings: ServeSettings, ray_address: str | None, *extra: str)
         f"--predictions-topic={kafka.predictions_topic}",
         f"--dlq-topic={kafka.dlq_topic}",
         f"--anomalies-topic={kafka.anomalies_topic}",
+        f"--qc-policy={settings.qc_policy}",
         f"--model-storage-path={settings.model.storage_path}",
         f"--model-name={settings.model.model_name}",
         f"--group-id={settings.group_id}",

@@ -99,14 +99,18 @@ def _iso_column(values: pd.Series) -> list[str]:
     return [format_timestamp(ts.to_pydatetime()) for ts in stamps]
 
 
-def encode_frame(features: pd.DataFrame) -> list[tuple[bytes, bytes]]:
+def encode_frame(
+    features: pd.DataFrame, *, publishable_only: bool = True
+) -> list[tuple[bytes, bytes]]:
     """``(key, value)`` pairs for every publishable row of a feature frame, in row order.
 
     Byte-for-byte what :func:`feature_key` / :func:`encode_feature` produce, built column
     by column for replaying hundreds of thousands of windows. Rows that are not
-    publishable (see :func:`publishable_mask`) are skipped.
+    publishable (see :func:`publishable_mask`) are skipped, unless ``publishable_only``
+    is ``False`` (a replay of a broken sensor sends them: the service's decoder refuses
+    them into the dead-letter topic).
     """
-    rows = features.loc[publishable_mask(features)]
+    rows = features.loc[publishable_mask(features)] if publishable_only else features
     if rows.empty:
         return []
     stations = rows["station_id"].astype(str).tolist()

@@ -18,8 +18,7 @@ import pandas as pd
 
 from wxstream.anomalies.faults import FAULTS, FaultSpec, fault_label, inject
 from wxstream.errors import ConfigError
-from wxstream.messages import FeatureMessage, encode_feature, publishable_mask
-from wxstream.messages.features import MEASUREMENT_FIELDS
+from wxstream.messages import encode_frame, publishable_mask
 
 # Clean hours a fault leaves before it (the model's windows and the stage's history fill
 # first) and after it (the stage sees the series come back).
@@ -138,17 +137,4 @@ def encode_rows(rows: pd.DataFrame) -> list[tuple[bytes, bytes]]:
     """``(key, value)`` of every row, in order, out-of-range injected values included:
     a broken sensor's record is still sent, and the service's decoder refuses it into
     the dead-letter topic (:func:`~wxstream.messages.encode_frame` would leave it out)."""
-    starts = pd.to_datetime(rows["window_start"], utc=True).dt.to_pydatetime()
-    ends = pd.to_datetime(rows["window_end"], utc=True).dt.to_pydatetime()
-    avg_t, avg_d, avg_w, min_t, max_t = (
-        rows[name].to_numpy(dtype=np.float64).tolist() for name in MEASUREMENT_FIELDS
-    )
-    counts = rows["observation_count"].to_numpy(dtype=np.int64).tolist()
-    stations = rows["station_id"].astype(str).tolist()
-    pairs = []
-    for i, station in enumerate(stations):
-        message = FeatureMessage(
-            station, starts[i], ends[i], avg_t[i], avg_d[i], avg_w[i], min_t[i], max_t[i], counts[i]
-        )
-        pairs.append((station.encode(), encode_feature(message)))
-    return pairs
+    return encode_frame(rows, publishable_only=False)
