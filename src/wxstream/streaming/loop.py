@@ -30,6 +30,7 @@ from wxstream.streaming.core.counts import IngestCounts
 from wxstream.streaming.core.outgoing import Outgoing, build_outgoing
 from wxstream.streaming.core.restore import RestorePolicy
 from wxstream.streaming.core.stopping import StopRule
+from wxstream.streaming.core.versions import ServedVersion, VersionRouter
 from wxstream.streaming.delivery_thread import DeliveryReport, Sender, sender_for
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel
@@ -54,6 +55,9 @@ class InferenceService:
             :class:`~wxstream.streaming.record_source.KafkaRecordSource`).
         clock: monotonic seconds of every rule (a fake one in tests).
         quality: the quality stage in front of the windows (``None``: off).
+        champion_version: the champion's registry version id (``None``: the model's).
+        challenger: a second version served beside the champion (the forecaster then
+            returns both versions' forecasts; see :mod:`~.core.versions`).
     """
 
     def __init__(
@@ -67,6 +71,8 @@ class InferenceService:
         source: RecordSource,
         clock: Callable[[], float] = time.monotonic,
         quality: QualityStage | None = None,
+        champion_version: str | None = None,
+        challenger: ServedVersion | None = None,
     ) -> None:
         self.settings = settings
         self.forecaster = forecaster
@@ -74,7 +80,16 @@ class InferenceService:
         self.delivery = delivery
         self.metrics = metrics
         self.clock = clock
-        self.encoder = PredictionEncoder(model)
+        self.encoder = PredictionEncoder(model, version=champion_version)
+        self.router: VersionRouter | None = None
+        if challenger is not None:
+            self.router = VersionRouter(
+                ServedVersion(model, self.encoder.model_version),
+                challenger,
+                experiment=settings.experiment or model.name,
+                challenger_fraction=settings.challenger_fraction,
+                shadow=settings.shadow,
+            )
         self.assembler = BatchAssembler(
             topic=settings.kafka.features_topic,
             lookback=model.lookback,
@@ -313,14 +328,16 @@ class InferenceService:
             if batch is None:
                 continue  # from before a rewind: no longer wanted
             self.metrics.inference_latency.observe(item.latency_s)
-            self._completed(batch, item.forecasts)
+            self._completed(batch, item.forecasts, item.challenger)
         forecaster = self.forecaster
         self.metrics.record_actors(
             forecaster.in_flight, forecaster.retries, forecaster.actor_failures
         )
         self._submit_sealed()
 
-    def _completed(self, batch: WorkBatch, forecasts: np.ndarray) -> None:
+    def _completed(
+        self, batch: WorkBatch, forecasts: np.ndarray, challenger: np.ndarray | None = None
+    ) -> None:
         if self._next_hour_lead is not None and self.assembler.quality.enabled:
             self.assembler.remember_forecasts(batch, forecasts, self._next_hour_lead)
         # Non-finite forecasts become dead letters counted in batch.counts (at commit).
@@ -331,6 +348,8 @@ class InferenceService:
             source_topic=self.settings.kafka.features_topic,
             produced_at=datetime.now(UTC),
             error_ts_ms=int(time.time() * 1000),
+            challenger=challenger,
+            router=self.router,
         )
         self.release, released = complete(self.release, batch.seq, (batch, outgoing))
         self.ready.extend(released)
