@@ -395,6 +395,8 @@ class BenchSettings:
         guarantees: the delivery guarantees measured.
         work_dir: where a temporary broker keeps its data (``None``: a temp dir).
         progress: progress bars on stderr.
+        shadow: in every repeat, run the main guarantee once more with a second version
+            of the model served as a shadow of every window (the cost of a shadow).
     """
 
     bootstrap_servers: str | None = None
@@ -412,6 +414,7 @@ class BenchSettings:
     guarantees: tuple[Guarantee, ...] = ("exactly-once", "at-least-once")
     work_dir: Path | None = None
     progress: bool = True
+    shadow: bool = False
 
 
 @dataclass(frozen=True)
