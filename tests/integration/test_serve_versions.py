@@ -90,7 +90,7 @@ def test_every_window_has_one_forecast_per_topic_from_the_other_version(
     assert summary.forecasts_out > 0
     main = read_all(kafka_settings, kafka_settings.predictions_topic, summary.forecasts_out)
     shadow = read_all(kafka_settings, kafka_settings.shadow_topic, summary.forecasts_out)
-    assert len(main) == len(shadow) == summary.forecasts_out
+    assert len(main) == len(shadow) == summary.forecasts_out == summary.shadow_forecasts_out
 
     def by_window(found: list[Any]) -> dict[tuple[str, str], dict[str, Any]]:
         out: dict[tuple[str, str], dict[str, Any]] = {}

@@ -82,6 +82,8 @@ def test_every_window_has_one_main_and_one_shadow_forecast(
     check_pairs(main, shadow, experiment, fraction)
     arms = {m["arm"] for m in main.values()}
     assert arms == ({"champion"} if fraction == 0.0 else {"champion", "challenger"})
+    assert r.service.shadow_forecasts_out == len(shadow)
+    assert r.service.metrics.value("wxstream_shadow_forecasts_out_total") == len(shadow)
     # One actor call per batch computes both versions.
     assert len(r.forecaster.submitted) == len(single.forecaster.submitted)
 

@@ -132,6 +132,7 @@ class InferenceService:
         """What committed records did (plus every restored record)."""
         self._input_pending = 0
         self.forecasts_out = 0
+        self.shadow_forecasts_out = 0
         self.batches = 0
         self._record_at = clock()
         self._lag_at = 0.0
@@ -409,6 +410,9 @@ class InferenceService:
                 observe(max(0.0, (now_ms - ts) / 1000.0))
             self.forecasts_out += report.forecasts
             self.metrics.forecasts_out.inc(report.forecasts)
+            if report.shadow_forecasts:
+                self.shadow_forecasts_out += report.shadow_forecasts
+                self.metrics.shadow_forecasts_out.inc(report.shadow_forecasts)
             counts: IngestCounts = report.tag
             self.totals.add(counts)
             self._input_pending -= counts.records

@@ -88,6 +88,7 @@ class ServiceSummary:
     stop_reason: str
     processing_s: float = 0.0
     actor_peak_rss_bytes: tuple[int, ...] = field(default=())
+    shadow_forecasts_out: int = 0
 
     @property
     def forecasts_per_s(self) -> float:
@@ -239,6 +240,7 @@ def run_service(
         stop_reason=reason,
         processing_s=stopped_at - (service.first_input_at or stopped_at),
         actor_peak_rss_bytes=tuple(info.peak_rss_bytes for info in infos),
+        shadow_forecasts_out=service.shadow_forecasts_out,
     )
     logger.info(
         "stopped (%s): %d inputs, %d forecasts, %d dead-lettered in %.1f s",
