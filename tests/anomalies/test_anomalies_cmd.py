@@ -52,6 +52,7 @@ def test_evaluate_prints_the_table_writes_json_and_thresholds(
     stored = read_qc_thresholds(serve_model_dir)
     assert stored is not None
     assert stored.residual is not None
+    assert stored.flat_forecast is not None
     assert (serve_model_dir / QC_THRESHOLDS_FILE).is_file()
 
     # Same seed, same faults, same numbers (without a model: QC and buddies only).

@@ -9,6 +9,7 @@ import pytest
 
 from wxstream.anomalies import (
     QC_THRESHOLDS_FILE,
+    FlatForecastLimits,
     NeighbourLimits,
     QcThresholds,
     ResidualLimits,
@@ -25,6 +26,7 @@ THRESHOLDS = QcThresholds(
     dewpoint_excess_bad_c=1.0,
     max_gap_h=3,
     residual=ResidualLimits(lead_h=1, z_suspect=6.0, z_bad=12.0),
+    flat_forecast=FlatForecastLimits(min_run_h=3, z_suspect=2.5, z_bad=5.0),
     neighbour_window_h=168,
     neighbour_baseline_h=720,
     neighbours={"EWR": NeighbourLimits("nyc", tuple(0.1 * h for h in range(24)), 6.0, 1.6, 2.0)},
@@ -35,6 +37,16 @@ THRESHOLDS = QcThresholds(
 def test_json_round_trip() -> None:
     text = json.dumps(THRESHOLDS.to_json())
     assert QcThresholds.from_json(json.loads(text)) == THRESHOLDS
+
+
+def test_a_version_1_file_without_the_flat_forecast_limits_still_reads() -> None:
+    data = THRESHOLDS.to_json()
+    assert data["format_version"] == 2
+    del data["flat_forecast"]
+    data["format_version"] = 1
+    old = QcThresholds.from_json(data)
+    assert old.flat_forecast is None
+    assert old.residual == THRESHOLDS.residual
 
 
 def test_written_into_a_model_directory_and_read_back(tmp_path: Path) -> None:

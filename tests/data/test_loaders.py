@@ -176,7 +176,7 @@ def test_missing_column_is_a_data_error(tmp_path: Path) -> None:
     beijing_multisite_path(tmp_path, "Gucheng").write_text(
         "No,year,month,day,hour,TEMP,PRES\n1,2013,3,1,0,1.0,1000\n"
     )
-    with pytest.raises(DataError, match=r"missing column\(s\) DEWP, WSPM"):
+    with pytest.raises(DataError, match=r"missing column\(s\) DEWP, RAIN, WSPM, wd"):
         load_beijing_multisite(tmp_path, sites=("Gucheng",))
 
 

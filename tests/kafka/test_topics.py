@@ -79,6 +79,8 @@ def test_topics_create_command_twice(kafka_settings: KafkaSettings) -> None:
         f"p-{suffix}",
         "--dlq-topic",
         f"f-{suffix}.dlq",
+        "--anomalies-topic",
+        f"a-{suffix}",
         "--replication-factor",
         "1",
         "--min-insync-replicas",
@@ -96,10 +98,12 @@ def test_topics_create_command_twice(kafka_settings: KafkaSettings) -> None:
     assert second.exit_code == 0, second.output
     assert "created" not in second.output
     assert f"exists  p-{suffix} (3 partitions," in second.output
-    assert require_topics(kafka_settings, [f"f-{suffix}", f"p-{suffix}", f"f-{suffix}.dlq"]) == {
+    names = [f"f-{suffix}", f"p-{suffix}", f"f-{suffix}.dlq", f"a-{suffix}"]
+    assert require_topics(kafka_settings, names) == {
         f"f-{suffix}": 3,
         f"p-{suffix}": 3,
         f"f-{suffix}.dlq": 1,
+        f"a-{suffix}": 3,
     }
 
 

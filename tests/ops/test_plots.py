@@ -138,6 +138,67 @@ def test_a_far_worse_method_goes_off_the_scale_and_close_ones_stay() -> None:
     assert top == pytest.approx(1.15 * 2.9)
 
 
+def _finding_line(station: str, hour: datetime, check: str, severity: str) -> str:
+    # Synthetic findings in the tail's JSON shape (no source or detection time: a file
+    # written by hand may leave them out).
+    return json.dumps(
+        {
+            "station_id": station,
+            "hour": hour.isoformat().replace("+00:00", "Z"),
+            "variable": "temperature",
+            "check": check,
+            "score": 2.0,
+            "severity": severity,
+            "value": 1.0,
+        }
+    )
+
+
+def _findings_text() -> str:
+    return "\n".join(
+        [
+            _finding_line("EWR", T0 + 3 * H, "spike", "bad"),
+            _finding_line("EWR", T0 + 3 * H, "step", "suspect"),  # same hour: one mark, bad
+            _finding_line("EWR", T0 + 10 * H, "flat_line", "suspect"),
+            _finding_line("EWR", T0 + 11 * H, "flat_line", "suspect"),
+            _finding_line("JFK", T0 + 5 * H, "spike", "bad"),  # another station
+            _finding_line("EWR", T0 + 400 * H, "spike", "bad"),  # outside the period
+        ]
+    )
+
+
+def test_anomaly_marks_sit_on_the_observed_series_worst_severity_per_hour() -> None:
+    from wxstream.ops.anomalies import anomaly_marks, load_anomalies_file
+
+    temps = [float(k) for k in range(48)]
+    observed = plots.observed_series(_feature_rows("EWR", temps), "EWR")
+    marks = anomaly_marks(load_anomalies_file(_findings_text()), observed, "EWR")
+    assert list(marks["time"]) == [pd.Timestamp(T0 + k * H) for k in (3, 10, 11)]
+    assert list(marks["temperature_c"]) == [3.0, 10.0, 11.0]
+    assert list(marks["severity"]) == ["bad", "suspect", "suspect"]
+    assert marks["checks"][0] == "spike,step"
+
+
+def test_forecast_figure_draws_one_marker_per_finding_hour_and_panel() -> None:
+    from wxstream.ops.anomalies import anomaly_marks, load_anomalies_file
+
+    temps = [5 + 3 * np.sin(k / 4) for k in range(48)]
+    observed = plots.observed_series(_feature_rows("EWR", temps), "EWR")
+    forecasts = [_forecast("EWR", T0 + k * H, temps[k]) for k in range(45)]
+    points = plots.forecast_points(forecasts, "EWR", [1, 3])
+    marks = anomaly_marks(load_anomalies_file(_findings_text()), observed, "EWR")
+    fig = plots.forecast_figure(observed, points, station_id="EWR", marks=marks)
+    for ax in fig.axes:
+        drawn = {
+            line.get_label(): (line.get_marker(), len(line.get_xdata()))
+            for line in ax.get_lines()
+            if line.get_marker() not in (None, "None", "")
+        }
+        assert drawn == {"anomaly (bad, 1)": ("X", 1), "anomaly (suspect, 2)": ("o", 2)}
+    plain = plots.forecast_figure(observed, points, station_id="EWR")
+    assert all(len(ax.get_lines()) == 2 for ax in plain.axes)  # p50 and observed only
+
+
 # -- PNG files -------------------------------------------------------------------------------
 
 
@@ -215,6 +276,8 @@ def _wxstream(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_plot_from_model_writes_the_picture(serve_model_dir: Path, tmp_path: Path) -> None:
     target = tmp_path / "forecast-EWR.png"
+    findings = tmp_path / "findings.jsonl"
+    findings.write_text(_findings_text(), encoding="utf-8")  # hours of 2013-12-01
     result = _wxstream(
         "plot",
         "--station=EWR",
@@ -223,10 +286,12 @@ def test_plot_from_model_writes_the_picture(serve_model_dir: Path, tmp_path: Pat
         "--start=2013-12-01",
         "--end=2013-12-08",
         f"--model-storage-path={serve_model_dir.parents[2]}",
+        f"--anomalies-file={findings}",
         f"--output={target}",
     )
     assert result.returncode == 0, result.stderr
     assert "+1 h MAE" in result.stdout
+    assert "anomalies marked: bad 1, suspect 2" in result.stdout
     assert plots.png_size(target)[1] == round(
         (2 * plots.FORECAST_FIGSIZE_IN[1] + 0.6) * plots.DEFAULT_DPI
     )
@@ -252,6 +317,7 @@ def test_plot_without_a_source_says_what_to_give() -> None:
 def test_plot_from_topics_reads_what_was_published(kafka_settings: object, tmp_path: Path) -> None:
     from wxstream.kafka import make_producer
     from wxstream.messages import encode_feature, messages_from_frame
+    from wxstream.messages.anomalies import AnomalySource, encode_anomaly
     from wxstream.messages.predictions import ForecastInput, PredictionEncoder
     from wxstream.settings import KafkaSettings
 
@@ -285,6 +351,16 @@ def test_plot_from_topics_reads_what_was_published(kafka_settings: object, tmp_p
     quantiles = np.tile(np.array([8.0, 9.0, 10.0], np.float32), (10, 2, 1))
     for value in encoder.encode(issued[:10], quantiles, datetime.now(UTC)):
         producer.produce(kafka_settings.predictions_topic, key=b"EWR", value=value)
+    from wxstream.ops.anomalies import load_anomalies_file
+
+    for i, finding in enumerate(load_anomalies_file(_findings_text())):
+        value = encode_anomaly(
+            finding.anomaly,
+            value=finding.value,
+            source=AnomalySource(kafka_settings.features_topic, 0, i),
+            detected_at=datetime.now(UTC),
+        )
+        producer.produce(kafka_settings.anomalies_topic, key=b"EWR", value=value)
     producer.commit_transaction(10)
     target = tmp_path / "topics.png"
     result = _wxstream(
@@ -296,11 +372,14 @@ def test_plot_from_topics_reads_what_was_published(kafka_settings: object, tmp_p
         f"--bootstrap-servers={kafka_settings.bootstrap_servers}",
         f"--features-topic={kafka_settings.features_topic}",
         f"--predictions-topic={kafka_settings.predictions_topic}",
+        f"--anomalies-topic={kafka_settings.anomalies_topic}",
         f"--output={target}",
     )
     assert result.returncode == 0, result.stderr
     assert "+1 h MAE" in result.stdout
     assert "(n=10)" in result.stdout
+    # Hours 3, 10 and 11 of EWR's 30 observed ones; JFK's and the later one are not drawn.
+    assert "anomalies marked: bad 1, suspect 2" in result.stdout
     assert target.is_file()
 
 

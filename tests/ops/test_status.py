@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,13 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from wxstream.commands.status_cmd import render_text, report_to_json
 from wxstream.kafka import make_consumer, make_producer
+from wxstream.messages.anomalies import (
+    Anomaly,
+    AnomalyMessage,
+    AnomalySource,
+    decode_anomaly,
+    encode_anomaly,
+)
 from wxstream.messages.dead_letters import dead_letter
 from wxstream.ops import (
     EXIT_GROUP_INACTIVE,
@@ -29,6 +37,7 @@ from wxstream.ops import (
     EXIT_RAY_UNAVAILABLE,
     EXIT_TOPIC_MISSING,
     ActorReport,
+    AnomalyReport,
     BrokerReport,
     DeadLetterReport,
     GroupAnswer,
@@ -41,6 +50,7 @@ from wxstream.ops import (
     StatusReport,
     TopicReport,
     assess,
+    count_anomalies,
     gather_status,
     parse_actor_repr,
 )
@@ -190,6 +200,20 @@ def test_actor_repr_is_parsed_into_model_and_device() -> None:
 # -- assembly with a fake Kafka probe ----------------------------------------------------
 
 
+def _encoded_finding(station: str, check: str, severity: str, offset: int) -> bytes:
+    # A synthetic finding: the wire format only.
+    anomaly = Anomaly(station, _HOUR, "temperature", check, 1.5, severity)  # type: ignore[arg-type]
+    return encode_anomaly(
+        anomaly, value=20.0, source=AnomalySource("weather-features", 0, offset), detected_at=_HOUR
+    )
+
+
+_HOUR = datetime(2013, 11, 1, 5, tzinfo=UTC)
+_DECODED = decode_anomaly(_encoded_finding("EWR", "spike", "bad", 0))
+assert isinstance(_DECODED, AnomalyMessage)
+_FINDING: AnomalyMessage = _DECODED
+
+
 class _FakeKafka:
     """A KafkaProbe whose features topic grows by ``step`` records per look and whose
     group commits ``progress`` more records per look."""
@@ -222,6 +246,24 @@ class _FakeKafka:
 
     def dead_letters(self, topic: str) -> DeadLetterReport:
         return DeadLetterReport(topic, 0)
+
+    def anomalies(self, topic: str) -> AnomalyReport | None:
+        return count_anomalies(topic, [_FINDING, _FINDING])
+
+
+def test_status_shows_the_anomaly_count_per_check() -> None:
+    settings = StatusSettings(sample_interval_s=0.0, check_ray=False)
+    report = gather_status(settings, _FakeKafka(step=0), None, sleep=lambda _s: None)
+    assert report.anomalies == AnomalyReport(
+        settings.kafka.anomalies_topic, 2, {"spike": 2}, {"bad": 2}
+    )
+    health = assess(report)
+    assert "anomalies weather-anomalies: 2 finding(s); by check: spike 2; by severity: bad 2" in (
+        render_text(report, health)
+    )
+    out = json.loads(json.dumps(report_to_json(report, health)))
+    assert out["anomalies"]["by_check"] == {"spike": 2}
+    assert health.ok  # findings are the stage doing its work, not a pipeline problem
 
 
 def test_gather_samples_the_lag_twice_an_interval_apart() -> None:
@@ -361,6 +403,24 @@ def test_status_counts_dead_letters_by_reason(kafka_settings: KafkaSettings) -> 
     assert dead.by_reason == {"invalid_json": 2, "missing_field": 1}
 
 
+@pytest.mark.kafka
+def test_status_counts_anomalies_by_check_and_severity(kafka_settings: KafkaSettings) -> None:
+    producer = make_producer(kafka_settings)
+    published = [("EWR", "spike", "bad"), ("JFK", "spike", "suspect"), ("LGA", "flat_line", "bad")]
+    for i, (station, check, severity) in enumerate(published):
+        value = _encoded_finding(station, check, severity, i)
+        producer.produce(kafka_settings.anomalies_topic, value=value, key=station.encode())
+    assert producer.flush(10) == 0
+    probe = KafkaAdminProbe(kafka_settings, timeout_s=10.0, dlq_scan_limit=1000)
+    found = probe.anomalies(kafka_settings.anomalies_topic)
+    assert found is not None
+    assert found.complete
+    assert (found.records, found.undecodable) == (3, 0)
+    assert found.by_check == {"flat_line": 1, "spike": 2}
+    assert found.by_severity == {"bad": 2, "suspect": 1}
+    assert probe.anomalies(f"missing-{uuid.uuid4().hex[:8]}") is None
+
+
 def _status_cli(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "wxstream", "status", *args],
@@ -481,6 +541,7 @@ def test_status_of_a_running_service_is_healthy_and_not_after_it_stops(
         f"--features-topic={kafka_settings.features_topic}",
         f"--predictions-topic={kafka_settings.predictions_topic}",
         f"--dlq-topic={kafka_settings.dlq_topic}",
+        f"--anomalies-topic={kafka_settings.anomalies_topic}",
         f"--group-id={group_id}",
         f"--ray-address={address}",
     ]

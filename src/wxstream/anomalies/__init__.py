@@ -8,6 +8,14 @@ training period and stored as data (:class:`QcThresholds`, ``qc_thresholds.json`
 
 from wxstream.anomalies.anomaly import CHECKS, SEVERITIES, VARIABLES, Anomaly, Severity
 from wxstream.anomalies.faults import FAULTS, FaultSpec, Trial, inject, plan_trials
+from wxstream.anomalies.flat_forecast import (
+    FlatForecastState,
+    flat_forecast_anomaly,
+    forecast_issued,
+    learn_flat_forecast_limits,
+    observe,
+    run_scores,
+)
 from wxstream.anomalies.learning import LearningQuantiles, learn_thresholds
 from wxstream.anomalies.neighbours import (
     SOURCE_GROUPS,
@@ -25,6 +33,7 @@ from wxstream.anomalies.residual import (
     standardised_residual,
 )
 from wxstream.anomalies.thresholds import (
+    FlatForecastLimits,
     NeighbourLimits,
     QcThresholds,
     ResidualLimits,
@@ -46,6 +55,8 @@ __all__ = [
     "VARIABLES",
     "Anomaly",
     "FaultSpec",
+    "FlatForecastLimits",
+    "FlatForecastState",
     "LearningQuantiles",
     "NeighbourLearning",
     "NeighbourLimits",
@@ -58,16 +69,21 @@ __all__ = [
     "Trial",
     "VariableLimits",
     "check",
+    "flat_forecast_anomaly",
+    "forecast_issued",
     "initial_state",
     "inject",
+    "learn_flat_forecast_limits",
     "learn_neighbour_limits",
     "learn_residual_limits",
     "learn_thresholds",
     "load_groups",
     "neighbour_scores",
+    "observe",
     "plan_trials",
     "read_qc_thresholds",
     "residual_anomaly",
+    "run_scores",
     "standardised_residual",
     "write_qc_thresholds",
 ]

@@ -32,6 +32,8 @@ from wxstream.anomalies.faults import FAULTS, FaultSpec, Trial, fault_label, inj
 from wxstream.anomalies.neighbours import NeighbourMedians
 from wxstream.anomalies.offline import (
     decode_flags,
+    flat_forecast_scores,
+    issued_forecasts,
     lead1_residuals,
     neighbour_flags,
     qc_flags,
@@ -51,8 +53,10 @@ DETECTORS: tuple[str, ...] = (
     "rolling_z",
     "isolation_forest",
 )
-"""``wxstream`` is every check together; the next three are its parts alone; the last
-two are the reference detectors. Records the decoder refuses count for every one."""
+"""``wxstream`` is every check together; the next three are its parts alone
+(``forecast_residual``: the checks that use the forecast, the residual and the forecast
+flat line); the last two are the reference detectors. Records the decoder refuses count
+for every one."""
 REFERENCES: tuple[str, ...] = ("rolling_z", "isolation_forest")
 
 
@@ -72,8 +76,12 @@ class Detectors:
         qc, _ = qc_flags(frame, self.thresholds)
         residual = np.zeros(len(frame), dtype=bool)
         if self.model is not None and self.thresholds.residual is not None:
-            z = lead1_residuals(self.model, frame)
+            issued = issued_forecasts(self.model, frame)
+            z = lead1_residuals(self.model, frame, issued)
             residual = residual_flags(z, self.thresholds.residual)
+            flat = self.thresholds.flat_forecast
+            if flat is not None:
+                residual |= np.abs(flat_forecast_scores(frame, issued, flat)) > flat.z_suspect
         buddies = neighbour_flags(frame, self.thresholds, self.medians, min_run_h=self.min_run_h)
         usable = ~refused
         passed = frame.loc[usable].reset_index(drop=True)

@@ -4,28 +4,25 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from wxstream.anomalies.evaluation import Detectors, evaluate_faults, stream_frame
-from wxstream.anomalies.learning import LearningQuantiles, learn_thresholds
+from wxstream.anomalies.learning import LearningQuantiles
 from wxstream.anomalies.neighbours import (
     SOURCE_GROUPS,
     Groups,
     NeighbourLearning,
     NeighbourMedians,
-    learn_neighbour_limits,
     load_groups,
 )
-from wxstream.anomalies.offline import lead1_residuals
 from wxstream.anomalies.reference import ReferenceDetectors
 from wxstream.anomalies.report import goals
-from wxstream.anomalies.residual import learn_residual_limits
 from wxstream.anomalies.thresholds import QcThresholds
 from wxstream.anomalies.thresholds_file import write_qc_thresholds
+from wxstream.anomalies.thresholds_learning import learn_model_thresholds
 from wxstream.errors import DataError
 from wxstream.settings import AnomalyEvaluationSettings
 
@@ -112,30 +109,24 @@ def run_evaluation(settings: AnomalyEvaluationSettings) -> dict[str, Any]:
         )
     learning, buddy_learning = LearningQuantiles(), NeighbourLearning()
     name = settings.source if settings.csv_path is None else str(settings.csv_path)
-    thresholds = learn_thresholds(train, learning, source=name)
     groups = _groups(settings)
-    thresholds = replace(
-        thresholds,
-        neighbour_window_h=buddy_learning.window_h,
-        neighbour_baseline_h=buddy_learning.baseline_h,
-        neighbours=learn_neighbour_limits(train, groups, buddy_learning),
-    )
     model = None
     if settings.model_dir is not None:
         from wxstream.models.model_loader import load_model
 
         model = load_model(settings.model_dir, device="cpu")
-        clean_period = validation if not validation.empty else train
-        z = lead1_residuals(model, stream_frame(clean_period))
-        thresholds = replace(
-            thresholds,
-            residual=learn_residual_limits(
-                z, quantile=learning.residual, bad_ratio=learning.bad_ratio
-            ),
-        )
-        if settings.write_thresholds:
-            path = write_qc_thresholds(settings.model_dir, thresholds)
-            logger.info("wrote %s", path)
+    thresholds = learn_model_thresholds(
+        train,
+        validation,
+        source=name,
+        groups=groups,
+        model=model,
+        quantiles=learning,
+        buddy=buddy_learning,
+    )
+    if model is not None and settings.model_dir is not None and settings.write_thresholds:
+        path = write_qc_thresholds(settings.model_dir, thresholds)
+        logger.info("wrote %s", path)
     references = ReferenceDetectors.fit(
         stream_frame(train),
         flag_rate=settings.reference_flag_rate,

@@ -36,6 +36,10 @@ class LearningQuantiles:
         dewpoint_excess: quantile of ``dewpoint - temperature``; at least
             ``dewpoint_excess_floor_c`` (instruments report whole or tenth degrees).
         residual: quantile of ``|standardised forecast residual|`` on a clean period.
+        flat_forecast: quantile of the forecast flat-line score over every station-hour
+            of a clean period (0 off runs), so about ``1 - flat_forecast`` of clean
+            hours are flagged.
+        flat_forecast_min_run_h: repeated hours before a run is scored.
         bad_ratio: ``bad`` limits are this many times the ``suspect`` ones.
     """
 
@@ -48,6 +52,8 @@ class LearningQuantiles:
     dewpoint_excess: float = 0.9999
     dewpoint_excess_floor_c: float = 0.5
     residual: float = 0.9995
+    flat_forecast: float = 0.9998
+    flat_forecast_min_run_h: int = 4
     bad_ratio: float = 2.0
 
 

@@ -21,11 +21,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from wxstream.anomalies.flat_forecast import run_scores
 from wxstream.anomalies.neighbours import NeighbourMedians, neighbour_scores
 from wxstream.anomalies.qc import QcRunner
 from wxstream.anomalies.residual import standardised_residual
 from wxstream.anomalies.series import epoch_hours
-from wxstream.anomalies.thresholds import QcThresholds
+from wxstream.anomalies.thresholds import FlatForecastLimits, QcThresholds
 from wxstream.messages import messages_from_frame, publishable_mask
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.streaming.core.windows import stack_windows
@@ -56,26 +57,60 @@ def qc_flags(frame: pd.DataFrame, thresholds: QcThresholds) -> tuple[BoolArray, 
     return flags, counts
 
 
-def lead1_residuals(model: ForecastingModel, frame: pd.DataFrame) -> FloatArray:
-    """Per row, the standardised residual of its temperature against the lead-1 forecast
-    the service issued for its hour before it arrived (NaN: no such forecast)."""
+def issued_forecasts(model: ForecastingModel, frame: pd.DataFrame) -> FloatArray:
+    """Per row, the forecast the service issued right after that row arrived: ``(n,
+    horizon, 3)`` p10/p50/p90 for leads 1..horizon (NaN: no full window at that row)."""
     rows = np.flatnonzero(publishable_mask(frame))
     messages = messages_from_frame(frame)
     arrival = {id(msg): int(row) for row, msg in zip(rows, messages, strict=True)}
     windows, newest = station_windows(messages, model)
-    issued: dict[tuple[str, datetime], tuple[int, float, float, float]] = {}
+    out = np.full((len(frame), model.horizon, 3), np.nan)
     for lo in range(0, len(windows), _BATCH):
         q = model.predict(stack_windows(windows[lo : lo + _BATCH])).astype(np.float64)
         for k, msg in enumerate(newest[lo : lo + _BATCH]):
-            p10, p50, p90 = q[k, 0, :].tolist()
-            issued[(msg.station_id, msg.window_end)] = (arrival[id(msg)], p10, p50, p90)
+            out[arrival[id(msg)]] = q[k]
+    return out
+
+
+def lead1_residuals(
+    model: ForecastingModel, frame: pd.DataFrame, issued: FloatArray | None = None
+) -> FloatArray:
+    """Per row, the standardised residual of its temperature against the lead-1 forecast
+    the service issued for its hour before it arrived (NaN: no such forecast).
+
+    ``issued``: :func:`issued_forecasts` of ``frame`` when already computed."""
+    if issued is None:
+        issued = issued_forecasts(model, frame)
+    rows = np.flatnonzero(publishable_mask(frame))
+    messages = messages_from_frame(frame)
+    by_hour: dict[tuple[str, datetime], int] = {}
+    for row, msg in zip(rows, messages, strict=True):
+        if np.isfinite(issued[row, 0, 1]):
+            by_hour[(msg.station_id, msg.window_end)] = int(row)
     z = np.full(len(frame), np.nan)
     for row, msg in zip(rows, messages, strict=True):
-        forecast = issued.get((msg.station_id, msg.window_start))
-        if forecast is not None and forecast[0] < row:
-            _, p10, p50, p90 = forecast
+        source = by_hour.get((msg.station_id, msg.window_start))
+        if source is not None and source < row:
+            p10, p50, p90 = issued[source, 0, :].tolist()
             z[row] = float(standardised_residual(msg.avg_temperature, p10, p50, p90))
     return z
+
+
+def flat_forecast_scores(
+    frame: pd.DataFrame, issued: FloatArray, limits: FlatForecastLimits
+) -> FloatArray:
+    """Per row, the forecast flat-line score of its stream's run (0 off runs)."""
+    scores = np.zeros(len(frame))
+    usable = publishable_mask(frame)
+    for _, rows in frame.loc[usable].groupby("station_id", sort=False):
+        at = frame.index.get_indexer(rows.index)
+        scores[at] = run_scores(
+            epoch_hours(rows["window_start"]),
+            rows["avg_temperature"].to_numpy(dtype=np.float64),
+            issued[at],
+            limits,
+        )
+    return scores
 
 
 def neighbour_flags(

@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 FORMAT_NAME: Final = "wxstream-qc-thresholds"
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
+"""2 added ``flat_forecast``; version 1 files (without it) still read."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,21 @@ class ResidualLimits:
 
 
 @dataclass(frozen=True)
+class FlatForecastLimits:
+    """Limits of the forecast flat-line score (:mod:`.flat_forecast`).
+
+    Attributes:
+        min_run_h: a run is scored once its value has repeated this many hours.
+        z_suspect / z_bad: limits of ``|sum(z_j)| / sqrt(k)`` over the run's ``k``
+            repeated hours.
+    """
+
+    min_run_h: int
+    z_suspect: float
+    z_bad: float
+
+
+@dataclass(frozen=True)
 class NeighbourLimits:
     """Buddy-check limits of one station against the median of its group's others.
 
@@ -86,6 +102,7 @@ class QcThresholds:
             by more than this is flagged.
         max_gap_h: a gap longer than this between consecutive hours is flagged.
         residual: the forecast-residual limits, or ``None`` when not learnt.
+        flat_forecast: the forecast flat-line limits, or ``None`` when not learnt.
         neighbour_window_h / neighbour_baseline_h: windows of the recent and the
             baseline mean buddy difference.
         neighbours: station -> buddy limits (empty: no buddy check).
@@ -97,6 +114,7 @@ class QcThresholds:
     dewpoint_excess_bad_c: float
     max_gap_h: int
     residual: ResidualLimits | None = None
+    flat_forecast: FlatForecastLimits | None = None
     neighbour_window_h: int = 0
     neighbour_baseline_h: int = 0
     neighbours: Mapping[str, NeighbourLimits] = field(default_factory=dict)
@@ -112,6 +130,7 @@ class QcThresholds:
             "dewpoint_excess_bad_c": self.dewpoint_excess_bad_c,
             "max_gap_h": self.max_gap_h,
             "residual": None if self.residual is None else asdict(self.residual),
+            "flat_forecast": None if self.flat_forecast is None else asdict(self.flat_forecast),
             "neighbour_window_h": self.neighbour_window_h,
             "neighbour_baseline_h": self.neighbour_baseline_h,
             "neighbours": {
@@ -152,6 +171,16 @@ class QcThresholds:
                 z_bad=float(raw_residual["z_bad"]),
             )
         )
+        raw_flat = data.get("flat_forecast")
+        flat_forecast = (
+            None
+            if raw_flat is None
+            else FlatForecastLimits(
+                min_run_h=int(raw_flat["min_run_h"]),
+                z_suspect=float(raw_flat["z_suspect"]),
+                z_bad=float(raw_flat["z_bad"]),
+            )
+        )
         neighbours = {
             str(station): NeighbourLimits(
                 group=str(n["group"]),
@@ -171,6 +200,7 @@ class QcThresholds:
             dewpoint_excess_bad_c=float(data["dewpoint_excess_bad_c"]),
             max_gap_h=int(data["max_gap_h"]),
             residual=residual,
+            flat_forecast=flat_forecast,
             neighbour_window_h=int(data.get("neighbour_window_h", 0)),
             neighbour_baseline_h=int(data.get("neighbour_baseline_h", 0)),
             neighbours=neighbours,

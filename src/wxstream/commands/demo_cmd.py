@@ -58,6 +58,16 @@ from wxstream.commands.options import (
 @model_name_option
 @data_dir_option
 @kafka_client_options
+@click.option(
+    "--inject-faults",
+    envvar="WXSTREAM_DEMO_INJECT_FAULTS",
+    show_envvar=True,
+    default=settings.DEMO_FAULTS,
+    show_default=True,
+    help="Named faults the replay puts into the real series, so the quality stage has "
+    "something to find (KIND[:SIZE]@STATION joined by commas, see `wxstream replay "
+    "--help`); '' for none. The MAE shown leaves their hours out.",
+)
 def demo(
     *,
     client_properties: tuple[settings.ClientProperty, ...],
@@ -72,6 +82,7 @@ def demo(
     model_storage_path: Path,
     model_name: str | None,
     data_dir: Path | None,
+    inject_faults: str,
 ) -> None:
     """Run the whole pipeline locally and watch forecasts verified live.
 
@@ -84,6 +95,9 @@ def demo(
     then observed. Ends when every forecast has arrived, or on Ctrl-C.
     """
     from wxstream.tools import run_demo
+    from wxstream.tools.replay_faults import parse_fault_spec
+
+    parse_fault_spec(inject_faults)  # a bad spec fails before the broker starts
 
     broker = settings.BrokerSettings(port=kafka_port)
     if kafka_data_dir is not None:
@@ -99,6 +113,7 @@ def demo(
         keep_broker=keep_broker,
         max_rows_per_s=max_rows_per_s,
         train_epochs=train_epochs,
+        inject_faults=inject_faults,
     )
     summary = run_demo(demo_settings, emit=click.echo)
     click.echo("")
@@ -111,8 +126,16 @@ def demo(
     click.echo(f"  forecasts           {summary.forecasts}")
     click.echo(f"  dead letters        {summary.dead_letters}")
     click.echo(f"  elapsed             {summary.elapsed_s:.1f} s")
+    for fault in summary.injected:
+        click.echo(f"  injected            {fault.describe()}")
+    if summary.injected:
+        click.echo(f"  left out of the MAE {summary.excluded_pairs} verified values near them")
+    if summary.anomalies:
+        counts = ", ".join(f"{c} {sum(row.values())}" for c, row in summary.anomalies.items())
+        click.echo(f"  anomalies           {counts}")
     if summary.mae_by_lead:
-        click.echo("  MAE against what was observed (degC), and p10-p90 coverage:")
+        clean = " (hours near injected faults left out)" if summary.injected else ""
+        click.echo(f"  MAE against what was observed (degC){clean}, and p10-p90 coverage:")
         for lead, mae in summary.mae_by_lead.items():
             coverage = summary.coverage_by_lead.get(lead, math.nan)
             click.echo(f"    +{lead:>2} h   MAE {mae:5.2f}   inside p10-p90 {coverage:6.1%}")

@@ -17,6 +17,7 @@ from wxstream.commands.options import (
     model_storage_option,
 )
 from wxstream.errors import WxstreamError
+from wxstream.models.online_calibration import DEFAULT_GAMMA
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +99,27 @@ DEFAULT_REPORTS_DIR = Path("./reports")
     ),
 )
 @click.option(
+    "--online-calibration/--no-online-calibration",
+    envvar="WXSTREAM_EVAL_ONLINE_CALIBRATION",
+    show_envvar=True,
+    default=True,
+    show_default=True,
+    help=(
+        "Also replay the test period as a stream and score the p10-p90 interval "
+        "recalibrated online (each forecast with only the observations before it) "
+        "beside the offline-calibrated one."
+    ),
+)
+@click.option(
+    "--online-gamma",
+    envvar="WXSTREAM_EVAL_ONLINE_GAMMA",
+    show_envvar=True,
+    type=click.FloatRange(0.0, min_open=True),
+    default=DEFAULT_GAMMA,
+    show_default=True,
+    help="Step of the online calibration's log-scale per observed forecast.",
+)
+@click.option(
     "--leads",
     type=LEADS,
     envvar="WXSTREAM_EVAL_LEADS",
@@ -151,6 +173,8 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     max_train_samples: int | None,
     lightgbm_max_rounds: int,
     calibrate: bool,
+    online_calibration: bool,
+    online_gamma: float,
     leads: tuple[int, ...],
     output: Path | None,
     plot_path: Path | None,
@@ -167,6 +191,7 @@ def evaluate(  # noqa: PLR0917 - click passes every option
         run_evaluation,
     )
     from wxstream.models.lightgbm_baseline import LightGBMSettings
+    from wxstream.models.online_calibration import OnlineCalibrationSettings
     from wxstream.models.runtime import resolve_device
     from wxstream.settings import ModelSettings
 
@@ -174,6 +199,9 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     settings = EvaluationSettings(
         lightgbm=LightGBMSettings(seed=seed, max_rounds=lightgbm_max_rounds),
         calibrate=calibrate,
+        online_calibration=(
+            OnlineCalibrationSettings(gamma=online_gamma) if online_calibration else None
+        ),
     )
     model_settings = ModelSettings(storage_path=model_storage_path, model_name=model_name)
     rows = prepare_rows(load_source(source, data_dir), settings)

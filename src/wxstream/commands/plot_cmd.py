@@ -13,6 +13,7 @@ import pandas as pd
 from wxstream import settings
 from wxstream.commands.options import (
     LEADS,
+    anomalies_topic_option,
     bootstrap_servers_option,
     data_dir_option,
     features_topic_option,
@@ -80,6 +81,17 @@ def parse_instant(text: str | None, flag: str) -> datetime | None:
 @bootstrap_servers_option
 @features_topic_option
 @predictions_topic_option
+@anomalies_topic_option
+@click.option(
+    "--anomalies-file",
+    envvar="WXSTREAM_PLOT_ANOMALIES_FILE",
+    show_envvar=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Mark the findings of this JSON file (`wxstream tail --anomalies --json` "
+    "lines, or one array) on the observed series; with --from-topics the anomalies "
+    "topic's findings are marked when it has any.",
+)
 @click.option(
     "--timeout-s",
     type=click.FloatRange(0.1),
@@ -109,6 +121,8 @@ def plot(  # noqa: PLR0917 - click passes every option
     bootstrap_servers: str,
     features_topic: str,
     predictions_topic: str,
+    anomalies_topic: str,
+    anomalies_file: Path | None,
     timeout_s: float,
     source: str,
     data_dir: Path | None,
@@ -116,9 +130,11 @@ def plot(  # noqa: PLR0917 - click passes every option
     model_name: str | None,
 ) -> None:
     """Write a PNG: observed temperature of --station with the forecasts' p50 and p10-p90
-    band at --leads (from the topics or from the model), or with --evaluation JSON the
+    band at --leads (from the topics or from the model), the quality findings marked on
+    the observed series (suspect: circle, bad: cross), or with --evaluation JSON the
     MAE per lead of the model and every baseline."""
     from wxstream.models import plots
+    from wxstream.ops.anomalies import anomaly_marks
 
     if evaluation is not None:
         report = _read_json(evaluation)
@@ -135,13 +151,16 @@ def plot(  # noqa: PLR0917 - click passes every option
             "or --evaluation JSON",
         )
     first, last = parse_instant(start, "--start"), parse_instant(end, "--end")
+    findings = _file_findings(anomalies_file) if anomalies_file is not None else []
     if from_topics:
         kafka = settings.KafkaSettings(
             bootstrap_servers=bootstrap_servers,
             features_topic=features_topic,
             predictions_topic=predictions_topic,
+            anomalies_topic=anomalies_topic,
         )
         forecasts, features, subtitle = _from_topics(kafka, station, timeout_s)
+        findings = [*findings, *_topic_findings(kafka, timeout_s)]
     else:
         model_settings = settings.ModelSettings(model_storage_path, model_name)
         forecasts, features, subtitle = _from_model(model_settings, source, data_dir, station)
@@ -152,12 +171,42 @@ def plot(  # noqa: PLR0917 - click passes every option
     observed = plots.within(plots.observed_series(features, station), first, last)
     points = plots.within(plots.forecast_points(forecasts, station, leads), first, last)
     target = output or DEFAULT_REPORTS_DIR / f"forecast-{station}.png"
-    plots.plot_forecast(observed, points, station_id=station, path=target, subtitle=subtitle)
+    marks = anomaly_marks(findings, observed, station)
+    plots.plot_forecast(
+        observed, points, station_id=station, path=target, subtitle=subtitle, marks=marks
+    )
     scores = plots.lead_scores(points, observed)
     summary = ", ".join(
         f"+{s.lead_h} h MAE {s.mae_c:.2f} °C (n={s.count})" for s in scores.values()
     )
     click.echo(f"wrote {target}: {summary or 'no observations matched'}")
+    if len(marks):
+        by_severity = marks["severity"].value_counts().sort_index()
+        click.echo("anomalies marked: " + ", ".join(f"{s} {n}" for s, n in by_severity.items()))
+
+
+def _file_findings(path: Path) -> list[Any]:
+    from wxstream.ops.anomalies import load_anomalies_file
+
+    try:
+        return list(load_anomalies_file(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(
+            f"cannot read the findings in {path}: {exc}",
+            fix="give the JSON lines of `wxstream tail --anomalies --json`",
+        ) from exc
+
+
+def _topic_findings(kafka: settings.KafkaSettings, timeout_s: float) -> list[Any]:
+    """The anomalies topic's findings; none when the topic is missing (a service
+    without a quality stage never created it)."""
+    from wxstream.errors import TopicMissingError
+    from wxstream.ops.anomalies import read_anomalies
+
+    try:
+        return list(read_anomalies(kafka, timeout_s=timeout_s).findings)
+    except TopicMissingError:
+        return []
 
 
 def _read_json(path: Path) -> dict[str, Any]:

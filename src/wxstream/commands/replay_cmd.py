@@ -60,7 +60,9 @@ def parse_instant(value: str | None, flag: str) -> datetime | None:
     "mapping_path",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
     default=None,
-    help="JSON column mapping of --csv: timestamp, temperature, dewpoint, wind_speed with units.",
+    help="JSON column mapping of --csv: timestamp, temperature, dewpoint, wind_speed with "
+    "units; optionally pressure, relative_humidity, wind_direction, precipitation, latitude, "
+    "longitude, elevation (docs/data.md).",
 )
 @click.option("--start", default=None, help="First window start to replay (ISO-8601; UTC).")
 @click.option("--end", default=None, help="Replay windows starting before this (ISO-8601; UTC).")
@@ -98,7 +100,31 @@ def parse_instant(value: str | None, flag: str) -> datetime | None:
     show_default=True,
     help="Producer batching delay.",
 )
+@click.option(
+    "--inject-faults",
+    envvar="WXSTREAM_REPLAY_INJECT_FAULTS",
+    show_envvar=True,
+    default="",
+    help="Put named faults into the real series first, KIND[:SIZE]@STATION joined by "
+    "commas (kinds and sizes of `wxstream anomalies evaluate`, e.g. "
+    "spike:8sd@EWR,stuck:12h@JFK,degF@LGA); where they go is drawn from --fault-seed.",
+)
+@click.option(
+    "--fault-seed",
+    envvar="WXSTREAM_REPLAY_FAULT_SEED",
+    show_envvar=True,
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of where --inject-faults puts each fault.",
+)
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option(
+    "--required-fields-only",
+    is_flag=True,
+    help="Publish only the required fields, leaving out the optional ones (pressure, "
+    "humidity, wind vector, precipitation, station coordinates) the source has.",
+)
 def replay(
     *,
     bootstrap_servers: str,
@@ -116,14 +142,19 @@ def replay(
     speed: float | None,
     rate: float | None,
     linger_ms: int,
+    inject_faults: str,
+    fault_seed: int,
     no_progress: bool,
+    required_fields_only: bool,
 ) -> None:
     """Publish real observations to the features topic as hourly feature messages.
 
     Example: wxstream replay --start 2013-11-01 --end 2014-01-01 --speed 24
     """
     from wxstream.tools import replay as run_replay
+    from wxstream.tools.replay_faults import parse_fault_spec
 
+    parse_fault_spec(inject_faults)  # a bad spec fails before any data is loaded
     replay_settings = settings.ReplaySettings(
         kafka=settings.KafkaSettings(
             bootstrap_servers=bootstrap_servers,
@@ -143,6 +174,9 @@ def replay(
         rate_per_s=rate,
         linger_ms=linger_ms,
         progress=not no_progress,
+        inject_faults=inject_faults,
+        fault_seed=fault_seed,
+        optional_fields=not required_fields_only,
     )
     summary = run_replay(replay_settings)
     window = (
@@ -155,3 +189,5 @@ def replay(
         f"to {features_topic} in {summary.elapsed_s:.1f} s ({summary.rate_per_s:,.0f} msg/s); "
         f"{window}; skipped {summary.skipped_null} window(s) with null values"
     )
+    for fault in summary.injected:
+        click.echo(f"injected {fault.describe()}")

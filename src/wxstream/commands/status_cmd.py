@@ -12,6 +12,7 @@ import click
 
 from wxstream import settings
 from wxstream.commands.options import (
+    anomalies_topic_option,
     bootstrap_servers_option,
     dlq_topic_option,
     features_topic_option,
@@ -29,6 +30,7 @@ from wxstream.ops import (
     TopicReport,
     assess,
 )
+from wxstream.ops.anomalies import anomaly_status_line
 
 
 def render_text(report: StatusReport, health: Health) -> str:
@@ -44,6 +46,9 @@ def render_text(report: StatusReport, health: Health) -> str:
         reasons = ", ".join(f"{r} {n}" for r, n in sorted(d.by_reason.items())) or "-"
         more = "" if d.complete else "+ (counting stopped early)"
         lines.append(f"dead      {d.topic}: {d.records}{more} record(s); by reason: {reasons}")
+    a = report.anomalies
+    if a is not None:
+        lines.append(anomaly_status_line(a))
     lines.append("")
     lines.extend(_verdict_lines(health))
     return "\n".join(lines)
@@ -121,6 +126,7 @@ def report_to_json(report: StatusReport, health: Health) -> dict[str, Any]:
         "consumer_group": None,
         "ray": None,
         "dead_letters": None,
+        "anomalies": None,
     }
     group = report.group
     if group is not None:
@@ -145,6 +151,8 @@ def report_to_json(report: StatusReport, health: Health) -> dict[str, Any]:
         out["ray"] = asdict(report.ray) | {"alive_actors": report.ray.alive_actors}
     if report.dead_letters is not None:
         out["dead_letters"] = asdict(report.dead_letters)
+    if report.anomalies is not None:
+        out["anomalies"] = asdict(report.anomalies)
     return out
 
 
@@ -173,6 +181,7 @@ def _ray_lines(ray: RayReport) -> list[str]:
 @features_topic_option
 @predictions_topic_option
 @dlq_topic_option
+@anomalies_topic_option
 @group_id_option
 @click.option(
     "--sample-interval-s",
@@ -211,6 +220,7 @@ def status(
     features_topic: str,
     predictions_topic: str,
     dlq_topic: str,
+    anomalies_topic: str,
     group_id: str,
     sample_interval_s: float,
     timeout_s: float,
@@ -219,7 +229,7 @@ def status(
     as_json: bool,
 ) -> None:
     """Check the pipeline: Kafka, topics, the consumer group's lag, Ray and its
-    inference actors, dead letters.
+    inference actors, dead letters, and the quality stage's findings per check.
 
     Exit codes: 0 healthy; 3 Kafka unreachable; 4 topic missing; 5 Ray unreachable or
     not found; 6 no live inference actor; 7 consumer group without members (service
@@ -234,6 +244,7 @@ def status(
             features_topic=features_topic,
             predictions_topic=predictions_topic,
             dlq_topic=dlq_topic,
+            anomalies_topic=anomalies_topic,
         ),
         group_id=group_id,
         ray_address=ray_address,

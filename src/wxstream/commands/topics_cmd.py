@@ -6,6 +6,7 @@ import click
 
 from wxstream import settings
 from wxstream.commands.options import (
+    anomalies_topic_option,
     bootstrap_servers_option,
     dlq_topic_option,
     features_topic_option,
@@ -31,7 +32,7 @@ def topics() -> None:
     type=click.IntRange(1),
     default=settings.DEFAULT_PARTITIONS,
     show_default=True,
-    help="Partitions of the features and predictions topics.",
+    help="Partitions of the features, predictions and anomalies topics.",
 )
 @click.option(
     "--replication-factor",
@@ -55,6 +56,7 @@ def topics() -> None:
 @features_topic_option
 @predictions_topic_option
 @dlq_topic_option
+@anomalies_topic_option
 @click.option(
     "--wait-s",
     envvar="WXSTREAM_KAFKA_WAIT_S",
@@ -74,14 +76,17 @@ def create(
     features_topic: str,
     predictions_topic: str,
     dlq_topic: str,
+    anomalies_topic: str,
     wait_s: float,
 ) -> None:
-    """Create the features, predictions and dead-letter topics (existing ones are kept)."""
+    """Create the features, predictions, dead-letter and anomalies topics (existing ones
+    are kept)."""
     kafka_settings = settings.KafkaSettings(
         bootstrap_servers=bootstrap_servers,
         features_topic=features_topic,
         predictions_topic=predictions_topic,
         dlq_topic=dlq_topic,
+        anomalies_topic=anomalies_topic,
         partitions=partitions,
         replication_factor=replication_factor,
         min_insync_replicas=min_insync_replicas,

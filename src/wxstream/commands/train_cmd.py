@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,6 +135,15 @@ def default_model_name(now: datetime | None = None) -> str:
     "52 s on an H100 against about 21 CPU-minutes) and may differ in the last bits.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option(
+    "--no-qc-thresholds",
+    envvar="WXSTREAM_TRAIN_NO_QC_THRESHOLDS",
+    show_envvar=True,
+    is_flag=True,
+    help="Do not learn qc_thresholds.json for the new model (its quality stage is "
+    "then off); by default the QC and buddy limits are learnt on the training rows and "
+    "the forecast-residual limits on the validation rows with the new model.",
+)
 def train(  # noqa: PLR0917 - click passes every option
     source: str,
     data_dir: Path | None,
@@ -147,6 +157,7 @@ def train(  # noqa: PLR0917 - click passes every option
     threads: int,
     device: str,
     no_progress: bool,
+    no_qc_thresholds: bool,
     **overrides: Any,
 ) -> None:
     """Train the LSTM temperature forecaster and write its model directory.
@@ -216,6 +227,12 @@ def train(  # noqa: PLR0917 - click passes every option
     path = _write(model_settings.forecasting_dir, model_name, bundle, overwrite=overwrite)
     for line in summary_lines(result, path, test_metrics):
         click.echo(line)
+    if not no_qc_thresholds:
+        from wxstream.anomalies.thresholds_learning import write_model_thresholds
+
+        began = time.perf_counter()
+        written = write_model_thresholds(path, train_rows, val_rows, source=source)
+        click.echo(f"QC thresholds: {written} (learnt in {time.perf_counter() - began:.1f} s)")
 
 
 def _refuse_overwriting_versions(forecasting_dir: Path, name: str, *, overwrite: bool) -> None:

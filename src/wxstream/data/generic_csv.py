@@ -13,14 +13,23 @@ import pandas as pd
 
 from wxstream.data.observations import (
     DEWPOINT_C,
+    ELEVATION_M,
+    LATITUDE,
+    LONGITUDE,
+    PRECIPITATION_MM,
+    PRESSURE_HPA,
+    RELATIVE_HUMIDITY,
     STATION_ID,
     TEMPERATURE_C,
     TIMESTAMP,
     WIND_SPEED_MS,
+    WIND_U_MS,
+    WIND_V_MS,
     finish_observations,
     read_header,
     require_columns,
     require_file,
+    wind_vector,
 )
 from wxstream.errors import DataError
 
@@ -41,6 +50,29 @@ WIND_SPEED_UNITS: dict[str, float] = {
 }
 """Wind speed unit -> factor to m/s."""
 
+OPTIONAL_UNITS: dict[str, dict[str, float]] = {
+    "pressure": {"hPa": 1.0, "kPa": 10.0, "Pa": 0.01, "inHg": 33.8639},
+    "relative_humidity": {"%": 1.0, "1": 100.0},
+    "wind_direction": {"deg": 1.0},
+    "precipitation": {"mm": 1.0, "in": 25.4},
+    "latitude": {"deg": 1.0},
+    "longitude": {"deg": 1.0},
+    "elevation": {"m": 1.0, "ft": 0.3048},
+}
+"""Optional mapping entry -> unit -> factor to ours (hPa, %, degrees, mm, m)."""
+_OPTIONAL_TARGET: dict[str, str] = {
+    "pressure": PRESSURE_HPA,
+    "relative_humidity": RELATIVE_HUMIDITY,
+    "precipitation": PRECIPITATION_MM,
+    "latitude": LATITUDE,
+    "longitude": LONGITUDE,
+    "elevation": ELEVATION_M,
+}
+_STATION_METADATA = ("latitude", "longitude", "elevation")
+
+OptionalEntry = tuple[str, str] | float
+"""``(source column, unit)``, or for station metadata a fixed value in our unit."""
+
 
 @dataclass(frozen=True)
 class ColumnMapping:
@@ -55,6 +87,13 @@ class ColumnMapping:
         wind_speed: (source column, unit), unit one of ``m/s``, ``km/h``, ``mph``, ``knots``.
         station_column: the station id column, or ``None`` to use ``station_id``.
         station_id: the fixed station id when there is no station column.
+        optional: the optional columns, each ``(source column, unit)``: ``pressure``
+            (hPa, kPa, Pa, inHg), ``relative_humidity`` (``%`` or ``1`` for a fraction),
+            ``wind_direction`` (``deg``, where the wind blows from; with the wind speed
+            it makes the wind vector, speed 0 being calm), ``precipitation`` (mm, in;
+            the amount since the previous reading: the hour sums them), and the station's
+            ``latitude``, ``longitude`` (deg), ``elevation`` (m, ft), which may instead be
+            a fixed number (degrees, metres) for a one-station file.
     """
 
     timestamp: str
@@ -64,8 +103,25 @@ class ColumnMapping:
     timezone: str = "UTC"
     station_column: str | None = None
     station_id: str | None = None
+    optional: tuple[tuple[str, OptionalEntry], ...] = ()
 
     def __post_init__(self) -> None:
+        for name, entry in self.optional:
+            if name not in OPTIONAL_UNITS:
+                raise DataError(
+                    f"unknown optional mapping entry {name!r}", fix=f"use {sorted(OPTIONAL_UNITS)}"
+                )
+            if isinstance(entry, float):
+                if name not in _STATION_METADATA:
+                    raise DataError(
+                        f"{name} needs [column, unit]",
+                        fix="only latitude, longitude, elevation may be fixed numbers",
+                    )
+            elif entry[1] not in OPTIONAL_UNITS[name]:
+                raise DataError(
+                    f"unknown {name} unit {entry[1]!r}",
+                    fix=f"use one of {sorted(OPTIONAL_UNITS[name])}",
+                )
         for name, (_, unit) in (("temperature", self.temperature), ("dewpoint", self.dewpoint)):
             if unit not in TEMPERATURE_UNITS:
                 raise DataError(
@@ -96,6 +152,9 @@ class ColumnMapping:
                 timezone=str(obj.get("timezone", "UTC")),
                 station_column=obj.get("station_column"),
                 station_id=obj.get("station_id"),
+                optional=tuple(
+                    (name, _optional_entry(obj[name])) for name in OPTIONAL_UNITS if name in obj
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(
@@ -125,6 +184,8 @@ class ColumnMapping:
             out["station_column"] = self.station_column
         if self.station_id is not None:
             out["station_id"] = self.station_id
+        for name, entry in self.optional:
+            out[name] = entry if isinstance(entry, float) else list(entry)
         return out
 
 
@@ -134,14 +195,41 @@ def _pair(value: Any) -> tuple[str, str]:
     return str(value[0]), str(value[1])
 
 
+def _optional_entry(value: Any) -> OptionalEntry:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return _pair(value)
+
+
+def _optional_columns(raw: pd.DataFrame, mapping: ColumnMapping) -> dict[str, Any]:
+    """Our optional observation columns from the mapped CSV columns, in our units."""
+    out: dict[str, Any] = {}
+    entries = dict(mapping.optional)
+    for name, entry in entries.items():
+        if name == "wind_direction":
+            continue
+        if isinstance(entry, float):
+            out[_OPTIONAL_TARGET[name]] = entry
+        else:
+            out[_OPTIONAL_TARGET[name]] = raw[entry[0]] * OPTIONAL_UNITS[name][entry[1]]
+    direction = entries.get("wind_direction")
+    if isinstance(direction, tuple):
+        speed_col, speed_unit = mapping.wind_speed
+        speed = (raw[speed_col] * WIND_SPEED_UNITS[speed_unit]).to_numpy()
+        out[WIND_U_MS], out[WIND_V_MS] = wind_vector(speed, raw[direction[0]].to_numpy())
+    return out
+
+
 def load_csv(path: Path, mapping: ColumnMapping) -> pd.DataFrame:
     """Load observations from a CSV described by ``mapping`` (units converted to ours)."""
     csv = require_file(Path(path))
     needed = [mapping.timestamp, mapping.temperature[0], mapping.dewpoint[0], mapping.wind_speed[0]]
     if mapping.station_column is not None:
         needed.append(mapping.station_column)
+    optional_cols = [e[0] for _, e in mapping.optional if isinstance(e, tuple)]
+    needed += optional_cols
     require_columns(csv, read_header(csv), needed)
-    numeric = [mapping.temperature[0], mapping.dewpoint[0], mapping.wind_speed[0]]
+    numeric = [mapping.temperature[0], mapping.dewpoint[0], mapping.wind_speed[0], *optional_cols]
     try:
         raw = pd.read_csv(
             csv,
@@ -176,6 +264,7 @@ def load_csv(path: Path, mapping: ColumnMapping) -> pd.DataFrame:
             TEMPERATURE_C: TEMPERATURE_UNITS[temp_unit](raw[temp_col]),
             DEWPOINT_C: TEMPERATURE_UNITS[dew_unit](raw[dew_col]),
             WIND_SPEED_MS: raw[wind_col] * WIND_SPEED_UNITS[wind_unit],
+            **_optional_columns(raw, mapping),
         }
     )
     out = finish_observations(df)

@@ -8,7 +8,10 @@ Contract (see docs/architecture.md): a pandas ``DataFrame`` sorted by
 * ``temperature_c``, ``dewpoint_c``, ``wind_speed_ms``: float64, NaN where missing
 * ``weather_group``: str, the weather series a station reads (its own id unless
   several stations share one series, as some Beijing sites do)
-* optional extras, float64: ``pressure_hpa``, ``relative_humidity``
+* optional extras, float64, NaN where missing: ``pressure_hpa``, ``relative_humidity``
+  (%), ``wind_u_ms``/``wind_v_ms`` (the wind vector, see :func:`wind_vector`),
+  ``precipitation_mm`` (in the reading's hour), and the station's ``latitude``,
+  ``longitude`` (degrees) and ``elevation_m`` (see :mod:`wxstream.data.stations`)
 """
 
 from __future__ import annotations
@@ -32,12 +35,27 @@ WIND_SPEED_MS = "wind_speed_ms"
 WEATHER_GROUP = "weather_group"
 PRESSURE_HPA = "pressure_hpa"
 RELATIVE_HUMIDITY = "relative_humidity"
+WIND_U_MS = "wind_u_ms"
+WIND_V_MS = "wind_v_ms"
+PRECIPITATION_MM = "precipitation_mm"
+LATITUDE = "latitude"
+LONGITUDE = "longitude"
+ELEVATION_M = "elevation_m"
 
 MEASUREMENT_COLUMNS: tuple[str, ...] = (TEMPERATURE_C, DEWPOINT_C, WIND_SPEED_MS)
 """The three measurements every source provides (NaN where missing)."""
 
 REQUIRED_COLUMNS: tuple[str, ...] = (STATION_ID, TIMESTAMP, *MEASUREMENT_COLUMNS, WEATHER_GROUP)
-OPTIONAL_COLUMNS: tuple[str, ...] = (PRESSURE_HPA, RELATIVE_HUMIDITY)
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    PRESSURE_HPA,
+    RELATIVE_HUMIDITY,
+    WIND_U_MS,
+    WIND_V_MS,
+    PRECIPITATION_MM,
+    LATITUDE,
+    LONGITUDE,
+    ELEVATION_M,
+)
 
 DEFAULT_DATA_DIR = Path("..") / "shared" / "data"
 _DATA_DIR_FIX = (
@@ -47,6 +65,14 @@ _DATA_DIR_FIX = (
 # Physical plausibility limits applied by every loader: values outside become NaN.
 TEMPERATURE_RANGE_C = (-90.0, 60.0)
 WIND_SPEED_RANGE_MS = (0.0, 75.0)
+PRESSURE_RANGE_HPA = (300.0, 1100.0)
+HUMIDITY_RANGE_PCT = (0.0, 100.0)
+PRECIPITATION_RANGE_MM = (0.0, 500.0)
+_OPTIONAL_LIMITS: dict[str, tuple[float, float]] = {
+    PRESSURE_HPA: PRESSURE_RANGE_HPA,
+    RELATIVE_HUMIDITY: HUMIDITY_RANGE_PCT,
+    PRECIPITATION_MM: PRECIPITATION_RANGE_MM,
+}
 
 
 def resolve_data_dir(arg: Path | None) -> Path:
@@ -99,6 +125,28 @@ def clip_to_nan(values: pd.Series, low: float, high: float) -> pd.Series:
     return pd.Series(arr, index=values.index, name=values.name)
 
 
+def wind_vector(
+    speed_ms: np.ndarray, from_deg: np.ndarray, calm: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The wind vector ``(u, v)`` in m/s of winds blowing *from* ``from_deg``.
+
+    ``u = -speed sin(dir)`` (eastward), ``v = -speed cos(dir)`` (northward). Calm rule: a
+    reading of speed 0, or one flagged in ``calm`` (a source's "calm/variable" label: no
+    prevailing direction), is the zero vector whatever its direction. Otherwise a missing
+    speed or direction gives NaN.
+    """
+    speed = np.asarray(speed_ms, dtype=np.float64)
+    angle = np.deg2rad(np.asarray(from_deg, dtype=np.float64))
+    u = -speed * np.sin(angle)
+    v = -speed * np.cos(angle)
+    zero = speed == 0.0
+    if calm is not None:
+        zero |= np.asarray(calm, dtype=bool)
+    u[zero] = 0.0
+    v[zero] = 0.0
+    return u, v
+
+
 def local_to_utc(
     year: pd.Series, month: pd.Series, day: pd.Series, hour: pd.Series, utc_offset_h: int
 ) -> pd.Series:
@@ -127,7 +175,10 @@ def finish_observations(df: pd.DataFrame) -> pd.DataFrame:
     out[WEATHER_GROUP] = group.astype(str).to_numpy()
     for col in OPTIONAL_COLUMNS:
         if col in df.columns:
-            out[col] = df[col].astype(np.float64).to_numpy()
+            values = df[col].astype(np.float64)
+            if col in _OPTIONAL_LIMITS:
+                values = clip_to_nan(values, *_OPTIONAL_LIMITS[col])
+            out[col] = values.to_numpy()
     out = out.sort_values([STATION_ID, TIMESTAMP], kind="stable").reset_index(drop=True)
     validate_observations(out)
     return out

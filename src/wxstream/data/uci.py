@@ -17,6 +17,7 @@ import pandas as pd
 
 from wxstream.data.observations import (
     DEWPOINT_C,
+    PRECIPITATION_MM,
     PRESSURE_HPA,
     RELATIVE_HUMIDITY,
     STATION_ID,
@@ -24,11 +25,17 @@ from wxstream.data.observations import (
     TIMESTAMP,
     WEATHER_GROUP,
     WIND_SPEED_MS,
+    WIND_SPEED_RANGE_MS,
+    WIND_U_MS,
+    WIND_V_MS,
+    clip_to_nan,
     finish_observations,
     local_to_utc,
     read_header,
     require_columns,
+    wind_vector,
 )
+from wxstream.data.stations import attach_coordinates
 from wxstream.errors import DataError
 
 logger = logging.getLogger(__name__)
@@ -67,8 +74,40 @@ FIVE_CITIES: tuple[str, ...] = ("Beijing", "Chengdu", "Guangzhou", "Shanghai", "
 CUMULATIVE_IWS_CITIES: frozenset[str] = frozenset({"Beijing", "Chengdu", "Shanghai", "Shenyang"})
 
 _CALENDAR = ["year", "month", "day", "hour"]
-_BEIJING_COLUMNS = [*_CALENDAR, "TEMP", "DEWP", "WSPM", "PRES"]
-_FIVE_CITIES_COLUMNS = [*_CALENDAR, "TEMP", "DEWP", "HUMI", "PRES", "cbwd", "Iws"]
+_BEIJING_COLUMNS = [*_CALENDAR, "TEMP", "DEWP", "WSPM", "PRES", "RAIN", "wd"]
+_FIVE_CITIES_COLUMNS = [
+    *_CALENDAR,
+    "TEMP",
+    "DEWP",
+    "HUMI",
+    "PRES",
+    "cbwd",
+    "Iws",
+    "precipitation",
+]
+
+_SIXTEEN_POINTS = [
+    "N",
+    "NNE",
+    "NE",
+    "ENE",
+    "E",
+    "ESE",
+    "SE",
+    "SSE",
+    "S",
+    "SSW",
+    "SW",
+    "WSW",
+    "W",
+    "WNW",
+    "NW",
+    "NNW",
+]
+COMPASS_DEG: dict[str, float] = {name: 22.5 * i for i, name in enumerate(_SIXTEEN_POINTS)}
+"""16-point compass label -> the direction the wind blows from, degrees from north."""
+FIVE_CITIES_CALM = "cv"
+"""``cbwd`` label of calm and variable wind: no prevailing direction, the zero vector."""
 
 
 def _read(path: Path, columns: list[str], strings: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -93,6 +132,11 @@ def _utc(raw: pd.DataFrame) -> pd.Series:
     return local_to_utc(raw["year"], raw["month"], raw["day"], raw["hour"], CHINA_UTC_OFFSET_H)
 
 
+def _directions(labels: pd.Series) -> np.ndarray:
+    """Compass labels -> degrees (from); unknown labels and NA -> NaN."""
+    return labels.map(COMPASS_DEG).to_numpy(dtype=np.float64, na_value=np.nan)
+
+
 def beijing_multisite_path(data_dir: Path, site: str) -> Path:
     """The CSV of one Beijing site."""
     return data_dir / BEIJING_MULTISITE_DIR / f"PRSA_Data_{site}_20130301-20170228.csv"
@@ -101,7 +145,11 @@ def beijing_multisite_path(data_dir: Path, site: str) -> Path:
 def load_beijing_multisite(data_dir: Path, sites: tuple[str, ...] = BEIJING_SITES) -> pd.DataFrame:
     """Load the Beijing multi-site weather columns as tidy observations.
 
-    ``TEMP``/``DEWP`` degC, ``WSPM`` m/s, ``PRES`` hPa; ``NA`` -> NaN; local time -> UTC.
+    ``TEMP``/``DEWP`` degC, ``WSPM`` m/s, ``PRES`` hPa, ``RAIN`` mm, ``wd`` (16-point
+    compass) with ``WSPM`` -> the wind vector (speed 0 is calm); ``NA`` -> NaN; local
+    time -> UTC. No relative humidity: the source has none, and one derived from
+    ``TEMP`` and ``DEWP`` (Magnus) would add no information the model lacks. Station
+    coordinates from ``stations/beijing-multisite.csv`` (district or city centres).
     ``weather_group`` names the weather series a site reads: sites that share one series
     get the same group, so splits across stations can keep them together.
 
@@ -113,7 +161,9 @@ def load_beijing_multisite(data_dir: Path, sites: tuple[str, ...] = BEIJING_SITE
     for site in sites:
         if site not in BEIJING_WEATHER_GROUPS:
             raise DataError(f"unknown Beijing site {site!r}", fix=f"use one of {BEIJING_SITES}")
-        raw = _read(beijing_multisite_path(data_dir, site), _BEIJING_COLUMNS)
+        raw = _read(beijing_multisite_path(data_dir, site), _BEIJING_COLUMNS, strings=("wd",))
+        speed = clip_to_nan(raw["WSPM"], *WIND_SPEED_RANGE_MS).to_numpy()
+        wind_u, wind_v = wind_vector(speed, _directions(raw["wd"]))
         frames.append(
             pd.DataFrame(
                 {
@@ -123,11 +173,15 @@ def load_beijing_multisite(data_dir: Path, sites: tuple[str, ...] = BEIJING_SITE
                     DEWPOINT_C: raw["DEWP"],
                     WIND_SPEED_MS: raw["WSPM"],
                     PRESSURE_HPA: raw["PRES"],
+                    WIND_U_MS: wind_u.round(4),
+                    WIND_V_MS: wind_v.round(4),
+                    PRECIPITATION_MM: raw["RAIN"],
                     WEATHER_GROUP: BEIJING_WEATHER_GROUPS[site],
                 }
             )
         )
-    out = finish_observations(pd.concat(frames, ignore_index=True))
+    joined = attach_coordinates(pd.concat(frames, ignore_index=True), "beijing-multisite")
+    out = finish_observations(joined)
     logger.debug("loaded %d Beijing multi-site observations", len(out))
     return out
 
@@ -166,9 +220,12 @@ def decumulate_iws(iws: np.ndarray, cbwd: np.ndarray, hours: np.ndarray) -> np.n
 def load_five_cities(data_dir: Path, cities: tuple[str, ...] = FIVE_CITIES) -> pd.DataFrame:
     """Load the five-cities weather columns as tidy observations.
 
-    ``TEMP``/``DEWP`` degC, ``HUMI`` % -> ``relative_humidity``, ``PRES`` hPa; ``NA`` ->
-    NaN; local time -> UTC; station id = city name. ``Iws`` is de-cumulated into hourly
-    speed (m/s) for every city but Guangzhou, where it is already hourly.
+    ``TEMP``/``DEWP`` degC, ``HUMI`` % -> ``relative_humidity``, ``PRES`` hPa,
+    ``precipitation`` mm in the hour; ``NA`` -> NaN; local time -> UTC; station id = city
+    name. ``Iws`` is de-cumulated into hourly speed (m/s) for every city but Guangzhou,
+    where it is already hourly. ``cbwd`` (NE, NW, SE, ``cv``) with that speed -> the wind
+    vector; ``cv`` (calm and variable) is the zero vector. Station coordinates from
+    ``stations/five-cities.csv`` (city centres).
 
     Args:
         data_dir: the shared data folder (holding ``five-cities/``).
@@ -187,6 +244,11 @@ def load_five_cities(data_dir: Path, cities: tuple[str, ...] = FIVE_CITIES) -> p
             wind = decumulate_iws(iws, raw["cbwd"].to_numpy(dtype=object), hours)
         else:
             wind = iws
+        wind = clip_to_nan(pd.Series(wind), *WIND_SPEED_RANGE_MS).to_numpy()
+        labels = raw["cbwd"]
+        wind_u, wind_v = wind_vector(
+            wind, _directions(labels), calm=(labels == FIVE_CITIES_CALM).to_numpy()
+        )
         frames.append(
             pd.DataFrame(
                 {
@@ -197,9 +259,14 @@ def load_five_cities(data_dir: Path, cities: tuple[str, ...] = FIVE_CITIES) -> p
                     WIND_SPEED_MS: wind,
                     PRESSURE_HPA: raw["PRES"],
                     RELATIVE_HUMIDITY: raw["HUMI"],
+                    WIND_U_MS: wind_u.round(4),
+                    WIND_V_MS: wind_v.round(4),
+                    PRECIPITATION_MM: raw["precipitation"],
                 }
             )
         )
-    out = finish_observations(pd.concat(frames, ignore_index=True))
+    out = finish_observations(
+        attach_coordinates(pd.concat(frames, ignore_index=True), "five-cities")
+    )
     logger.debug("loaded %d five-cities observations", len(out))
     return out

@@ -13,8 +13,14 @@ Stored as JSON in the model directory (data, not code), e.g.::
 to the model's unit (degC for temperatures, m/s for wind). A deployment whose messages
 carry degF edits ``"unit": "degF"`` and keeps the model.
 
-Time encodings use ``window_start`` in UTC (hour of day, day of year). The model learns
-each station's local offset implicitly from the data it was trained on.
+Time encodings (:mod:`wxstream.features.time_encodings`) use ``window_start``: in UTC
+(hour of day, day of year; the model learns its stations' local offset implicitly), or
+station-aware from the message's ``longitude``/``latitude`` (local solar hour,
+hemisphere-aware season; ``(0, 0)`` for a station without them).
+
+The optional message fields (pressure, humidity, wind vector, precipitation, station
+coordinates) are inputs like the others, with their units; a message without one gives
+NaN for that input. An adapter that names none of them reads messages exactly as before.
 
 Training (:meth:`FeatureAdapter.to_inputs_from_frame`) and streaming
 (:meth:`FeatureAdapter.to_inputs`, :meth:`FeatureAdapter.windows_to_array`) share one
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from itertools import chain
@@ -37,80 +43,34 @@ import numpy as np
 import pandas as pd
 
 from wxstream.errors import DataError, ModelFormatError
+from wxstream.features.time_encodings import (
+    ENCODINGS,
+    STATION_ENCODINGS,
+    station_encodings,
+    utc_encodings,
+)
+from wxstream.features.units import FIELD_QUANTITY, UNITS, from_model_unit, to_model_unit
 from wxstream.messages.features import FeatureMessage
+from wxstream.messages.optional_fields import OPTIONAL_FIELDS
+
+__all__ = [
+    "ADAPTER_FILENAME",
+    "ADAPTER_VERSION",
+    "FIELD_QUANTITY",
+    "UNITS",
+    "FeatureAdapter",
+    "InputSpec",
+    "default_adapter",
+    "from_model_unit",
+    "input_catalogue",
+    "to_model_unit",
+]
 
 ADAPTER_VERSION: Final = 1
 ADAPTER_FILENAME: Final = "feature_adapter.json"
 
-# Field -> quantity; the model's unit for each quantity is the first in its table.
-FIELD_QUANTITY: Final[dict[str, str]] = {
-    "avg_temperature": "temperature",
-    "avg_dewpoint": "temperature",
-    "min_temperature": "temperature",
-    "max_temperature": "temperature",
-    "avg_wind_speed": "speed",
-    "observation_count": "count",
-}
-
-_TEMPERATURE_TO_C: Final[dict[str, tuple[float, float]]] = {
-    # unit -> (offset, scale): model value = (value + offset) * scale
-    "degC": (0.0, 1.0),
-    "degF": (-32.0, 5.0 / 9.0),
-    "K": (-273.15, 1.0),
-}
-_SPEED_TO_MS: Final[dict[str, tuple[float, float]]] = {
-    "m/s": (0.0, 1.0),
-    "km/h": (0.0, 1.0 / 3.6),
-    "mph": (0.0, 0.44704),
-    "knots": (0.0, 1852.0 / 3600.0),
-}
-UNITS: Final[dict[str, dict[str, tuple[float, float]]]] = {
-    "temperature": _TEMPERATURE_TO_C,
-    "speed": _SPEED_TO_MS,
-    "count": {"1": (0.0, 1.0)},
-}
-"""Quantity -> unit -> (offset, scale) to the model's unit."""
-
-_TWO_PI: Final = 2.0 * math.pi
-_DAYS_PER_YEAR: Final = 365.25
-ENCODINGS: Final[tuple[str, ...]] = (
-    "hour_of_day_sin",
-    "hour_of_day_cos",
-    "day_of_year_sin",
-    "day_of_year_cos",
-)
-
-
-def to_model_unit(values: np.ndarray, quantity: str, unit: str) -> np.ndarray:
-    """Convert float64 ``values`` from ``unit`` to the model's unit of ``quantity``."""
-    offset, scale = UNITS[quantity][unit]
-    if offset == 0.0 and scale == 1.0:
-        return values
-    return (values + offset) * scale
-
-
-def from_model_unit(values: np.ndarray, quantity: str, unit: str) -> np.ndarray:
-    """Inverse of :func:`to_model_unit` (e.g. a forecast in degC back to degF)."""
-    offset, scale = UNITS[quantity][unit]
-    if offset == 0.0 and scale == 1.0:
-        return values
-    return values / scale - offset
-
-
-def _time_encodings(epoch_s: np.ndarray) -> dict[str, np.ndarray]:
-    """Cyclic encodings of UTC hour of day and day of year from int64 epoch seconds."""
-    hour = ((epoch_s // 3600) % 24).astype(np.float64)
-    days = epoch_s // 86400
-    year_start = days.astype("datetime64[D]").astype("datetime64[Y]").astype("datetime64[D]")
-    day_of_year = (days - year_start.astype(np.int64)).astype(np.float64)  # 0-based
-    hour_angle = hour * (_TWO_PI / 24.0)
-    day_angle = day_of_year * (_TWO_PI / _DAYS_PER_YEAR)
-    return {
-        "hour_of_day_sin": np.sin(hour_angle),
-        "hour_of_day_cos": np.cos(hour_angle),
-        "day_of_year_sin": np.sin(day_angle),
-        "day_of_year_cos": np.cos(day_angle),
-    }
+_COORDINATES: Final = ("latitude", "longitude")
+_OPTIONAL: Final = frozenset(OPTIONAL_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -178,6 +138,8 @@ class FeatureAdapter:
         init=False, repr=False, compare=False
     )
     _needs_time: bool = dataclass_field(init=False, repr=False, compare=False)
+    _needs_station: bool = dataclass_field(init=False, repr=False, compare=False)
+    _has_optional: bool = dataclass_field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [spec.name for spec in self.inputs]
@@ -186,9 +148,14 @@ class FeatureAdapter:
         if len(set(names)) != len(names):
             raise ModelFormatError(f"feature adapter input names repeat: {names}")
         fields = tuple(dict.fromkeys(s.field for s in self.inputs if s.field is not None))
+        needs_station = any(s.encoding in STATION_ENCODINGS for s in self.inputs)
+        if needs_station:  # read the coordinates too (not inputs unless named as such)
+            fields = tuple(dict.fromkeys((*fields, *_COORDINATES)))
         object.__setattr__(self, "_fields", fields)
         object.__setattr__(self, "_getter", attrgetter(*fields) if fields else None)
         object.__setattr__(self, "_needs_time", any(s.encoding is not None for s in self.inputs))
+        object.__setattr__(self, "_needs_station", needs_station)
+        object.__setattr__(self, "_has_optional", any(f in _OPTIONAL for f in fields))
 
     # -- serialisation -------------------------------------------------------------------
 
@@ -259,7 +226,10 @@ class FeatureAdapter:
     # -- the shared assembly step --------------------------------------------------------
 
     def _assemble(self, columns: Columns, epoch_s: np.ndarray | None, out: np.ndarray) -> None:
-        encodings = _time_encodings(epoch_s) if epoch_s is not None else {}
+        encodings = utc_encodings(epoch_s) if epoch_s is not None else {}
+        if self._needs_station and epoch_s is not None:
+            lat, lon = (columns[name] for name in _COORDINATES)
+            encodings |= station_encodings(epoch_s, lat, lon)
         for j, spec in enumerate(self.inputs):
             if spec.encoding is not None:
                 out[:, j] = encodings[spec.encoding]
@@ -276,12 +246,17 @@ class FeatureAdapter:
         n = len(messages)
         # np.fromiter over generators: no intermediate lists on the streaming hot path.
         if getter is not None and len(fields) > 1:
-            flat = chain.from_iterable(getter(m) for m in messages)
+            flat: Iterable[Any] = chain.from_iterable(getter(m) for m in messages)
+            if self._has_optional:  # an absent optional field is None: NaN for the model
+                flat = (math.nan if v is None else v for v in flat)
             values = np.fromiter(flat, dtype=np.float64, count=n * len(fields))
             values = values.reshape(n, len(fields))
             columns = {name: values[:, k] for k, name in enumerate(fields)}
         elif getter is not None:
-            columns = {fields[0]: np.fromiter(map(getter, messages), dtype=np.float64, count=n)}
+            single: Iterable[Any] = map(getter, messages)
+            if self._has_optional:
+                single = (math.nan if v is None else v for v in single)
+            columns = {fields[0]: np.fromiter(single, dtype=np.float64, count=n)}
         epoch_s = None
         if self._needs_time:
             seconds = (m.window_start.timestamp() for m in messages)
@@ -293,12 +268,20 @@ class FeatureAdapter:
     def to_inputs_from_frame(self, rows: pd.DataFrame) -> np.ndarray:
         """``(N, F)`` float32 raw inputs from feature rows (vectorised; NaN stays NaN)."""
         fields = self._fields
-        missing = [f for f in fields if f not in rows.columns]
+        # Coordinates read only for station-aware time may be absent: NaN, i.e. (0, 0).
+        implicit = [f for f in _COORDINATES if self._needs_station and f not in rows.columns]
+        implicit = [f for f in implicit if f not in {s.field for s in self.inputs}]
+        missing = [f for f in fields if f not in rows.columns and f not in implicit]
         if self._needs_time and "window_start" not in rows.columns:
             missing.append("window_start")
         if missing:
             raise DataError(f"feature rows lack column(s) {', '.join(missing)}")
-        columns = {f: rows[f].to_numpy(dtype=np.float64, na_value=np.nan) for f in fields}
+        columns = {
+            f: rows[f].to_numpy(dtype=np.float64, na_value=np.nan)
+            if f in rows.columns
+            else np.full(len(rows), np.nan)
+            for f in fields
+        }
         epoch_s = None
         if self._needs_time:
             stamps = pd.to_datetime(rows["window_start"], utc=True)
@@ -346,6 +329,26 @@ class FeatureAdapter:
         name, unit = self.target.field_and_unit()
         values = np.array([getattr(m, name) for m in messages], dtype=np.float64)
         return to_model_unit(values, FIELD_QUANTITY[name], unit)
+
+
+def input_catalogue() -> tuple[InputSpec, ...]:
+    """Every input a model configuration may choose, by name: the default adapter's, the
+    optional message fields in their wire units, and the station-aware time encodings."""
+    return (
+        *default_adapter(with_time_encodings=True).inputs,
+        InputSpec("pressure", field="avg_pressure_hpa", unit="hPa"),
+        InputSpec("humidity", field="avg_relative_humidity", unit="%"),
+        InputSpec("wind_u", field="avg_wind_u", unit="m/s"),
+        InputSpec("wind_v", field="avg_wind_v", unit="m/s"),
+        InputSpec("precipitation", field="precipitation_mm", unit="mm"),
+        InputSpec("latitude", field="latitude", unit="deg"),
+        InputSpec("longitude", field="longitude", unit="deg"),
+        InputSpec("elevation", field="elevation_m", unit="m"),
+        InputSpec("solar_hour_sin", encoding="solar_hour_sin"),
+        InputSpec("solar_hour_cos", encoding="solar_hour_cos"),
+        InputSpec("season_sin", encoding="season_sin"),
+        InputSpec("season_cos", encoding="season_cos"),
+    )
 
 
 def default_adapter(with_time_encodings: bool = True) -> FeatureAdapter:

@@ -30,11 +30,17 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from wxstream.messages.features import InvalidRecord, format_timestamp
+from wxstream.messages.json_codec import (
+    load_object,
+    read_schema,
+    schema_file,
+    text_field,
+    utc_field,
+)
 
 SCHEMA_RESOURCE: Final = "schemas/weather-anomalies.schema.json"
 
@@ -143,24 +149,6 @@ def _millis(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def _parse_ts(value: Any, name: str) -> datetime:
-    if type(value) is not str:
-        raise ValueError(f"{name} must be a string")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"{name} has no UTC offset")
-    return parsed.astimezone(UTC)
-
-
-def _text(obj: dict[str, Any], name: str, allowed: tuple[str, ...] | None = None) -> str:
-    value = obj.get(name)
-    if type(value) is not str or not value:
-        raise ValueError(f"{name} must be a non-empty string")
-    if allowed is not None and value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}")
-    return value
-
-
 def _optional_float(value: Any, name: str) -> float | None:
     if value is None:
         return None
@@ -175,7 +163,7 @@ def _source(value: Any) -> AnomalySource:
     partition, offset = value.get("partition"), value.get("offset")
     if type(partition) is not int or type(offset) is not int:
         raise ValueError("source.partition and source.offset must be integers")
-    return AnomalySource(topic=_text(value, "topic"), partition=partition, offset=offset)
+    return AnomalySource(topic=text_field(value, "topic"), partition=partition, offset=offset)
 
 
 def decode_anomaly(raw: bytes | bytearray | memoryview | None) -> AnomalyMessage | InvalidRecord:
@@ -185,29 +173,24 @@ def decode_anomaly(raw: bytes | bytearray | memoryview | None) -> AnomalyMessage
         the message, or an :class:`InvalidRecord` (``undecodable``, ``not_an_object`` or
         ``wrong_type``) naming the problem.
     """
-    if raw is None:
-        return InvalidRecord("undecodable", "empty record value")
-    try:
-        obj = json.loads(bytes(raw))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return InvalidRecord("undecodable", f"{type(exc).__name__}: {str(exc)[:200]}")
-    if type(obj) is not dict:
-        return InvalidRecord("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    obj = load_object(raw)
+    if isinstance(obj, InvalidRecord):
+        return obj
     try:
         score = _optional_float(obj.get("score"), "score")
         anomaly = Anomaly(
-            station_id=_text(obj, "station_id"),
-            hour=_parse_ts(obj.get("hour"), "hour"),
-            variable=_text(obj, "variable", (*VARIABLES, *RECORD_VARIABLES)),
-            check=_text(obj, "check", CHECKS),
+            station_id=text_field(obj, "station_id"),
+            hour=utc_field(obj.get("hour"), "hour"),
+            variable=text_field(obj, "variable", (*VARIABLES, *RECORD_VARIABLES)),
+            check=text_field(obj, "check", CHECKS),
             score=float("nan") if score is None else score,
-            severity="bad" if _text(obj, "severity", SEVERITIES) == "bad" else "suspect",
+            severity="bad" if text_field(obj, "severity", SEVERITIES) == "bad" else "suspect",
         )
         return AnomalyMessage(
             anomaly=anomaly,
             value=_optional_float(obj.get("value"), "value"),
             source=_source(obj.get("source")),
-            detected_at=_parse_ts(obj.get("detected_at"), "detected_at"),
+            detected_at=utc_field(obj.get("detected_at"), "detected_at"),
         )
     except (ValueError, TypeError) as exc:
         return InvalidRecord("wrong_type", str(exc)[:200])
@@ -215,10 +198,9 @@ def decode_anomaly(raw: bytes | bytearray | memoryview | None) -> AnomalyMessage
 
 def schema_path() -> Path:
     """Path of the JSON Schema (draft 2020-12) shipped as package data."""
-    return Path(str(resources.files("wxstream.messages").joinpath(SCHEMA_RESOURCE)))
+    return schema_file(SCHEMA_RESOURCE)
 
 
 def load_json_schema() -> dict[str, Any]:
     """The message's JSON Schema as a dict."""
-    loaded: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
-    return loaded
+    return read_schema(SCHEMA_RESOURCE)

@@ -1,6 +1,10 @@
 """Feature rows (a pandas frame, as :func:`wxstream.features.aggregate_hourly` makes them)
 to ``weather-features`` records and messages: what may be published, the encoded
-records, the decoded messages."""
+records, the decoded messages.
+
+Optional columns (:data:`~wxstream.messages.optional_fields.OPTIONAL_FIELDS`) travel when
+the frame has them; a NaN or out-of-range optional value is left out of its message
+(the row stays publishable: the optional fields are extras, not the model's inputs)."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from wxstream.messages.features import (
     FeatureMessage,
     format_timestamp,
 )
+from wxstream.messages.optional_fields import OPTIONAL_RANGES, optional_or_none
 
 
 def publishable_mask(features: pd.DataFrame) -> np.ndarray:
@@ -50,6 +55,43 @@ def publishable_mask(features: pd.DataFrame) -> np.ndarray:
     return ok
 
 
+def optional_columns(rows: pd.DataFrame) -> list[list[float | None]] | None:
+    """Per optional field, its values with ``None`` for NaN or out of range; ``None``
+    when the frame has no optional column at all."""
+    if not any(name in rows.columns for name in OPTIONAL_RANGES):
+        return None
+    columns: list[list[float | None]] = []
+    for name, (low, high) in OPTIONAL_RANGES.items():
+        if name not in rows.columns:
+            columns.append([None] * len(rows))
+            continue
+        values = rows[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            keep = (values >= low) & (values <= high)
+        columns.append(
+            [v if k else None for v, k in zip(values.tolist(), keep.tolist(), strict=True)]
+        )
+    return columns
+
+
+def _optional_tails(rows: pd.DataFrame) -> list[str]:
+    """Per row, the JSON members of its optional values (what :func:`encode_optional`
+    writes), built column by column: one string per value, joined per row."""
+    parts: list[list[str]] = []
+    for name, (low, high) in OPTIONAL_RANGES.items():
+        if name not in rows.columns:
+            continue
+        values = rows[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            keep = (values >= low) & (values <= high)
+        prefix = f',"{name}":'
+        listed, kept = values.tolist(), keep.tolist()
+        parts.append([prefix + repr(v) if k else "" for v, k in zip(listed, kept, strict=True)])
+    if not parts:
+        return [""] * len(rows)
+    return ["".join(row) for row in zip(*parts, strict=True)]
+
+
 def _iso_column(values: pd.Series) -> list[str]:
     stamps = pd.to_datetime(values, utc=True)
     if (stamps.dt.microsecond == 0).all() and (stamps.dt.nanosecond == 0).all():
@@ -74,16 +116,17 @@ def encode_frame(features: pd.DataFrame) -> list[tuple[bytes, bytes]]:
     counts = rows["observation_count"].to_numpy(dtype=np.int64).tolist()
     starts = _iso_column(rows["window_start"])
     ends = _iso_column(rows["window_end"])
+    tails = _optional_tails(rows)
     out: list[tuple[bytes, bytes]] = []
     append = out.append
-    for station, start, end, avg_t, avg_d, avg_w, min_t, max_t, count in zip(
-        stations, starts, ends, *columns, counts, strict=True
+    for station, start, end, avg_t, avg_d, avg_w, min_t, max_t, count, tail in zip(
+        stations, starts, ends, *columns, counts, tails, strict=True
     ):
         value = (
             f'{{"station_id":{quoted[station]},"window_start":"{start}",'
             f'"window_end":"{end}","avg_temperature":{avg_t!r},"avg_dewpoint":{avg_d!r},'
             f'"avg_wind_speed":{avg_w!r},"min_temperature":{min_t!r},'
-            f'"max_temperature":{max_t!r},"observation_count":{count}}}'
+            f'"max_temperature":{max_t!r},"observation_count":{count}{tail}}}'
         )
         append((keys[station], value.encode()))
     return out
@@ -101,9 +144,13 @@ def messages_from_frame(features: pd.DataFrame) -> list[FeatureMessage]:
     )
     counts = rows["observation_count"].to_numpy(dtype=np.int64).tolist()
     stations = rows["station_id"].astype(str).tolist()
+    required = zip(stations, starts, ends, avg_t, avg_d, avg_w, min_t, max_t, counts, strict=True)
+    optional = optional_columns(rows)
+    if optional is None:
+        return [FeatureMessage(*fields) for fields in required]
     return [
-        FeatureMessage(*fields)
-        for fields in zip(
-            stations, starts, ends, avg_t, avg_d, avg_w, min_t, max_t, counts, strict=True
+        FeatureMessage(station, start, end, t, d, w, low, high, count, optional_or_none(extra))
+        for (station, start, end, t, d, w, low, high, count), extra in zip(
+            required, zip(*optional, strict=True), strict=True
         )
     ]

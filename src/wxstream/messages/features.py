@@ -10,7 +10,8 @@ Wire format: one compact UTF-8 JSON object per Kafka record, key = ``station_id`
 Rules (the same in the codec and in ``schemas/weather-features.schema.json``):
 
 * every field present; unknown extra fields are allowed and ignored (forward
-  compatibility);
+  compatibility); the optional fields (pressure, humidity, wind vector, precipitation,
+  station coordinates) and their rules are in :mod:`wxstream.messages.optional_fields`;
 * the five measurements are finite JSON numbers (booleans are not numbers; ``NaN`` and
   ``Infinity`` literals are rejected): temperatures and dewpoint in -90..60 degC, wind
   speed in 0..120 m/s; ``observation_count`` an integer >= 1;
@@ -53,6 +54,14 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
+
+from wxstream.messages.optional_fields import (
+    BadOptional,
+    OptionalFieldAccess,
+    OptionalFields,
+    check_optional,
+    encode_optional,
+)
 
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 TEMPERATURE_RANGE_C: Final = (-90.0, 60.0)
@@ -131,10 +140,13 @@ JSON Schema). Stricter than :data:`TIMESTAMP_PATTERN`."""
 
 
 @dataclass(frozen=True, slots=True)
-class FeatureMessage:
+class FeatureMessage(OptionalFieldAccess):
     """One station's aggregated observations over one window ``[window_start, window_end)``.
 
-    Timestamps are timezone-aware UTC datetimes; measurements are degC and m/s.
+    Timestamps are timezone-aware UTC datetimes; measurements are degC and m/s. The
+    optional fields (units in :mod:`wxstream.messages.optional_fields`) are attributes
+    too (``msg.longitude``), ``None`` where the message lacks them; ``optional`` holds
+    them all, ``None`` when it has none.
     """
 
     station_id: str
@@ -146,6 +158,7 @@ class FeatureMessage:
     min_temperature: float
     max_temperature: float
     observation_count: int
+    optional: OptionalFields | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +193,9 @@ def format_timestamp(value: datetime) -> str:
 
 
 def encode_feature(msg: FeatureMessage) -> bytes:
-    """The compact JSON value of a message (fields in :data:`FIELDS` order)."""
+    """The compact JSON value of a message (fields in :data:`FIELDS` order, then the
+    optional fields it has)."""
+    tail = "" if msg.optional is None else encode_optional(msg.optional)
     return (
         f'{{"station_id":{json.dumps(msg.station_id)},'
         f'"window_start":"{format_timestamp(msg.window_start)}",'
@@ -190,7 +205,7 @@ def encode_feature(msg: FeatureMessage) -> bytes:
         f'"avg_wind_speed":{float(msg.avg_wind_speed)!r},'
         f'"min_temperature":{float(msg.min_temperature)!r},'
         f'"max_temperature":{float(msg.max_temperature)!r},'
-        f'"observation_count":{int(msg.observation_count)}}}'
+        f'"observation_count":{int(msg.observation_count)}{tail}}}'
     ).encode()
 
 
@@ -289,6 +304,15 @@ def _check_window(obj: dict[str, Any]) -> tuple[datetime, datetime] | InvalidRec
     return start, end
 
 
+def _check_optional(obj: dict[str, Any]) -> OptionalFields | InvalidRecord | None:
+    if len(obj) == len(FIELDS):  # the fast path: a message of the required fields only
+        return None
+    checked = check_optional(obj)
+    if isinstance(checked, BadOptional):
+        return InvalidRecord(checked.reason, checked.detail)
+    return checked
+
+
 def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:
     # Each rule returns the first reason it finds; the order is the documented one.
     for name in FIELDS:
@@ -313,6 +337,9 @@ def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:
     avg = values["avg_temperature"]
     if not low_t - AVERAGE_TOLERANCE_C <= avg <= high_t + AVERAGE_TOLERANCE_C:
         return InvalidRecord("inconsistent", "avg_temperature outside [min, max]")
+    optional = _check_optional(obj)
+    if isinstance(optional, InvalidRecord):
+        return optional
     return FeatureMessage(
         station,
         start,
@@ -323,6 +350,7 @@ def _check(obj: dict[str, Any]) -> FeatureMessage | InvalidRecord:
         low_t,
         high_t,
         count,
+        optional,
     )
 
 

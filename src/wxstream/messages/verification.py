@@ -21,12 +21,18 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from importlib import resources
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
 from wxstream.messages.features import InvalidRecord, format_timestamp
+from wxstream.messages.json_codec import (
+    load_object,
+    read_schema,
+    schema_file,
+    text_field,
+    utc_field,
+)
 
 SCHEMA_RESOURCE: Final = "schemas/weather-verification.schema.json"
 
@@ -93,13 +99,6 @@ def encode_verification(record: SkillRecord) -> bytes:
     ).encode()
 
 
-def _text(obj: dict[str, Any], name: str) -> str:
-    value = obj.get(name)
-    if type(value) is not str or not value:
-        raise ValueError(f"{name} must be a non-empty string")
-    return value
-
-
 def _number(obj: dict[str, Any], name: str) -> float:
     value = obj.get(name)
     if type(value) not in (int, float):
@@ -110,16 +109,6 @@ def _number(obj: dict[str, Any], name: str) -> float:
     return number
 
 
-def _stamp(obj: dict[str, Any], name: str) -> datetime:
-    value = obj.get(name)
-    if type(value) is not str:
-        raise ValueError(f"{name} must be a string")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"{name} has no UTC offset")
-    return parsed.astimezone(UTC)
-
-
 def _record(obj: dict[str, Any]) -> SkillRecord:
     lead = obj.get("lead_h")
     if type(lead) is not int or lead < 1:
@@ -127,16 +116,18 @@ def _record(obj: dict[str, Any]) -> SkillRecord:
     covered = obj.get("covered")
     if type(covered) is not bool:
         raise ValueError("covered must be true or false")
-    issued_at = _stamp(obj, "issued_at")
-    if "valid_at" in obj and _stamp(obj, "valid_at") != issued_at + timedelta(hours=lead):
+    issued_at = utc_field(obj.get("issued_at"), "issued_at")
+    if "valid_at" in obj and utc_field(obj.get("valid_at"), "valid_at") != issued_at + timedelta(
+        hours=lead
+    ):
         raise ValueError("valid_at must be issued_at + lead_h hours")
     p10, p50, p90, observed, abs_error, pinball = (_number(obj, name) for name in _FLOATS)
     return SkillRecord(
-        station_id=_text(obj, "station_id"),
+        station_id=text_field(obj, "station_id"),
         issued_at=issued_at,
         lead_h=lead,
-        model_name=_text(obj, "model_name"),
-        model_version=_text(obj, "model_version"),
+        model_name=text_field(obj, "model_name"),
+        model_version=text_field(obj, "model_version"),
         p10_c=p10,
         p50_c=p50,
         p90_c=p90,
@@ -154,14 +145,9 @@ def decode_verification(raw: bytes | bytearray | memoryview | None) -> SkillReco
         the record, or an :class:`InvalidRecord` (``undecodable``, ``not_an_object`` or
         ``wrong_type``) naming the problem.
     """
-    if raw is None:
-        return InvalidRecord("undecodable", "empty record value")
-    try:
-        obj = json.loads(bytes(raw))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return InvalidRecord("undecodable", f"{type(exc).__name__}: {str(exc)[:200]}")
-    if type(obj) is not dict:
-        return InvalidRecord("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    obj = load_object(raw)
+    if isinstance(obj, InvalidRecord):
+        return obj
     try:
         return _record(obj)
     except (ValueError, TypeError, OverflowError) as exc:
@@ -170,10 +156,9 @@ def decode_verification(raw: bytes | bytearray | memoryview | None) -> SkillReco
 
 def schema_path() -> Path:
     """Path of the JSON Schema (draft 2020-12) shipped as package data."""
-    return Path(str(resources.files("wxstream.messages").joinpath(SCHEMA_RESOURCE)))
+    return schema_file(SCHEMA_RESOURCE)
 
 
 def load_json_schema() -> dict[str, Any]:
     """The message's JSON Schema as a dict."""
-    loaded: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
-    return loaded
+    return read_schema(SCHEMA_RESOURCE)

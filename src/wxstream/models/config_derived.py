@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from wxstream.errors import ConfigError
-from wxstream.features.adapter import FeatureAdapter, default_adapter
+from wxstream.features.adapter import FeatureAdapter, default_adapter, input_catalogue
 from wxstream.models.config import QUANTILES, ModelConfig, long_term_leads, short_term_leads
 from wxstream.models.model_dir import FORMAT_NAME, FORMAT_VERSION, NetworkSpec
 
@@ -60,7 +60,7 @@ def network_spec(config: ModelConfig) -> NetworkSpec:
 def adapter_for(config: ModelConfig) -> FeatureAdapter:
     """The feature adapter with exactly ``config.inputs``, in that order."""
     base = default_adapter(with_time_encodings=True)
-    catalogue = {spec.name: spec for spec in base.inputs}
+    catalogue = {spec.name: spec for spec in input_catalogue()}
     unknown = [name for name in config.inputs if name not in catalogue]
     if unknown:
         raise ConfigError(

@@ -232,6 +232,14 @@ def format_table(report: Mapping[str, Any], leads: Sequence[int]) -> str:
             for h in shown
         )
         lines.append(f"model p10-p90 coverage: {cov}")
+    online = report.get("online_calibration")
+    if online is not None:
+        cov = "  ".join(
+            f"{h}h {_cell(online['coverage_p10_p90'][str(h)], pct=True)}"
+            f" width {_cell(online['mean_width_p10_p90'][str(h)])}"
+            for h in shown
+        )
+        lines.append(f"online-calibrated coverage: {cov}")
     return "\n".join(lines)
 
 

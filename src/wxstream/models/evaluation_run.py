@@ -42,12 +42,14 @@ from wxstream.models.evaluation import (
     goal_checks,
     score_methods,
 )
+from wxstream.models.evaluation_online import online_section, simulate_online
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.lightgbm_baseline import (
     LightGBMSettings,
     fit_lightgbm_direct,
     predict_lightgbm_direct,
 )
+from wxstream.models.online_calibration import OnlineCalibrationSettings
 from wxstream.settings import ModelSettings
 
 logger = logging.getLogger(__name__)
@@ -67,11 +69,17 @@ class EvaluationSettings:
             interval is reported too). A model that carries calibration is scored as
             :meth:`ForecastingModel.predict` serves it, whatever this says.
         dedupe_shared_weather: keep one station per ``weather_group``.
+        online_calibration: replay the test period as a stream and score the interval
+            recalibrated online (:mod:`wxstream.models.evaluation_online`) beside the
+            offline one (``None``: leave it out).
     """
 
     lightgbm: LightGBMSettings | None = field(default_factory=LightGBMSettings)
     calibrate: bool = True
     dedupe_shared_weather: bool = True
+    online_calibration: OnlineCalibrationSettings | None = field(
+        default_factory=OnlineCalibrationSettings
+    )
 
 
 def dedupe_shared_weather(observations: pd.DataFrame) -> pd.DataFrame:
@@ -194,6 +202,18 @@ def evaluate(
     quantiles, calibration = _calibrate(
         model, quantiles, y, rows=rows, split=split, grid=grid, settings=settings
     )
+    online: dict[str, Any] | None = None
+    if settings.online_calibration is not None:
+        t0 = time.perf_counter()
+        result = simulate_online(
+            grid.station_ids,
+            *test,
+            quantiles=quantiles,
+            observed=y,
+            settings=settings.online_calibration,
+        )
+        online = online_section(result, quantiles, y, settings.online_calibration)
+        timing["online_calibration_s"] = time.perf_counter() - t0
     if settings.lightgbm is not None:
         t0 = time.perf_counter()
         lgb = fit_lightgbm_direct(
@@ -221,6 +241,8 @@ def evaluate(
         "goal": [check.to_json() for check in goal_checks(scores, leads)],
         "timing_s": {k: round(v, 2) for k, v in timing.items()},
     }
+    if online is not None:
+        report["online_calibration"] = online
     if settings.lightgbm is not None:
         report["lightgbm"] = lgb_info
     return report

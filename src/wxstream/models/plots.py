@@ -227,9 +227,32 @@ def plot_forecast(
     path: Path,
     subtitle: str = "",
     dpi: int = DEFAULT_DPI,
+    marks: pd.DataFrame | None = None,
 ) -> Path:
+    """:func:`forecast_figure` written as a PNG at ``path``; returns ``path``."""
+    fig = forecast_figure(observed, points, station_id=station_id, subtitle=subtitle, marks=marks)
+    return _save(fig, path, dpi)
+
+
+# Quality findings on the observed series: open circles may be fine, crosses are not.
+ANOMALY_MARKERS: dict[str, dict[str, Any]] = {
+    "suspect": {"marker": "o", "markerfacecolor": "none", "color": "#ff7f0e"},
+    "bad": {"marker": "X", "color": "#d62728"},
+}
+
+
+def forecast_figure(
+    observed: pd.DataFrame,
+    points: pd.DataFrame,
+    *,
+    station_id: str,
+    subtitle: str = "",
+    marks: pd.DataFrame | None = None,
+) -> Any:
     """One panel per lead: the observed temperature, the forecasts' p50 and their p10-p90
-    band, with the lead's MAE and coverage in the panel title. Returns ``path``.
+    band, with the lead's MAE and coverage in the panel title; ``marks`` (``time``,
+    ``temperature_c``, ``severity``) are quality findings drawn on the observed series,
+    one marker style per severity (:data:`ANOMALY_MARKERS`). Returns the figure.
 
     Raises:
         DataError: no forecast to draw.
@@ -269,6 +292,7 @@ def plot_forecast(
             obs_times, observed["temperature_c"], color=OBSERVED_COLOR, linewidth=1.0,
             label="observed",
         )  # fmt: skip
+        _draw_marks(ax, marks)
         score = scores.get(lead)
         detail = (
             f"MAE {score.mae_c:.2f} °C, p10-p90 coverage {100 * score.coverage:.0f} % "
@@ -287,7 +311,21 @@ def plot_forecast(
     locator = mdates.AutoDateLocator()
     axes[-1].xaxis.set_major_locator(locator)
     axes[-1].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    return _save(fig, path, dpi)
+    return fig
+
+
+def _draw_marks(ax: Any, marks: pd.DataFrame | None) -> None:
+    if marks is None or marks.empty:
+        return
+    for severity, style in ANOMALY_MARKERS.items():
+        part = marks.loc[marks["severity"] == severity]
+        if part.empty:
+            continue
+        times = part["time"].dt.tz_convert("UTC").dt.tz_localize(None)
+        ax.plot(
+            times, part["temperature_c"], linestyle="none", markersize=7, zorder=5,
+            label=f"anomaly ({severity}, {len(part)})", **style,
+        )  # fmt: skip
 
 
 def plot_mae_per_lead(

@@ -3,12 +3,22 @@
 - :mod:`wxstream.ops.status`: the status report, its parts and :func:`assess`.
 - :mod:`wxstream.ops.status_probes`: asking Kafka and Ray (:func:`gather_status`).
 - :mod:`wxstream.ops.tail`: :class:`Tail`, the live view of forecasts.
+- :mod:`wxstream.ops.anomalies` / :mod:`wxstream.ops.anomaly_tail`: the findings of the
+  quality stage (read, counted, shown; :class:`AnomalyTail` follows them live).
 - :mod:`wxstream.ops.verification`: :class:`Verifier`, forecasts scored against what
   was observed.
 """
 
 from __future__ import annotations
 
+from wxstream.ops.anomalies import (
+    AnomaliesRead,
+    AnomalyReport,
+    count_anomalies,
+    format_anomaly,
+    read_anomalies,
+)
+from wxstream.ops.anomaly_tail import AnomalyTail, AnomalyTailProgress
 from wxstream.ops.status import (
     ACTOR_CLASS_NAME,
     EXIT_GROUP_INACTIVE,
@@ -72,6 +82,10 @@ __all__ = [
     "EXIT_RAY_UNAVAILABLE",
     "EXIT_TOPIC_MISSING",
     "ActorReport",
+    "AnomaliesRead",
+    "AnomalyReport",
+    "AnomalyTail",
+    "AnomalyTailProgress",
     "BrokerReport",
     "DeadLetterReport",
     "GroupAnswer",
@@ -96,11 +110,14 @@ __all__ = [
     "VerifiedPair",
     "Verifier",
     "assess",
+    "count_anomalies",
+    "format_anomaly",
     "format_forecast",
     "format_header",
     "format_mae",
     "format_verified",
     "gather_status",
     "parse_actor_repr",
+    "read_anomalies",
     "target_window_start",
 ]

@@ -24,7 +24,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    # Only named: the report stays importable without the Kafka client.
+    from wxstream.ops.anomalies import AnomalyReport
 
 EXIT_OK = 0
 EXIT_KAFKA_UNREACHABLE = 3
@@ -212,6 +216,8 @@ class StatusReport:
     group: GroupReport | None = None
     ray: RayReport | None = None
     dead_letters: DeadLetterReport | None = None
+    # Findings of the quality stage per check (None: no anomalies topic).
+    anomalies: AnomalyReport | None = None
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ from typing import Any, Protocol
 
 from confluent_kafka import KafkaException
 
-from wxstream.errors import KafkaError
+from wxstream.errors import KafkaError, TopicMissingError
 from wxstream.kafka.admin import list_topics, probe_broker, topic_replication
 from wxstream.kafka.clients import access_error, access_refusal, make_admin
 from wxstream.kafka.offsets import committed_offsets, end_offsets
 from wxstream.kafka.topic_reader import read_topics
 from wxstream.messages.dead_letters import REASON_HEADER, read_headers
+from wxstream.ops.anomalies import AnomalyReport, count_anomalies, read_anomalies
 from wxstream.ops.status import (
     ACTOR_CLASS_NAME,
     ActorReport,
@@ -62,6 +63,10 @@ class KafkaProbe(Protocol):
 
     def dead_letters(self, topic: str) -> DeadLetterReport:
         """The records of the dead-letter topic, counted by reason."""
+        ...
+
+    def anomalies(self, topic: str) -> AnomalyReport | None:
+        """The findings in the anomalies topic by check and severity (``None``: no topic)."""
         ...
 
 
@@ -116,7 +121,12 @@ def gather_status(
     dlq = topics[2]
     dead = kafka.dead_letters(dlq.name) if dlq.exists else None
     return StatusReport(
-        broker=broker, topics=topics, group=group, ray=ray_report, dead_letters=dead
+        broker=broker,
+        topics=topics,
+        group=group,
+        ray=ray_report,
+        dead_letters=dead,
+        anomalies=kafka.anomalies(k.anomalies_topic),
     )
 
 
@@ -207,6 +217,21 @@ class KafkaAdminProbe:
             headers: Any = message.headers()
             reasons[read_headers(headers).get(REASON_HEADER, "unknown")] += 1
         return DeadLetterReport(topic, len(read.records), dict(reasons), complete=read.complete)
+
+    def anomalies(self, topic: str) -> AnomalyReport | None:
+        """See :class:`KafkaProbe`: reads like :meth:`dead_letters` (a missing topic is
+        no problem: a service without a quality stage writes none)."""
+        try:
+            read = read_anomalies(
+                replace(self._settings, anomalies_topic=topic),
+                timeout_s=self._timeout_s,
+                limit=self._dlq_scan_limit,
+            )
+        except TopicMissingError:
+            return None
+        return count_anomalies(
+            topic, read.findings, undecodable=read.undecodable, complete=read.complete
+        )
 
 
 class RayStateProbe:

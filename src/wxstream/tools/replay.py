@@ -31,7 +31,14 @@ from wxstream.features import aggregate_hourly
 from wxstream.kafka.admin import require_topics
 from wxstream.kafka.clients import kafka_errors, make_producer
 from wxstream.messages import encode_frame, publishable_mask
+from wxstream.messages.optional_fields import OPTIONAL_FIELDS
 from wxstream.settings import KafkaSettings, ReplaySettings
+from wxstream.tools.replay_faults import (
+    InjectedFault,
+    encode_rows,
+    inject_faults,
+    parse_fault_spec,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +75,7 @@ class ReplaySummary:
     last_window: datetime | None
     elapsed_s: float
     stopped: bool  # True: a stop request ended the replay early
+    injected: tuple[InjectedFault, ...] = ()  # faults put into the series (--inject-faults)
 
     @property
     def rate_per_s(self) -> float:
@@ -122,7 +130,7 @@ def select_features(observations: pd.DataFrame, settings: ReplaySettings) -> Fea
         obs = obs.loc[obs["timestamp"] >= pd.Timestamp(settings.start).floor("h")]
     if settings.end is not None:
         obs = obs.loc[obs["timestamp"] < pd.Timestamp(settings.end).ceil("h") + _HOUR]
-    features = aggregate_hourly(obs.reset_index(drop=True))
+    features = _published_columns(aggregate_hourly(obs.reset_index(drop=True)), settings)
     if settings.start is not None:
         features = features.loc[features["window_start"] >= pd.Timestamp(settings.start)]
     if settings.end is not None:
@@ -140,6 +148,12 @@ def select_features(observations: pd.DataFrame, settings: ReplaySettings) -> Fea
     skipped = int(len(ok) - ok.sum())
     rows = features.loc[ok].reset_index(drop=True)
     return FeatureSelection(rows, skipped, int(rows["station_id"].nunique()))
+
+
+def _published_columns(features: pd.DataFrame, settings: ReplaySettings) -> pd.DataFrame:
+    if settings.optional_fields:
+        return features
+    return features.drop(columns=[c for c in OPTIONAL_FIELDS if c in features.columns])
 
 
 def _station_copies(features: pd.DataFrame, copies: int) -> pd.DataFrame:
@@ -318,7 +332,13 @@ def replay(
     obs = load_observations(settings) if observations is None else observations
     selection = select_features(obs, settings)
     rows = selection.rows
-    pairs = encode_frame(rows)
+    injected: tuple[InjectedFault, ...] = ()
+    if settings.inject_faults:
+        requests = parse_fault_spec(settings.inject_faults)
+        rows, injected = inject_faults(rows, requests, seed=settings.fault_seed)
+        for fault in injected:
+            logger.info("injected %s", fault.describe())
+    pairs = encode_rows(rows) if injected else encode_frame(rows)
     due = plan_schedule(rows["window_start"], settings.speed_h_per_s, settings.rate_per_s)
     logger.info(
         "replaying %d windows of %d stations to %s (%d skipped for null values)",
@@ -344,6 +364,7 @@ def replay(
         last_window=_instant(published_rows["window_start"].max()) if produced else None,
         elapsed_s=elapsed,
         stopped=stopped,
+        injected=injected,
     )
 
 

