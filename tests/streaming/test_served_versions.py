@@ -59,7 +59,7 @@ def test_a_challenger_is_served_beside_the_champion(registry: tuple[Path, str, s
     _, champion, challenger = served_models(ServeSettings(model=model, challenger_fraction=0.5))
     assert challenger is not None
     assert challenger.version == second
-    assert challenger.model.lookback == champion.lookback
+    assert tuple(challenger.model.leads_h) == tuple(champion.leads_h)
     # A pinned reference serves that version alone.
     pinned = resolve_versions(replace(model, model_name="nyc@challenger"))
     assert (pinned.name, pinned.champion_version, pinned.challenger_dir) == ("nyc", second, None)
