@@ -341,6 +341,8 @@ class InferenceService:
         self, batch: WorkBatch, forecasts: np.ndarray, challenger: np.ndarray | None = None
     ) -> None:
         if self._next_hour_lead is not None and self.assembler.quality.enabled:
+            # The champion's forecast scores every station's next hour, whatever its
+            # arm: the residual check's limits were learnt on the champion.
             self.assembler.remember_forecasts(batch, forecasts, self._next_hour_lead)
         # Non-finite forecasts become dead letters counted in batch.counts (at commit).
         outgoing, _non_finite = build_outgoing(
