@@ -82,6 +82,7 @@ def kafka_settings(kafka_broker: RunningBroker) -> KafkaSettings:
         predictions_topic=f"weather-predictions-{suffix}",
         dlq_topic=f"weather-features-{suffix}.dlq",
         anomalies_topic=f"weather-anomalies-{suffix}",
+        shadow_topic=f"weather-predictions-{suffix}.shadow",
         partitions=DEFAULT_PARTITIONS,
     )
     ensure_topics(settings)

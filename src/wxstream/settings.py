@@ -19,6 +19,7 @@ FEATURES_TOPIC = "weather-features"
 PREDICTIONS_TOPIC = "weather-predictions"
 DLQ_TOPIC = "weather-features.dlq"
 ANOMALIES_TOPIC = "weather-anomalies"
+SHADOW_TOPIC = "weather-predictions.shadow"
 CONSUMER_GROUP = "ray-ml-inference"
 DEFAULT_PARTITIONS = 4
 DEFAULT_MODEL_STORAGE_PATH = Path("./models")
@@ -100,6 +101,8 @@ class KafkaSettings:
     predictions_topic: str = PREDICTIONS_TOPIC
     dlq_topic: str = DLQ_TOPIC
     anomalies_topic: str = ANOMALIES_TOPIC
+    # The second version's forecast of every window, when two versions are served.
+    shadow_topic: str = SHADOW_TOPIC
     partitions: int = DEFAULT_PARTITIONS
     request_timeout_s: float = 10.0
     # Topics created by ``topics create``: -1 asks the cluster (default.replication.factor);
@@ -228,6 +231,15 @@ class ServeSettings:
         qc_policy: what a flagged value does to its window: ``use`` (kept, the forecast
             says ``input_flagged``), ``skip`` (kept out: the default) or ``impute``
             (replaced).
+        challenger_fraction: share of stations whose forecasts on the predictions topic
+            come from the model name's ``challenger`` (sticky by station, see
+            ``rollout.arm_of``); 0 with a challenger: a pure shadow. Without a
+            challenger alias the service serves the champion alone, as before.
+        experiment: names the A/B split (``None``: the model name); a new name
+            reshuffles which stations are challengers.
+        shadow: with a challenger, send the other version's forecast of every window to
+            the shadow topic in the same transaction (pairs for the promotion test on
+            every station); off: a plain A/B split, nothing paired.
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -260,6 +272,9 @@ class ServeSettings:
     pause_after_ms: int = 5000
     quality_checks: bool = True
     qc_policy: QcPolicy = DEFAULT_QC_POLICY
+    challenger_fraction: float = 0.0
+    experiment: str | None = None
+    shadow: bool = True
 
 
 @dataclass(frozen=True)
@@ -398,6 +413,8 @@ class BenchSettings:
         guarantees: the delivery guarantees measured.
         work_dir: where a temporary broker keeps its data (``None``: a temp dir).
         progress: progress bars on stderr.
+        shadow: in every repeat, run the main guarantee once more with a second version
+            of the model served as a shadow of every window (the cost of a shadow).
     """
 
     bootstrap_servers: str | None = None
@@ -415,6 +432,7 @@ class BenchSettings:
     guarantees: tuple[Guarantee, ...] = ("exactly-once", "at-least-once")
     work_dir: Path | None = None
     progress: bool = True
+    shadow: bool = False
 
 
 @dataclass(frozen=True)

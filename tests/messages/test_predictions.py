@@ -94,6 +94,7 @@ def test_fields_are_in_wire_order() -> None:
         "issued_at",
         "model_name",
         "model_version",
+        "arm",
         "leads_h",
         "temperature_c",
         "temperature_p10_c",
@@ -195,3 +196,36 @@ def test_views_that_are_not_a_prefix_of_the_leads() -> None:
             np.array(msg.long_term.temperature_c, dtype=np.float32), q[k, [0, 2, 4, 5], 1]
         )
         jsonschema.validate(json.loads(value), load_json_schema())
+
+
+def test_version_and_arm_are_written_and_read_back() -> None:
+    encoder = PredictionEncoder(Info(), version="3f0a9c41d2b7", arm="challenger")
+    value = encoder.encode(inputs(1), quantiles(1), datetime.now(UTC))[0]
+    jsonschema.validate(json.loads(value), load_json_schema())
+    decoded = decode_prediction(value)
+    assert isinstance(decoded, PredictionMessage)
+    assert (decoded.model_name, decoded.model_version, decoded.arm) == (
+        "lstm-test%1",
+        "3f0a9c41d2b7",
+        "challenger",
+    )
+
+
+def test_records_without_an_arm_read_as_the_champion() -> None:
+    value = PredictionEncoder(Info()).encode(inputs(1), quantiles(1), datetime.now(UTC))[0]
+    old = json.loads(value)
+    del old["arm"]
+    decoded = decode_prediction(json.dumps(old).encode())
+    assert isinstance(decoded, PredictionMessage)
+    assert (decoded.model_version, decoded.arm) == ("7", "champion")
+
+
+def test_an_unknown_arm_is_refused() -> None:
+    with pytest.raises(ValueError, match="arm"):
+        PredictionEncoder(Info(), arm="shadow")
+    value = PredictionEncoder(Info()).encode(inputs(1), quantiles(1), datetime.now(UTC))[0]
+    bad = json.loads(value)
+    bad["arm"] = "shadow"
+    decoded = decode_prediction(json.dumps(bad).encode())
+    assert isinstance(decoded, InvalidRecord)
+    assert decoded.reason == "wrong_type"

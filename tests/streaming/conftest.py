@@ -15,6 +15,7 @@ from wxstream.anomalies.stage import QualityStage
 from wxstream.messages import encode_frame
 from wxstream.settings import ServeSettings
 from wxstream.streaming import InferenceService, ServiceMetrics
+from wxstream.streaming.core.versions import ServedVersion
 from wxstream.streaming.testing import (
     F32,
     FakeClock,
@@ -29,6 +30,8 @@ from wxstream.streaming.testing import (
 LOOKBACK = 3
 HORIZON = 4
 STATION_PARTITION = {b"EWR": 0, b"JFK": 1, b"LGA": 0}
+CHAMPION_VERSION = "c0c0c0c0c0c0"
+CHALLENGER_VERSION = "d1d1d1d1d1d1"
 
 
 def window_forecast(x: F32) -> F32:
@@ -68,6 +71,17 @@ class Rig:
     def run(self) -> str:
         return self.service.run()
 
+    def shadow_forecasts(self) -> dict[tuple[str, str], dict[str, object]]:
+        """Like :meth:`forecasts`, of the shadow topic."""
+        out: dict[tuple[str, str], dict[str, object]] = {}
+        for _key, value in self.delivery.shadow:
+            msg = json.loads(value)
+            del msg["produced_at"]
+            key = (msg["station_id"], msg["issued_at"])
+            assert key not in out, f"two shadow forecasts for {key}"
+            out[key] = msg
+        return out
+
     def forecasts(self) -> dict[tuple[str, str], dict[str, object]]:
         """(station, issued_at) -> the forecast (without its wall-clock ``produced_at``);
         asserts none was delivered twice."""
@@ -86,7 +100,8 @@ RigFactory = Callable[..., Rig]
 
 @pytest.fixture
 def rig() -> RigFactory:
-    """``rig(log_or_items, *, delivery=..., quality=..., **settings)``."""
+    """``rig(log_or_items, *, delivery=..., quality=..., challenger=..., **settings)``;
+    with ``challenger`` (a forecast function) the loop serves two versions."""
 
     def build(
         items: MemoryLog | Mapping[int, Sequence[Item]],
@@ -97,6 +112,7 @@ def rig() -> RigFactory:
         commits_offsets: bool = True,
         delivery: object = None,
         quality: QualityStage | None = None,
+        challenger: Callable[[F32], F32] | None = None,
         **changes: object,
     ) -> Rig:
         log = items if isinstance(items, MemoryLog) else MemoryLog(items)
@@ -106,19 +122,24 @@ def rig() -> RigFactory:
         )
         settings = replace(base, **changes)  # type: ignore[arg-type]
         source = TestingSource(log, clock)
-        forecaster = MemoryForecaster(window_forecast, at_once=at_once, clock=clock)
+        forecaster = MemoryForecaster(
+            window_forecast, challenger=challenger, at_once=at_once, clock=clock
+        )
+        model = TestingModel(lookback=LOOKBACK, horizon=HORIZON)
         sink = delivery or ListDelivery(
             log, thread_safe=thread_safe, commits_offsets=commits_offsets
         )
         service = InferenceService(
             settings,
-            model=TestingModel(lookback=LOOKBACK, horizon=HORIZON),
+            model=model,
             forecaster=forecaster,
             source=source,
             delivery=sink,  # type: ignore[arg-type]
             metrics=ServiceMetrics(),
             clock=clock,
             quality=quality,
+            champion_version=CHAMPION_VERSION if challenger is not None else None,
+            challenger=None if challenger is None else ServedVersion(model, CHALLENGER_VERSION),
         )
         return Rig(service, source, sink, forecaster, clock, log)  # type: ignore[arg-type]
 

@@ -111,6 +111,7 @@ def test_tiny_bench_reports_every_measurement(
             "--output",
             str(output),
             "--no-progress",
+            "--shadow",
         ],
         catch_exceptions=False,
     )
@@ -144,6 +145,10 @@ def test_tiny_bench_reports_every_measurement(
     assert bool(unchecked) == has_limits
     assert (measured["quality_stage_cost"] is not None) == has_limits
     assert all(not run["quality_checks"] for run in unchecked)
+    (shadowed,) = data["throughput_with_shadow"]["runs"]
+    assert shadowed["error"] is None, shadowed["error"]
+    # Every forecast of the run has its shadow (the same windows, the other version).
+    assert 0 < shadowed["shadow_forecasts"] == shadowed["forecasts"]
     assert set(data["targets"]) == set(TARGETS)
 
 

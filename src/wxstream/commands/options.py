@@ -123,6 +123,19 @@ def anomalies_topic_option(func: F) -> F:
     )(func)
 
 
+def shadow_topic_option(func: F) -> F:
+    """``--shadow-topic`` / ``WXSTREAM_SHADOW_TOPIC``."""
+    return click.option(
+        "--shadow-topic",
+        envvar="WXSTREAM_SHADOW_TOPIC",
+        show_envvar=True,
+        default=settings.SHADOW_TOPIC,
+        show_default=True,
+        help="Topic of the second version's forecast of every window (when the model "
+        "name has a challenger), written in the same transaction as the forecasts.",
+    )(func)
+
+
 def group_id_option(func: F) -> F:
     """``--group-id`` / ``WXSTREAM_GROUP_ID``."""
     return click.option(

@@ -22,6 +22,7 @@ from wxstream.commands.options import (
     model_storage_option,
     predictions_topic_option,
     ray_address_option,
+    shadow_topic_option,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,6 +90,7 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
 @predictions_topic_option
 @dlq_topic_option
 @anomalies_topic_option
+@shadow_topic_option
 @group_id_option
 @_opt(
     "--batch-size",
@@ -263,6 +265,32 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     help="What a flagged value does to its window: use it (the forecast says "
     "input_flagged), skip the hour, or impute it (the model's earlier forecast).",
 )
+@_opt(
+    "--challenger-fraction",
+    "WXSTREAM_CHALLENGER_FRACTION",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Share of stations whose forecasts come from the model name's challenger "
+    "(sticky by station: a hash of station and experiment). With a challenger, every "
+    "window is forecast by both versions; 0 serves the challenger as a pure shadow.",
+)
+@_opt(
+    "--experiment",
+    "WXSTREAM_EXPERIMENT",
+    default=None,
+    help="Name of the A/B split (default: the model name); a new name reshuffles which "
+    "stations get the challenger.",
+)
+@_opt(
+    "--shadow/--no-shadow",
+    "WXSTREAM_SHADOW",
+    default=True,
+    show_default=True,
+    help="With a challenger, write the other version's forecast of every window to the "
+    "shadow topic in the same transaction (paired forecasts for promotion); "
+    "--no-shadow: a plain A/B split.",
+)
 def serve(
     *,
     bootstrap_servers: str,
@@ -281,6 +309,7 @@ def serve(
     predictions_topic: str,
     dlq_topic: str,
     anomalies_topic: str,
+    shadow_topic: str,
     group_id: str,
     batch_size: int,
     max_wait_ms: int,
@@ -303,6 +332,9 @@ def serve(
     delivery_stall_timeout_s: float,
     quality_checks: bool,
     qc_policy: settings.QcPolicy,
+    challenger_fraction: float,
+    experiment: str | None,
+    shadow: bool,
 ) -> None:
     """Forecast weather-features on Ray inference actors into weather-predictions.
 
@@ -321,6 +353,7 @@ def serve(
             predictions_topic=predictions_topic,
             dlq_topic=dlq_topic,
             anomalies_topic=anomalies_topic,
+            shadow_topic=shadow_topic,
         ),
         ray=settings.RaySettings(
             address=ray_address,
@@ -354,6 +387,9 @@ def serve(
         delivery_stall_timeout_s=delivery_stall_timeout_s,
         quality_checks=quality_checks,
         qc_policy=qc_policy,
+        challenger_fraction=challenger_fraction,
+        experiment=experiment,
+        shadow=shadow,
         actor_num_cpus=actor_cpus,
     )
     announce = partial(click.echo, err=True)

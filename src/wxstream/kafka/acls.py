@@ -17,9 +17,10 @@ def service_acls(
     principal: str, kafka: KafkaSettings, group_id: str, *, transactional_prefix: str | None = None
 ) -> list[AclBinding]:
     """What ``serve`` needs as ``principal`` (``User:NAME``): READ on the features topic
-    and the group, WRITE on the predictions and dead-letter topics, WRITE/DESCRIBE on
-    transactional ids starting with ``transactional_prefix`` (default: the group id,
-    as the default id is ``<group>-<host>-<index>``), IDEMPOTENT_WRITE on the cluster."""
+    and the group, WRITE on the predictions, dead-letter, anomalies and shadow topics,
+    WRITE/DESCRIBE on transactional ids starting with ``transactional_prefix`` (default:
+    the group id, as the default id is ``<group>-<host>-<index>``), IDEMPOTENT_WRITE on
+    the cluster."""
     prefix = transactional_prefix if transactional_prefix is not None else group_id
 
     def allow(
@@ -41,6 +42,8 @@ def service_acls(
         allow(topic, kafka.dlq_topic, AclOperation.DESCRIBE),
         allow(topic, kafka.anomalies_topic, AclOperation.WRITE),
         allow(topic, kafka.anomalies_topic, AclOperation.DESCRIBE),
+        allow(topic, kafka.shadow_topic, AclOperation.WRITE),
+        allow(topic, kafka.shadow_topic, AclOperation.DESCRIBE),
         allow(txn, prefix, AclOperation.WRITE, ResourcePatternType.PREFIXED),
         allow(txn, prefix, AclOperation.DESCRIBE, ResourcePatternType.PREFIXED),
         allow(ResourceType.BROKER, CLUSTER_RESOURCE, AclOperation.IDEMPOTENT_WRITE),

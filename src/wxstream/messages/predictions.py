@@ -3,7 +3,7 @@
 Wire format (one compact UTF-8 JSON object per record, fields in this order)::
 
     {"station_id":"EWR","issued_at":"2013-01-03T01:00:00Z","model_name":"lstm-nyc",
-     "model_version":"1","leads_h":[1,2,...],"temperature_c":[...p50...],
+     "model_version":"3f0a9c41d2b7","arm":"champion","leads_h":[1,2,...],"temperature_c":[...p50...],
      "temperature_p10_c":[...],"temperature_p90_c":[...],
      "short_term":{"leads_h":[1,...,6],"temperature_c":[...]},
      "long_term":{"leads_h":[1,...,24],"temperature_c":[...]},
@@ -15,10 +15,16 @@ Wire format (one compact UTF-8 JSON object per record, fields in this order)::
 * Temperatures are degC, written with 9 significant digits: enough to read back the
   model's float32 output bit for bit.
 * ``short_term`` / ``long_term`` are the model's own lead subsets of the median.
+* ``model_version`` is the registry's version id of the model that made the forecast
+  (``docs/model-versions.md``; the metadata's version for a model directory outside
+  the registry); ``arm`` is that version's role, ``champion`` or ``challenger``. On
+  ``weather-predictions`` the arm is the station's (``rollout.arm_of``); on
+  ``weather-predictions.shadow`` it is the other version's. Readers of records
+  written before arms existed take ``champion`` (only the champion was served).
 * ``input_flagged`` says whether the quality stage flagged a value in the input
   window (see ``weather-anomalies``); readers of older records take it as ``false``.
 
-:func:`PredictionEncoder` builds one format template per model, so that encoding a
+:func:`PredictionEncoder` builds one format template per model version and arm, so that encoding a
 forecast is a single ``%`` operation on a flat row of floats (the Kafka loop encodes
 tens of thousands per second). :func:`decode_prediction` never raises.
 """
@@ -43,6 +49,9 @@ FLOAT_FORMAT: Final = "%.9g"
 """9 significant digits: every float32 survives the text round trip exactly."""
 P10, P50, P90 = 0, 1, 2
 """Quantile positions in the model output."""
+CHAMPION_ARM: Final = "champion"
+CHALLENGER_ARM: Final = "challenger"
+ARMS: Final = (CHAMPION_ARM, CHALLENGER_ARM)
 
 
 class ForecastModelInfo(Protocol):
@@ -106,6 +115,7 @@ class PredictionMessage:
     last_window_start: datetime
     produced_at: datetime
     input_flagged: bool = False
+    arm: str = CHAMPION_ARM
 
 
 def _floats(count: int) -> str:
@@ -144,25 +154,36 @@ def _view_plan(view_leads: Sequence[int], leads: tuple[int, ...]) -> _View:
 
 
 class PredictionEncoder:
-    """Encodes forecasts of one model into ``weather-predictions`` values.
+    """Encodes forecasts of one model version into ``weather-predictions`` values.
+
+    Args:
+        model: the model's name, leads and lead views.
+        version: the version id written (``None``: ``model.version``).
+        arm: the version's role, ``champion`` or ``challenger``.
 
     Each quantile row is written with one ``%`` operation; the lead views reuse the
     median's text when they are a prefix of the leads (they are for the shipped
     models); timestamps and quoted station ids are cached.
     """
 
-    def __init__(self, model: ForecastModelInfo) -> None:
+    def __init__(
+        self, model: ForecastModelInfo, *, version: str | None = None, arm: str = CHAMPION_ARM
+    ) -> None:
+        if arm not in ARMS:
+            raise ValueError(f"arm must be one of {ARMS}, got {arm!r}")
         leads = tuple(int(lead) for lead in model.leads_h)
         horizon = len(leads)
         self.horizon = horizon
         self.model_name = model.name
-        self.model_version = model.version
+        self.model_version = model.version if version is None else version
+        self.arm = arm
         self._row_format = _floats(horizon)
         self._short = _view_plan(model.short_term_leads, leads)
         self._long = _view_plan(model.long_term_leads, leads)
         self._template = (
             '{"station_id":%s,"issued_at":"%s",'
-            f'"model_name":{_literal(model.name)},"model_version":{_literal(model.version)},'
+            f'"model_name":{_literal(model.name)},'
+            f'"model_version":{_literal(self.model_version)},"arm":{_literal(arm)},'
             f'"leads_h":[{_ints(leads)}],"temperature_c":[%s],'
             '"temperature_p10_c":[%s],"temperature_p90_c":[%s],'
             f'"short_term":{{"leads_h":[{_ints(self._short.leads)}],"temperature_c":[%s]}},'
@@ -292,6 +313,12 @@ def _flag(value: Any, name: str) -> bool:
     return value
 
 
+def _arm(value: Any) -> str:
+    if value not in ARMS:
+        raise ValueError(f"arm must be one of {ARMS}")
+    return str(value)
+
+
 def _text(obj: dict[str, Any], name: str) -> str:
     value = obj.get(name)
     if type(value) is not str:
@@ -340,6 +367,7 @@ def decode_prediction(
             last_window_start=_parse_ts(window.get("last_window_start"), "last_window_start"),
             produced_at=_parse_ts(obj.get("produced_at"), "produced_at"),
             input_flagged=_flag(obj.get("input_flagged", False), "input_flagged"),
+            arm=_arm(obj.get("arm", CHAMPION_ARM)),
         )
     except (ValueError, TypeError) as exc:
         return InvalidRecord("wrong_type", str(exc)[:200])

@@ -1,6 +1,8 @@
 """The Ray inference actor: loads a model directory once, forecasts a batch per call.
 
-A thin shell around :meth:`wxstream.models.ForecastingModel.predict`. Placement is
+A thin shell around :meth:`wxstream.models.ForecastingModel.predict`. With a
+challenger it holds both versions and :meth:`InferenceActor.predict_pair` forecasts a
+batch with each in one call, so that the pair comes from one batch. Placement is
 decided by :func:`actor_options` (pure): where the cluster has a GPU and GPUs are
 allowed, every actor asks for ``gpu_fraction`` of one (0.25: four actors share a GPU)
 and runs on CUDA; otherwise it runs on CPU. Ray restarts a dead actor
@@ -112,6 +114,7 @@ class ActorInfo:
     calls: int
     forecasts: int
     load_s: float
+    challenger_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,8 @@ def _ray_gpu_ids() -> tuple[str, ...]:
 
 
 class InferenceActor:
-    """Holds one loaded :class:`~wxstream.models.ForecastingModel` (Ray actor body)."""
+    """Holds the loaded :class:`~wxstream.models.ForecastingModel` of each version it
+    serves, by role (``champion``, and ``challenger`` when given) (Ray actor body)."""
 
     def __init__(
         self,
@@ -156,13 +160,19 @@ class InferenceActor:
         device: str = "cpu",
         intra_op_threads: int = 1,
         runtime: str | None = None,
+        challenger_dir: str | None = None,
     ) -> None:
         from wxstream.models.model_loader import load_model
 
         began = time.perf_counter()
-        self._model = load_model(
-            Path(model_dir), device, runtime=runtime, intra_op_threads=intra_op_threads
-        )
+        dirs = {"champion": model_dir}
+        if challenger_dir is not None:
+            dirs["challenger"] = challenger_dir
+        self._models = {
+            role: load_model(Path(path), device, runtime=runtime, intra_op_threads=intra_op_threads)
+            for role, path in dirs.items()
+        }
+        self._model = self._models["champion"]
         self._load_s = time.perf_counter() - began
         self._calls = 0
         self._forecasts = 0
@@ -173,6 +183,14 @@ class InferenceActor:
         self._calls += 1
         self._forecasts += int(out.shape[0])
         return out
+
+    def predict_pair(self, x: F32) -> tuple[F32, F32]:
+        """The champion's and the challenger's forecasts of the same batch."""
+        champion = self._model.predict(x)
+        challenger = self._models["challenger"].predict(x)
+        self._calls += 1
+        self._forecasts += int(champion.shape[0])
+        return champion, challenger
 
     def __repr__(self) -> str:
         # Ray records this as the actor's repr_name: `wxstream status` reads it from there.
@@ -195,6 +213,9 @@ class InferenceActor:
             calls=self._calls,
             forecasts=self._forecasts,
             load_s=self._load_s,
+            challenger_version=self._models["challenger"].version
+            if "challenger" in self._models
+            else None,
         )
 
     def device_info(self) -> DeviceInfo:
@@ -229,8 +250,10 @@ def spawn_actors(
     intra_op_threads: int = 1,
     ready_timeout_s: float = 120.0,
     runtime: str | None = None,
+    challenger_dir: Path | None = None,
 ) -> list[Any]:
-    """Create ``count`` inference actors and wait until each loaded its model.
+    """Create ``count`` inference actors and wait until each loaded its model (and the
+    challenger from ``challenger_dir``, when given).
 
     ``runtime`` forces an inference backend (see :func:`~wxstream.models.model_loader.load_model`);
     ``None`` keeps the measured default for the placement's device.
@@ -243,7 +266,13 @@ def spawn_actors(
 
     remote_cls: Any = ray.remote(InferenceActor).options(**placement.ray_options())
     actors: list[Any] = [
-        remote_cls.remote(str(model_dir), placement.device, intra_op_threads, runtime)
+        remote_cls.remote(
+            str(model_dir),
+            placement.device,
+            intra_op_threads,
+            runtime,
+            None if challenger_dir is None else str(challenger_dir),
+        )
         for _ in range(count)
     ]
     try:

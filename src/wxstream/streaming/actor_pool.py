@@ -39,7 +39,9 @@ class _Call:
 class ActorPool:
     """Round-robin / least-loaded dispatch of batches to Ray inference actors."""
 
-    def __init__(self, actors: Sequence[Any], *, max_call_retries: int = 3) -> None:
+    def __init__(
+        self, actors: Sequence[Any], *, max_call_retries: int = 3, paired: bool = False
+    ) -> None:
         if not actors:
             raise ValueError("ActorPool needs at least one actor")
         self._actors = list(actors)
@@ -47,6 +49,8 @@ class ActorPool:
         self._cursor = 0
         self._calls: dict[Any, _Call] = {}  # ObjectRef of the result -> call
         self._max_call_retries = max_call_retries
+        # Two versions: each call returns the champion's and the challenger's forecasts.
+        self._paired = paired
         self.retries = 0
         self.actor_failures = 0
 
@@ -74,7 +78,8 @@ class ActorPool:
             loads[avoid] = max(loads) + 1
         index = pick_actor(loads, self._cursor)
         self._cursor = index + 1
-        ref = self._actors[index].predict.remote(x)
+        actor = self._actors[index]
+        ref = (actor.predict_pair if self._paired else actor.predict).remote(x)
         self._loads[index] += 1
         self._calls[ref] = _Call(batch_id, x, index, attempts, time.perf_counter())
 
@@ -99,7 +104,7 @@ class ActorPool:
             call = self._calls.pop(ref)
             self._loads[call.actor_index] -= 1
             try:
-                forecasts = ray.get(ref)
+                result = ray.get(ref)
             except RayActorError as exc:
                 self._retry(call, exc)
                 continue
@@ -108,9 +113,12 @@ class ActorPool:
                     f"batch {call.batch_id} failed in the model: {exc}",
                     fix="check that the model directory matches the feature messages",
                 ) from exc
-            done.append(
-                Completed(call.batch_id, forecasts, time.perf_counter() - call.submitted_at)
-            )
+            latency_s = time.perf_counter() - call.submitted_at
+            if self._paired:
+                champion, challenger = result
+                done.append(Completed(call.batch_id, champion, latency_s, challenger))
+            else:
+                done.append(Completed(call.batch_id, result, latency_s))
         return done
 
     def _retry(self, call: _Call, exc: Exception) -> None:

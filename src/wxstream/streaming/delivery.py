@@ -3,7 +3,8 @@
 Two guarantees, one interface (:class:`Delivery`):
 
 * :class:`TransactionalDelivery` (``exactly-once``): forecasts, dead letters, the
-  quality stage's findings and the consumer offsets go in one Kafka transaction
+  quality stage's findings, the shadow forecasts of a second version and the consumer
+  offsets go in one Kafka transaction
   (``send_offsets_to_transaction`` with the consumer's group metadata); a
   ``read_committed`` reader sees every forecast exactly once. An abortable failure
   aborts the transaction and reports ``False``: the caller rewinds to the committed
@@ -57,6 +58,8 @@ def _produce_all(
             send(settings.dlq_topic, record.value, record.key, record.headers)
         for key, value in batch.anomalies:
             send(settings.anomalies_topic, value, key)
+        for key, value in batch.shadow:
+            send(settings.shadow_topic, value, key)
         producer.poll(0)
 
 

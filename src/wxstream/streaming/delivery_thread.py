@@ -50,6 +50,7 @@ class DeliveryReport:
         committed_at_s: ``time.time()`` when it was committed.
         tag: what the submitter passed along with the job.
         positions: the offsets the delivery covers (partition -> next offset).
+        shadow_forecasts: shadow forecast records delivered.
     """
 
     forecasts: int
@@ -57,6 +58,7 @@ class DeliveryReport:
     committed_at_s: float
     tag: Any = None
     positions: dict[int, int] = field(default_factory=dict)
+    shadow_forecasts: int = 0
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ def _report(job: _Job) -> DeliveryReport:
         time.time(),
         job.tag,
         job.positions,
+        sum(len(b.shadow) for b in job.batches),
     )
 
 

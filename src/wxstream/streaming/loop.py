@@ -30,6 +30,7 @@ from wxstream.streaming.core.counts import IngestCounts
 from wxstream.streaming.core.outgoing import Outgoing, build_outgoing
 from wxstream.streaming.core.restore import RestorePolicy
 from wxstream.streaming.core.stopping import StopRule
+from wxstream.streaming.core.versions import ServedVersion, VersionRouter
 from wxstream.streaming.core.work_batch import WorkBatch
 from wxstream.streaming.delivery_thread import DeliveryReport, Sender, sender_for
 from wxstream.streaming.metrics import ServiceMetrics
@@ -55,6 +56,9 @@ class InferenceService:
             :class:`~wxstream.streaming.record_source.KafkaRecordSource`).
         clock: monotonic seconds of every rule (a fake one in tests).
         quality: the quality stage in front of the windows (``None``: off).
+        champion_version: the champion's registry version id (``None``: the model's).
+        challenger: a second version served beside the champion (the forecaster then
+            returns both versions' forecasts; see :mod:`~.core.versions`).
     """
 
     def __init__(
@@ -68,6 +72,8 @@ class InferenceService:
         source: RecordSource,
         clock: Callable[[], float] = time.monotonic,
         quality: QualityStage | None = None,
+        champion_version: str | None = None,
+        challenger: ServedVersion | None = None,
     ) -> None:
         self.settings = settings
         self.forecaster = forecaster
@@ -75,7 +81,16 @@ class InferenceService:
         self.delivery = delivery
         self.metrics = metrics
         self.clock = clock
-        self.encoder = PredictionEncoder(model)
+        self.encoder = PredictionEncoder(model, version=champion_version)
+        self.router: VersionRouter | None = None
+        if challenger is not None:
+            self.router = VersionRouter(
+                ServedVersion(model, self.encoder.model_version),
+                challenger,
+                experiment=settings.experiment or model.name,
+                challenger_fraction=settings.challenger_fraction,
+                shadow=settings.shadow,
+            )
         self.assembler = BatchAssembler(
             topic=settings.kafka.features_topic,
             lookback=model.lookback,
@@ -118,6 +133,7 @@ class InferenceService:
         """What committed records did (plus every restored record)."""
         self._input_pending = 0
         self.forecasts_out = 0
+        self.shadow_forecasts_out = 0
         self.batches = 0
         self._record_at = clock()
         self._lag_at = 0.0
@@ -314,15 +330,19 @@ class InferenceService:
             if batch is None:
                 continue  # from before a rewind: no longer wanted
             self.metrics.inference_latency.observe(item.latency_s)
-            self._completed(batch, item.forecasts)
+            self._completed(batch, item.forecasts, item.challenger)
         forecaster = self.forecaster
         self.metrics.record_actors(
             forecaster.in_flight, forecaster.retries, forecaster.actor_failures
         )
         self._submit_sealed()
 
-    def _completed(self, batch: WorkBatch, forecasts: np.ndarray) -> None:
+    def _completed(
+        self, batch: WorkBatch, forecasts: np.ndarray, challenger: np.ndarray | None = None
+    ) -> None:
         if self._next_hour_lead is not None and self.assembler.quality.enabled:
+            # The champion's forecast scores every station's next hour, whatever its
+            # arm: the residual check's limits were learnt on the champion.
             self.assembler.remember_forecasts(batch, forecasts, self._next_hour_lead)
         # Non-finite forecasts become dead letters counted in batch.counts (at commit).
         outgoing, _non_finite = build_outgoing(
@@ -332,6 +352,8 @@ class InferenceService:
             source_topic=self.settings.kafka.features_topic,
             produced_at=datetime.now(UTC),
             error_ts_ms=int(time.time() * 1000),
+            challenger=challenger,
+            router=self.router,
         )
         self.release, released = complete(self.release, batch.seq, (batch, outgoing))
         self.ready.extend(released)
@@ -391,6 +413,9 @@ class InferenceService:
                 observe(max(0.0, (now_ms - ts) / 1000.0))
             self.forecasts_out += report.forecasts
             self.metrics.forecasts_out.inc(report.forecasts)
+            if report.shadow_forecasts:
+                self.shadow_forecasts_out += report.shadow_forecasts
+                self.metrics.shadow_forecasts_out.inc(report.shadow_forecasts)
             counts: IngestCounts = report.tag
             self.totals.add(counts)
             self._input_pending -= counts.records

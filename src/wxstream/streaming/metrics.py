@@ -50,6 +50,11 @@ class ServiceMetrics:
         self.forecasts_out = Counter(
             "wxstream_forecasts_out", "Forecasts delivered to the predictions topic.", registry=r
         )
+        self.shadow_forecasts_out = Counter(
+            "wxstream_shadow_forecasts_out",
+            "Forecasts of the second version delivered to the shadow topic.",
+            registry=r,
+        )
         self.dead_lettered = Counter(
             "wxstream_dead_lettered",
             "Records sent to the dead-letter topic, by reason code.",

@@ -121,11 +121,16 @@ class ServedModel(ForecastModelInfo, Protocol):
 
 @dataclass(frozen=True)
 class Completed:
-    """A finished call: the batch id, its forecasts and how long it took."""
+    """A finished call: the batch id, its forecasts and how long it took.
+
+    ``challenger`` holds the challenger's forecasts of the same windows when two
+    versions are served (one call computes both, so the pair comes from one batch).
+    """
 
     batch_id: int
     forecasts: F32
     latency_s: float
+    challenger: F32 | None = None
 
 
 class Forecaster(Protocol):

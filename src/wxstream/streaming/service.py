@@ -30,7 +30,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wxstream.anomalies.stage import QualityStage
@@ -39,16 +39,18 @@ from wxstream.errors import ConfigError
 from wxstream.kafka.admin import require_topics
 from wxstream.kafka.clients import make_consumer, make_producer
 from wxstream.models.forecasting_model import ForecastingModel
-from wxstream.models.model_loader import load_model, resolve_model_dir
+from wxstream.models.model_loader import load_model
 from wxstream.settings import ServeSettings
 from wxstream.streaming.actor import actor_options, spawn_actors
 from wxstream.streaming.actor_pool import ActorPool
+from wxstream.streaming.core.versions import ServedVersion
 from wxstream.streaming.delivery import AtLeastOnceDelivery, TransactionalDelivery
 from wxstream.streaming.loop import InferenceService
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Delivery
 from wxstream.streaming.ray_runtime import ray_session
 from wxstream.streaming.record_source import KafkaRecordSource
+from wxstream.streaming.served_versions import VersionDirs, check_compatible, resolve_versions
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,7 @@ class ServiceSummary:
     stop_reason: str
     processing_s: float = 0.0
     actor_peak_rss_bytes: tuple[int, ...] = field(default=())
+    shadow_forecasts_out: int = 0
 
     @property
     def forecasts_per_s(self) -> float:
@@ -122,6 +125,7 @@ def validate_settings(settings: ServeSettings) -> None:
         not in ("exactly-once", "at-least-once"),
         "--max-messages must be >= 1": settings.max_messages is not None
         and settings.max_messages < 1,
+        "--challenger-fraction must be in [0, 1]": not 0 <= settings.challenger_fraction <= 1,
     }
     bad = [text for text, failed in problems.items() if failed]
     if bad:
@@ -157,13 +161,17 @@ def run_service(
     """
     validate_settings(settings)
     began = time.monotonic()
-    model_dir = resolve_model_dir(settings.model)
-    # Metadata and adapter only: the numpy runtime keeps torch out of this process.
-    model = load_model(model_dir, device="cpu", runtime="numpy")
+    versions, model, challenger = served_models(settings)
+    settings = replace(settings, experiment=settings.experiment or versions.name)
+    model_dir = versions.champion_dir
     quality = quality_stage(settings, model_dir)
     kafka = settings.kafka
     topics = [kafka.features_topic, kafka.predictions_topic, kafka.dlq_topic]
-    require_topics(kafka, [*topics, kafka.anomalies_topic] if quality is not None else topics)
+    if quality is not None:
+        topics.append(kafka.anomalies_topic)
+    if challenger is not None and settings.shadow:
+        topics.append(kafka.shadow_topic)
+    require_topics(kafka, topics)
     metrics = metrics or ServiceMetrics()
     metrics.serve(settings.metrics_port, host=settings.metrics_host)
     try:
@@ -178,10 +186,27 @@ def run_service(
             )
             if placement.device == "cpu" and settings.ray.use_gpu:
                 logger.info("No GPU devices found, using CPU")
-            actors = spawn_actors(settings.ray.num_actors, model_dir, placement)
-            pool = ActorPool(actors, max_call_retries=settings.max_call_retries)
+            actors = spawn_actors(
+                settings.ray.num_actors,
+                model_dir,
+                placement,
+                challenger_dir=versions.challenger_dir,
+            )
+            pool = ActorPool(
+                actors,
+                max_call_retries=settings.max_call_retries,
+                paired=challenger is not None,
+            )
             try:
-                service = _build_service(settings, model, pool, metrics, quality)
+                service = _build_service(
+                    settings,
+                    model,
+                    pool,
+                    metrics,
+                    quality,
+                    champion_version=versions.champion_version,
+                    challenger=challenger,
+                )
                 if on_ready is not None:
                     on_ready()
                 reason = service.run(stop)
@@ -215,6 +240,7 @@ def run_service(
         stop_reason=reason,
         processing_s=stopped_at - (service.first_input_at or stopped_at),
         actor_peak_rss_bytes=tuple(info.peak_rss_bytes for info in infos),
+        shadow_forecasts_out=service.shadow_forecasts_out,
     )
     logger.info(
         "stopped (%s): %d inputs, %d forecasts, %d dead-lettered in %.1f s",
@@ -225,6 +251,42 @@ def run_service(
         summary.elapsed_s,
     )
     return summary
+
+
+def served_models(
+    settings: ServeSettings,
+) -> tuple[VersionDirs, ForecastingModel, ServedVersion | None]:
+    """The versions to serve, the champion's model and the challenger (``None``: the
+    champion alone, today's path).
+
+    Raises:
+        ConfigError: a challenger fraction without a challenger to serve, or a
+            challenger that cannot share the champion's windows.
+    """
+    versions = resolve_versions(settings.model)
+    # Metadata and adapter only: the numpy runtime keeps torch out of this process.
+    model = load_model(versions.champion_dir, device="cpu", runtime="numpy")
+    if versions.challenger_dir is None:
+        if settings.challenger_fraction > 0:
+            raise ConfigError(
+                f"--challenger-fraction {settings.challenger_fraction:g} but model "
+                f"{versions.name!r} has no challenger to serve",
+                fix=f"set one with `wxstream models promote {versions.name} VERSION --alias "
+                "challenger --why TEXT` (and name the model without @VERSION), or drop "
+                "--challenger-fraction",
+            )
+        return versions, model, None
+    second = load_model(versions.challenger_dir, device="cpu", runtime="numpy")
+    check_compatible(model, second)
+    logger.info(
+        "serving %s: champion %s, challenger %s to %.0f %% of stations%s",
+        versions.name,
+        versions.champion_version,
+        versions.challenger_version,
+        100 * settings.challenger_fraction,
+        ", the other version as a shadow" if settings.shadow else "",
+    )
+    return versions, model, ServedVersion(second, versions.challenger_version or second.version)
 
 
 def quality_stage(settings: ServeSettings, model_dir: Path) -> QualityStage | None:
@@ -250,6 +312,9 @@ def _build_service(
     pool: ActorPool,
     metrics: ServiceMetrics,
     quality: QualityStage | None = None,
+    *,
+    champion_version: str | None = None,
+    challenger: ServedVersion | None = None,
 ) -> InferenceService:
     kafka = settings.kafka
     timeout_s = kafka.request_timeout_s * 3
@@ -288,4 +353,6 @@ def _build_service(
         delivery=delivery,
         metrics=metrics,
         quality=quality,
+        champion_version=champion_version,
+        challenger=challenger,
     )

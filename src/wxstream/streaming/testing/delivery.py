@@ -65,6 +65,11 @@ class ListDelivery:
         """Every delivered quality-stage finding, in delivery order."""
         return [a for batch in self.delivered for a in batch.anomalies]
 
+    @property
+    def shadow(self) -> list[tuple[bytes, bytes]]:
+        """Every delivered shadow forecast, in delivery order."""
+        return [s for batch in self.delivered for s in batch.shadow]
+
     def deliver(
         self, batches: Sequence[Outgoing], positions: dict[int, int], group_metadata: Any = None
     ) -> bool:

@@ -34,6 +34,8 @@ class MemoryForecaster:
 
     Args:
         forecast: ``(B, lookback, F)`` -> ``(B, horizon, 3)``.
+        challenger: a second version's forecast; each call then returns both (as the
+            actors do when two versions are served).
         at_once: calls finish when submitted; else only once :meth:`finish` says so.
         clock: a :meth:`poll` that finds nothing advances it by its timeout.
     """
@@ -42,17 +44,19 @@ class MemoryForecaster:
         self,
         forecast: Callable[[F32], F32],
         *,
+        challenger: Callable[[F32], F32] | None = None,
         at_once: bool = True,
         clock: FakeClock | None = None,
     ) -> None:
         self.forecast = forecast
+        self.challenger = challenger
         self.at_once = at_once
         self.clock = clock
         self.retries = 0
         self.actor_failures = 0
         self.submitted: list[int] = []
         self.peak_in_flight = 0
-        self._pending: list[tuple[int, F32]] = []
+        self._pending: list[tuple[int, F32, F32 | None]] = []
         self._done: list[Completed] = []
 
     @property
@@ -61,7 +65,8 @@ class MemoryForecaster:
 
     def submit(self, batch_id: int, x: F32) -> None:
         self.submitted.append(batch_id)
-        self._pending.append((batch_id, self.forecast(x)))
+        second = None if self.challenger is None else self.challenger(x)
+        self._pending.append((batch_id, self.forecast(x), second))
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         if self.at_once:
             self.finish()
@@ -70,7 +75,9 @@ class MemoryForecaster:
         """Finish the oldest ``count`` calls (``None``: all)."""
         n = len(self._pending) if count is None else count
         finished, self._pending = self._pending[:n], self._pending[n:]
-        self._done.extend(Completed(batch_id, out, 0.0) for batch_id, out in finished)
+        self._done.extend(
+            Completed(batch_id, out, 0.0, second) for batch_id, out, second in finished
+        )
 
     def poll(self, timeout_s: float) -> list[Completed]:
         done, self._done = self._done, []

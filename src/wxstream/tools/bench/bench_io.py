@@ -234,16 +234,19 @@ def wait_for_group(
 
 @dataclass
 class BenchTopics:
-    """The features, predictions, dead-letter and anomalies topics of one benchmark run."""
+    """The features, predictions, dead-letter, anomalies and shadow topics of one
+    benchmark run (``shadow`` empty: none)."""
 
     features: str
     predictions: str
     dlq: str
     anomalies: str
+    shadow: str = ""
 
     def names(self) -> list[str]:
-        """Features, predictions, dead-letter and anomalies topics, in that order."""
-        return [self.features, self.predictions, self.dlq, self.anomalies]
+        """Features, predictions, dead-letter, anomalies (and shadow) topics, in that order."""
+        names = [self.features, self.predictions, self.dlq, self.anomalies]
+        return [*names, self.shadow] if self.shadow else names
 
     def kafka(self, cluster: KafkaSettings) -> KafkaSettings:
         """``cluster``'s client settings naming these topics."""
@@ -253,6 +256,7 @@ class BenchTopics:
             predictions_topic=self.predictions,
             dlq_topic=self.dlq,
             anomalies_topic=self.anomalies,
+            shadow_topic=self.shadow or cluster.shadow_topic,
         )
 
 
@@ -260,7 +264,11 @@ def bench_topics(label: str, run_id: str) -> BenchTopics:
     """Topic names unique to a run and a step."""
     base = f"bench-{run_id}-{label}"
     return BenchTopics(
-        f"{base}-features", f"{base}-predictions", f"{base}-dlq", f"{base}-anomalies"
+        f"{base}-features",
+        f"{base}-predictions",
+        f"{base}-dlq",
+        f"{base}-anomalies",
+        f"{base}-shadow",
     )
 
 

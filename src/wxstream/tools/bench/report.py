@@ -20,6 +20,7 @@ TARGETS: Mapping[str, tuple[str, float]] = {
     "peak_rss_mb_per_actor": ("<=", 500.0),
     "exactly_once_vs_at_least_once": (">=", 0.70),
     "quality_stage_cost": ("<=", 0.15),
+    "shadow_throughput_ratio": (">=", 0.60),
 }
 """Metric -> (comparison, target) on a 2-core machine with the broker on it."""
 
@@ -140,6 +141,13 @@ def format_table(result: Mapping[str, Any]) -> list[str]:
         runs = ", ".join(f"{r['forecasts_per_s']:,.0f}" for r in unchecked["runs"])
         lines.append(
             f"{'no QC stage':<14} {unchecked['forecasts_per_s']:>10,.0f} forecasts/s "
+            f"(median of [{runs}])"
+        )
+    shadowed = result.get("throughput_with_shadow") or {}
+    if shadowed.get("runs"):
+        runs = ", ".join(f"{r['forecasts_per_s']:,.0f}" for r in shadowed["runs"])
+        lines.append(
+            f"{'with a shadow':<14} {shadowed['forecasts_per_s']:>10,.0f} forecasts/s "
             f"(median of [{runs}])"
         )
     for data in result["throughput"].values():

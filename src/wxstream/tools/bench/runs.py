@@ -24,6 +24,7 @@ from wxstream.settings import (
     BenchSettings,
     Guarantee,
     KafkaSettings,
+    ModelSettings,
     ReplaySettings,
     ServeSettings,
 )
@@ -84,17 +85,22 @@ def throughput_run(
     index: int,
     sampler: RssSampler,
     quality_checks: bool = True,
+    shadow_model: ModelSettings | None = None,
 ) -> dict[str, Any]:
     """Drain ``features_topic`` once with the service; forecasts/s from Kafka timestamps
-    (``quality_checks=False``: with the quality stage off, to measure its cost)."""
+    (``quality_checks=False``: with the quality stage off, to measure its cost;
+    ``shadow_model``: a name with a challenger, served as a shadow of every window)."""
     label = f"{'eo' if guarantee == 'exactly-once' else 'alo'}{index}"
     label += "" if quality_checks else "-noqc"
+    label += "" if shadow_model is None else "-shadow"
     topics = bench_topics(label, run_id)
     topics.features = features_topic
     create_topics(cluster, settings.partitions, *topics.names()[1:])
     kafka = topics.kafka(cluster)
     serve = _serve_settings(settings, kafka, guarantee, f"{run_id}-{label}")
     serve = replace(serve, quality_checks=quality_checks and serve.quality_checks)
+    if shadow_model is not None:
+        serve = replace(serve, model=shadow_model, challenger_fraction=0.0, shadow=True)
     began = time.monotonic()
     began_ms = time.time() * 1000.0
     error: str | None = None
@@ -116,9 +122,15 @@ def throughput_run(
     rate = sustained_rate(stamps)
     logger.info("%s run %d: %d forecasts, %.0f forecasts/s", guarantee, index, len(stamps), rate)
     anomalies = read_topic(kafka, topics.anomalies, timeout_s=READ_BACK_TIMEOUT_S)
+    shadowed = (
+        len(read_topic(kafka, topics.shadow, timeout_s=READ_BACK_TIMEOUT_S))
+        if shadow_model is not None
+        else 0
+    )
     return {
         "guarantee": guarantee,
         "quality_checks": serve.quality_checks,
+        "shadow_forecasts": shadowed,
         "anomalies": len(anomalies),
         "forecasts": len(stamps),
         "forecasts_per_s": rate,
