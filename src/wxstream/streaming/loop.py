@@ -15,24 +15,23 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 
 import numpy as np
 
 from wxstream.anomalies.stage import QualityStage
-from wxstream.messages.predictions import PredictionEncoder
 from wxstream.settings import ServeSettings
 from wxstream.streaming.core.assembly import BatchAssembler, InputRecord
 from wxstream.streaming.core.backpressure import BackPressure
 from wxstream.streaming.core.batching import ReleaseQueue, complete, merge_positions, should_flush
 from wxstream.streaming.core.commit import CommitRule
 from wxstream.streaming.core.counts import IngestCounts
-from wxstream.streaming.core.outgoing import Outgoing, build_outgoing
+from wxstream.streaming.core.outgoing import Outgoing
 from wxstream.streaming.core.restore import RestorePolicy
 from wxstream.streaming.core.stopping import StopRule
-from wxstream.streaming.core.versions import ServedVersion, VersionRouter
+from wxstream.streaming.core.versions import ServedVersion
 from wxstream.streaming.core.work_batch import WorkBatch
 from wxstream.streaming.delivery_thread import DeliveryReport, Sender, sender_for
+from wxstream.streaming.finisher import BatchFinisher
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel
 from wxstream.streaming.rebalance import Rebalance
@@ -81,16 +80,6 @@ class InferenceService:
         self.delivery = delivery
         self.metrics = metrics
         self.clock = clock
-        self.encoder = PredictionEncoder(model, version=champion_version)
-        self.router: VersionRouter | None = None
-        if challenger is not None:
-            self.router = VersionRouter(
-                ServedVersion(model, self.encoder.model_version),
-                challenger,
-                experiment=settings.experiment or model.name,
-                challenger_fraction=settings.challenger_fraction,
-                shadow=settings.shadow,
-            )
         self.assembler = BatchAssembler(
             topic=settings.kafka.features_topic,
             lookback=model.lookback,
@@ -101,10 +90,13 @@ class InferenceService:
             clock=clock,
             quality=quality,
         )
-        leads = tuple(model.leads_h)
-        # The residual check scores an observation against the 1 h forecast issued
-        # for its hour (a model without a 1 h lead gives it nothing to score).
-        self._next_hour_lead = leads.index(1) if 1 in leads else None
+        self.finisher = BatchFinisher(
+            settings,
+            model,
+            self.assembler,
+            champion_version=champion_version,
+            challenger=challenger,
+        )
         self.pressure = BackPressure(settings.max_in_flight_batches, settings.pause_after_ms)
         self.commits = CommitRule(
             settings.commit_interval_ms, settings.max_in_flight_batches * 4, clock()
@@ -309,7 +301,7 @@ class InferenceService:
             return
         self.batches += 1
         if not batch.requests:
-            self._completed(batch, np.empty((0, self.encoder.horizon, 3), np.float32))
+            self._completed(batch, np.empty((0, self.finisher.horizon, 3), np.float32))
             return
         self.metrics.batch_size.observe(len(batch.requests))
         self.sealed.append(batch)
@@ -340,21 +332,7 @@ class InferenceService:
     def _completed(
         self, batch: WorkBatch, forecasts: np.ndarray, challenger: np.ndarray | None = None
     ) -> None:
-        if self._next_hour_lead is not None and self.assembler.quality.enabled:
-            # The champion's forecast scores every station's next hour, whatever its
-            # arm: the residual check's limits were learnt on the champion.
-            self.assembler.remember_forecasts(batch, forecasts, self._next_hour_lead)
-        # Non-finite forecasts become dead letters counted in batch.counts (at commit).
-        outgoing, _non_finite = build_outgoing(
-            batch,
-            forecasts,
-            self.encoder,
-            source_topic=self.settings.kafka.features_topic,
-            produced_at=datetime.now(UTC),
-            error_ts_ms=int(time.time() * 1000),
-            challenger=challenger,
-            router=self.router,
-        )
+        outgoing = self.finisher.finish(batch, forecasts, challenger)
         self.release, released = complete(self.release, batch.seq, (batch, outgoing))
         self.ready.extend(released)
 
