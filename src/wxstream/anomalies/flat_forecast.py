@@ -32,8 +32,9 @@ from wxstream.anomalies.thresholds import FlatForecastLimits
 
 _HOUR: Final = timedelta(hours=1)
 
-Quantiles = tuple[tuple[float, float, float], ...]
-"""p10, p50, p90 per lead 1..horizon (degC)."""
+Quantiles = tuple[tuple[float, float, float], ...] | npt.NDArray[np.float32]
+"""p10, p50, p90 per lead 1..horizon (degC): tuples, or the model's own ``(horizon, 3)``
+array (the service hands over a view of its batch output: no copy per forecast)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ def observe(
     state = replace(state, last_hour=hour)
     if state.forecast is None or lead > len(state.forecast):
         return state, state.score if lead > limits.min_run_h else 0.0
-    p10, p50, p90 = state.forecast[lead - 1]
+    p10, p50, p90 = (float(v) for v in state.forecast[lead - 1])
     z = float(standardised_residual(value, p10, p50, p90))
     if not math.isfinite(z):
         return state, 0.0

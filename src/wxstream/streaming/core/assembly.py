@@ -35,7 +35,7 @@ from wxstream.messages import FeatureMessage, InvalidRecord, decode_record
 from wxstream.messages.anomalies import AnomalySource, anomaly_key, encode_anomaly
 from wxstream.messages.dead_letters import DeadLetter, dead_letter
 from wxstream.messages.features import DEFAULT_MAX_AHEAD_H
-from wxstream.messages.predictions import ForecastInput
+from wxstream.messages.predictions import ForecastInput, finite_rows
 from wxstream.streaming.core.counts import IngestCounts
 from wxstream.streaming.core.windows import (
     StationWindow,
@@ -295,16 +295,19 @@ class BatchAssembler:
         quality = self.quality
         remember = quality.remember_forecast
         whole = quality.wants_run_forecasts
-        for request, quantiles in zip(batch.requests, forecasts, strict=True):
-            if not np.isfinite(quantiles).all():
+        finite: list[bool] = finite_rows(forecasts).tolist()
+        next_hour = forecasts[:, lead_index, :].tolist()
+        for request, quantiles, ok, (p10, p50, p90) in zip(
+            batch.requests, forecasts, finite, next_hour, strict=True
+        ):
+            if not ok:
                 continue
             source = request.source
-            p10, p50, p90 = (float(v) for v in quantiles[lead_index])
             remember(source.station_id, source.issued_at, p10, p50, p90)
             if whole:
-                rows = quantiles[lead_index:].tolist()
+                # A view of the batch output, not a copy (kept only at a run's start).
                 quality.remember_run_forecast(
-                    source.station_id, source.last_window_start, tuple(map(tuple, rows))
+                    source.station_id, source.last_window_start, quantiles[lead_index:]
                 )
 
     def _reject(
