@@ -62,7 +62,7 @@ def encoded(frame: pd.DataFrame, model: Baseline, arm: str) -> list[tuple[bytes,
         ForecastInput(str(station), at, at - 24 * HOUR, at - HOUR)
         for station, at in zip(
             wide.index.get_level_values(0),
-            wide.index.get_level_values(1).to_pydatetime(),
+            pd.DatetimeIndex(wide.index.get_level_values(1)).to_pydatetime(),
             strict=True,
         )
     ]
@@ -147,18 +147,18 @@ def pipeline(
     return flags, [v for _, v in champion + challenger], observations, (a, b)
 
 
-def test_skill_equals_the_offline_computation_and_decisions_are_recorded(
+def test_skill_equals_the_offline_computation(
     pipeline: tuple[list[str], list[bytes], pd.DataFrame, tuple[str, str]],
-    tmp_path: Path,
 ) -> None:
-    flags, values, observations, (a, b) = pipeline
+    flags, values, observations, (a, _) = pipeline
     shown = run("models", "skill", "wx", *flags, "--json")
     assert shown.exit_code == 0, shown.output
     table = json.loads(shown.output)
-    assert table["complete"] and table["forecasts"] == len(values)
+    assert table["complete"]
+    assert table["forecasts"] == len(values)
 
     # Offline: the same forecasts (decoded from what was produced) and observations.
-    rows = []
+    rows: list[tuple[object, ...]] = []
     for value in values:
         message = decode_prediction(value)
         assert isinstance(message, PredictionMessage)
@@ -190,11 +190,18 @@ def test_skill_equals_the_offline_computation_and_decisions_are_recorded(
         "COVER80",
     ]
 
+
+def test_each_decision_is_recorded_and_auto_promote_swaps_the_aliases(
+    pipeline: tuple[list[str], list[bytes], pd.DataFrame, tuple[str, str]],
+    tmp_path: Path,
+) -> None:
+    flags, _, _, (a, b) = pipeline
     root = tmp_path / "trained" / "forecasting"
     # Persistence beats diurnal persistence at leads up to 6 h: promote, but not moved.
     recorded = run("models", "decide", "wx", *flags, "--min-pairs", "1000", "--who", "ci")
     assert recorded.exit_code == 0, recorded.output
-    assert "PROMOTE" in recorded.output and "not moved" in recorded.output
+    assert "PROMOTE" in recorded.output
+    assert "not moved" in recorded.output
     assert read_aliases(root / "wx") == {"champion": a, "challenger": b}
     line = read_history(root, "wx")[-1]
     assert (line.action, line.who, line.from_version, line.to_version) == ("decision", "ci", a, a)
@@ -219,7 +226,8 @@ def test_skill_equals_the_offline_computation_and_decisions_are_recorded(
     assert "DECLINE" in declined.output
     assert read_aliases(root / "wx") == {"champion": b, "challenger": a}
     last = read_history(root, "wx")[-1]
-    assert last.action == "decision" and last.figures["promote"] is False
+    assert last.action == "decision"
+    assert last.figures["promote"] is False
     history = run("models", "history", "wx", "--model-storage-path", str(tmp_path))
     assert history.output.count(" decision ") == 3
 
