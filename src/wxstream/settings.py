@@ -20,6 +20,7 @@ PREDICTIONS_TOPIC = "weather-predictions"
 DLQ_TOPIC = "weather-features.dlq"
 ANOMALIES_TOPIC = "weather-anomalies"
 SHADOW_TOPIC = "weather-predictions.shadow"
+VERIFICATION_TOPIC = "weather-verification"
 CONSUMER_GROUP = "ray-ml-inference"
 DEFAULT_PARTITIONS = 4
 DEFAULT_MODEL_STORAGE_PATH = Path("./models")
@@ -501,3 +502,29 @@ class AnomalyEvaluationSettings:
     reference_flag_rate: float = 0.005
     write_thresholds: bool = False
     fault_every_days: int = 7
+
+
+@dataclass(frozen=True)
+class ModelSkillSettings:
+    """``wxstream models skill|decide``: the live skill of one model name's versions,
+    read from a pipeline's topics.
+
+    Attributes:
+        kafka: brokers and the predictions, shadow and features topics read.
+        model_name: the model whose forecasts are scored (a registry name).
+        verification_topic: where ``--publish`` writes the paired records (created
+            with ``kafka.partitions`` when missing).
+        timeout_s: longest time reading the topics to their ends.
+        slack_h: how much later than its valid hour an observation may arrive and still
+            be paired (the live join's slack).
+    """
+
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    model_name: str = ""
+    verification_topic: str = VERIFICATION_TOPIC
+    timeout_s: float = 120.0
+    slack_h: int = 6
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0 or self.slack_h < 0:
+            raise ValueError("timeout_s must be > 0 and slack_h >= 0")

@@ -119,3 +119,24 @@ def test_refusals_are_errors_with_a_fix(storage: tuple[Path, list[str]]) -> None
     assert isinstance(half.exception, IncompleteVersionError)
     assert "half-copied" in half.exception.message
     assert run("models", "show", f"wx@{a}", *where).exit_code == 0
+
+
+def test_decide_needs_a_challenger_and_every_flag_names_its_variable(
+    storage: tuple[Path, list[str]],
+) -> None:
+    path, _ = storage
+    # Refused before any Kafka is asked: the registry has no challenger for wx.
+    alone = run("models", "decide", "wx", "--model-storage-path", str(path))
+    assert isinstance(alone.exception, AliasMoveError)
+    assert "promote wx VERSION --alias challenger" in str(alone.exception.fix)
+    text = run("models", "decide", "--help").output
+    for variable in (
+        "WXSTREAM_AUTO_PROMOTE",
+        "WXSTREAM_MIN_PAIRS",
+        "WXSTREAM_PROMOTION_ALPHA",
+        "WXSTREAM_READ_TIMEOUT_S",
+        "WXSTREAM_SKILL_SLACK_H",
+        "KAFKA_BOOTSTRAP_SERVERS",
+    ):
+        assert variable in text
+    assert "WXSTREAM_VERIFICATION_TOPIC" in run("models", "skill", "--help").output

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from wxstream.commands import model_decide_cmd
 from wxstream.commands.model_versions_cmd import COMMANDS, mae_cell
 from wxstream.commands.options import model_storage_option
 from wxstream.settings import ModelSettings
@@ -19,7 +20,7 @@ def models() -> None:
     and move their champion/challenger aliases."""
 
 
-for _command in COMMANDS:
+for _command in (*COMMANDS, *model_decide_cmd.COMMANDS):
     models.add_command(_command)
 
 

@@ -7,6 +7,8 @@
   quality stage (read, counted, shown; :class:`AnomalyTail` follows them live).
 - :mod:`wxstream.ops.verification`: :class:`Verifier`, forecasts scored against what
   was observed.
+- :mod:`wxstream.ops.model_skill`: live skill of a model's versions read from the
+  topics (``wxstream models skill|decide``).
 """
 
 from __future__ import annotations

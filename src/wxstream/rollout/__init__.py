@@ -8,6 +8,7 @@ is rebuilt by feeding them again) and writes out what comes back.
 - :mod:`.skill`: :func:`score`, :class:`SkillTable`, :func:`offline_skill`.
 - :mod:`.pairing`: :class:`ForecastJoin`, forecasts meet their observations.
 - :mod:`.paired`: two versions' scores on the same forecasts.
+- :mod:`.replayed`: :func:`replay_join`, the join over whole topics read back, in time order.
 - :mod:`.diebold_mariano`, :mod:`.student_t`: the test.
 - :mod:`.promotion`: :class:`PromotionRules`, :func:`decide` -> :class:`PromotionDecision`.
 - :mod:`.power`: the simulation behind the default minimum sample.

@@ -6,6 +6,7 @@ becomes a directory; see ``docs/model-versions.md``.
 
 from wxstream.models.registry.layout import (
     ALIASES,
+    CHALLENGER,
     CHAMPION,
     LEGACY_VERSION,
     ModelRef,
@@ -20,17 +21,21 @@ from wxstream.models.registry.layout import (
     version_id,
 )
 from wxstream.models.registry.moves import (
+    DECISION,
     AliasMove,
     add_version,
     champion_stack,
     promote,
     read_history,
+    record_decision,
     rollback,
 )
 
 __all__ = [
     "ALIASES",
+    "CHALLENGER",
     "CHAMPION",
+    "DECISION",
     "LEGACY_VERSION",
     "AliasMove",
     "ModelRef",
@@ -43,6 +48,7 @@ __all__ = [
     "promote",
     "read_aliases",
     "read_history",
+    "record_decision",
     "resolve",
     "resolve_version",
     "rollback",

@@ -40,6 +40,7 @@ ALIASES_FILE = "aliases.json"
 HISTORY_FILE = "history.jsonl"
 ALIASES: tuple[str, ...] = ("champion", "challenger")
 CHAMPION = "champion"
+CHALLENGER = "challenger"
 LEGACY_VERSION = "legacy"
 VERSION_ID_LENGTH = 12
 

@@ -31,6 +31,7 @@ from wxstream.models.model_dir import VERSIONS_DIR, ModelBundle, model_path, wri
 from wxstream.models.registry.layout import (
     ALIASES,
     ALIASES_FILE,
+    CHALLENGER,
     CHAMPION,
     HISTORY_FILE,
     LEGACY_VERSION,
@@ -43,7 +44,9 @@ from wxstream.models.registry.layout import (
     version_id,
 )
 
-ACTIONS = ("first", "adopt", "promote", "rollback")
+ACTIONS = ("first", "adopt", "promote", "rollback", "decision")
+DECISION = "decision"
+"""A promotion decision, made or declined: recorded, moves no alias."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,9 @@ class AliasMove:
         to_version: the version it points at now.
         why: the reason given.
         action: ``first`` (a new name's first version), ``adopt`` (a legacy folder
-            became versioned), ``promote`` or ``rollback``.
+            became versioned), ``promote``, ``rollback`` or ``decision`` (a promotion
+            decision, made or declined; it moves nothing: ``to`` is where the champion
+            stands, and the figures name both versions).
         figures: numbers behind an automatic decision, else empty.
     """
 
@@ -169,7 +174,8 @@ def _roll_forward(name_dir: Path, history: list[AliasMove]) -> dict[str, str]:
     aliases = read_aliases(name_dir)
     wanted = dict(aliases)
     for move in history:
-        wanted[move.alias] = move.to_version
+        if move.action != DECISION:
+            wanted[move.alias] = move.to_version
     if wanted != aliases:
         _write_aliases(name_dir, wanted)
     return wanted
@@ -297,7 +303,7 @@ def champion_stack(history: list[AliasMove]) -> list[str]:
     """The champions in force, oldest first: a promote pushes, a rollback pops."""
     stack: list[str] = []
     for move in history:
-        if move.alias != CHAMPION:
+        if move.alias != CHAMPION or move.action == DECISION:
             continue
         if move.action == "rollback" and stack:
             stack.pop()
@@ -328,3 +334,55 @@ def rollback(forecasting_dir: Path, name: str, *, why: str, who: str) -> AliasMo
             _now(), who, CHAMPION, aliases.get(CHAMPION), stack[-2], why, action="rollback"
         )
         return _move(name_dir, aliases, move)
+
+
+def record_decision(
+    forecasting_dir: Path,
+    name: str,
+    *,
+    champion: str,
+    challenger: str,
+    promote_challenger: bool,
+    decision: Mapping[str, Any],
+    why: str,
+    who: str,
+) -> list[AliasMove]:
+    """Append a promotion decision between ``champion`` and ``challenger`` to the
+    history and, when ``promote_challenger``, swap the two aliases.
+
+    The decision line is written whatever was decided (action ``decision``; its
+    ``figures`` are ``decision``). A swap then moves ``champion`` to the challenger and
+    ``challenger`` to the old champion: the old champion keeps being served beside the
+    new one, so live evidence keeps accruing and a later decision can bring it back;
+    ``rollback`` pops the champion as after any promote.
+
+    Raises:
+        AliasMoveError: the aliases moved since the decision was computed (someone
+            promoted in between): nothing is written.
+    """
+    with _locked(forecasting_dir, name):
+        name_dir = name_dir_of(forecasting_dir, name)
+        aliases = _roll_forward(name_dir, read_history(forecasting_dir, name))
+        if aliases.get(CHAMPION) != champion or aliases.get(CHALLENGER) != challenger:
+            raise AliasMoveError(
+                f"the aliases of {name!r} moved while deciding (champion "
+                f"{aliases.get(CHAMPION)}, challenger {aliases.get(CHALLENGER)})",
+                fix=f"run `wxstream models decide {name}` again",
+            )
+        figures = dict(decision)
+        line = AliasMove(
+            _now(), who, CHAMPION, champion, champion, why, action=DECISION, figures=figures
+        )
+        _append_history(name_dir, line)
+        moves = [line]
+        if promote_challenger:
+            at = _now()
+            reason = f"promoted by measured accuracy (decision at {line.at})"
+            moves.append(
+                _move(name_dir, aliases, AliasMove(at, who, CHAMPION, champion, challenger, reason))
+            )
+            back = f"the previous champion, kept as challenger (decision at {line.at})"
+            moves.append(
+                _move(name_dir, aliases, AliasMove(at, who, CHALLENGER, challenger, champion, back))
+            )
+        return moves
