@@ -72,6 +72,14 @@ DEFAULT_REPORTS_DIR = Path("./reports")
     help="Override the preset's maximum epochs (with --train).",
 )
 @click.option(
+    "--hidden-size",
+    envvar="WXSTREAM_EVAL_HIDDEN_SIZE",
+    show_envvar=True,
+    type=click.IntRange(1),
+    default=None,
+    help="Override the preset's LSTM units (with --train).",
+)
+@click.option(
     "--max-train-samples",
     envvar="WXSTREAM_MAX_TRAIN_SAMPLES",
     show_envvar=True,
@@ -175,6 +183,7 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     preset: str,
     seed: int,
     epochs: int | None,
+    hidden_size: int | None,
     max_train_samples: int | None,
     lightgbm_max_rounds: int,
     calibrate: bool,
@@ -233,6 +242,7 @@ def evaluate(  # noqa: PLR0917 - click passes every option
         train_preset=preset if train_first else None,
         seed=seed,
         epochs=epochs,
+        hidden_size=hidden_size,
         max_train_samples=max_train_samples,
         progress=progress,
         train_device=resolve_device(device),

@@ -346,6 +346,7 @@ def run_evaluation(
     train_preset: str | None = None,
     seed: int = 0,
     epochs: int | None = None,
+    hidden_size: int | None = None,
     max_train_samples: int | None = None,
     progress: bool = False,
     train_device: str = "cpu",
@@ -367,7 +368,9 @@ def run_evaluation(
         from wxstream.models.config import get_preset
         from wxstream.models.training import save_trained, train_model
 
-        config = get_preset(train_preset).with_overrides(seed=seed, epochs=epochs)
+        config = get_preset(train_preset).with_overrides(
+            seed=seed, epochs=epochs, hidden_size=hidden_size
+        )
         t0 = time.perf_counter()
         learn = by_station(split, baselines.grid_from_feature_rows(rows))
         result = train_model(
