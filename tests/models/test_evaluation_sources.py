@@ -37,6 +37,8 @@ def test_evaluate_leaves_a_users_station_out(tmp_path: Path) -> None:
         assert all(math.isfinite(v) for v in report["methods"][method]["mae"].values())
     assert report["model"]["name"].endswith("-without-newark")
     assert report["lightgbm"]["inputs"] == report["model"]["config"]["inputs"]
+    # the left-out station is a category LightGBM never saw: it goes without one
+    assert report["lightgbm"]["settings"]["station_feature"] is False
     online = report["online_calibration"]["coverage_p10_p90"]
     assert all(0.0 < v <= 1.0 for v in online.values())
 

@@ -61,6 +61,8 @@ def test_feature_columns_follow_the_inputs(nyc_features: pd.DataFrame) -> None:
     )
     n_windowed, n_single = 5, 5  # temp, wind, dew, pressure, humidity; 4 times + latitude
     assert richer.shape == (2, n_windowed * lookback + n_single + 1)
+    without = lightgbm_features(grid, station, issue, lookback, station_feature=False)
+    assert without.shape == (2, 3 * lookback + 2)
     assert legacy_input_grid(grid).names[:3] == ("temperature", "dewpoint", "wind_speed")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -216,18 +216,21 @@ def evaluate(
     if settings.lightgbm is not None:
         t0 = time.perf_counter()
         inputs = model_input_grid(model.adapter, rows, grid)
+        lgb_settings = settings.lightgbm
+        if scored is not None:
+            lgb_settings = replace(lgb_settings, station_feature=False)
         lgb = fit_lightgbm_direct(
             grid,
             station_samples(grid, learn, "train", horizon),
             station_samples(grid, learn, "validation", horizon),
             leads,
-            settings.lightgbm,
+            lgb_settings,
             inputs=inputs,
         )
         forecasts[LIGHTGBM] = predict_lightgbm_direct(lgb, grid, *test, inputs=inputs)
         timing["lightgbm_fit_s"] = time.perf_counter() - t0
         lgb_info: dict[str, Any] = {
-            "settings": vars(settings.lightgbm),
+            "settings": vars(lgb_settings),
             "inputs": list(inputs.names),
             "best_rounds": {str(h): r for h, r in lgb.best_rounds.items()},
         }

@@ -46,6 +46,9 @@ class LightGBMSettings:
     train_stride: int = 1  # use every n-th issue hour for training (neighbours correlate)
     num_threads: int = 1  # one thread: spinning OpenMP workers stall on a busy shared CPU
     seed: int = 0
+    # Off where the scored stations were never trained on (evaluate --leave-out): an
+    # unseen category would only send them down whichever branch the trees chose.
+    station_feature: bool = True
 
 
 @dataclass
@@ -113,12 +116,14 @@ def lightgbm_features(
     issue: IntArray,
     lookback: int,
     inputs: InputGrid | None = None,
+    *,
+    station_feature: bool = True,
 ) -> npt.NDArray[np.float32]:
     """Feature matrix ``(samples, columns)``.
 
     Columns: each windowed input over the lookback window (oldest first), each other
-    input at the issue hour, then the station code (``inputs`` default:
-    :func:`legacy_input_grid`).
+    input at the issue hour, then the station code unless ``station_feature`` is false
+    (``inputs`` default: :func:`legacy_input_grid`).
     """
     inputs = inputs if inputs is not None else legacy_input_grid(grid)
     offsets = np.arange(-lookback + 1, 1, dtype=np.int64)
@@ -131,7 +136,8 @@ def lightgbm_features(
             parts.append(np.where(inside, values[station[:, None], safe], np.nan))
         else:
             parts.append(values[station, issue][:, None])
-    parts.append(station.astype(np.float64)[:, None])
+    if station_feature:
+        parts.append(station.astype(np.float64)[:, None])
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
@@ -180,13 +186,18 @@ def fit_lightgbm_direct(
     tr_station, tr_issue = train[0][::stride], train[1][::stride]
     va_station, va_issue = validation
     lookback = settings.lookback
-    x_train = lightgbm_features(grid, tr_station, tr_issue, lookback, inputs)
-    x_val = lightgbm_features(grid, va_station, va_issue, lookback, inputs)
+    with_station = settings.station_feature
+    x_train = lightgbm_features(
+        grid, tr_station, tr_issue, lookback, inputs, station_feature=with_station
+    )
+    x_val = lightgbm_features(
+        grid, va_station, va_issue, lookback, inputs, station_feature=with_station
+    )
     last_train = grid.temperature[tr_station, tr_issue]
     last_val = grid.temperature[va_station, va_issue]
     y_train = targets(grid, tr_station, tr_issue, leads) - last_train[:, None]
     y_val = targets(grid, va_station, va_issue, leads) - last_val[:, None]
-    station_col = x_train.shape[1] - 1
+    categorical = [x_train.shape[1] - 1] if with_station else []
     model = LightGBMDirect(
         settings=settings, station_ids=grid.station_ids, leads=tuple(int(h) for h in leads)
     )
@@ -194,7 +205,7 @@ def fit_lightgbm_direct(
         ok_tr = ~np.isnan(y_train[:, k])
         ok_va = ~np.isnan(y_val[:, k])
         dtrain = lgb.Dataset(
-            x_train[ok_tr], y_train[ok_tr, k], categorical_feature=[station_col], free_raw_data=True
+            x_train[ok_tr], y_train[ok_tr, k], categorical_feature=categorical, free_raw_data=True
         )
         dval = lgb.Dataset(x_val[ok_va], y_val[ok_va, k], reference=dtrain)
         booster = lgb.train(
@@ -225,7 +236,9 @@ def predict_lightgbm_direct(
 ) -> FloatArray:
     """Forecasts ``(samples, leads)`` degC for the given samples (``inputs`` as fitted)."""
     lookback = model.settings.lookback
-    x = lightgbm_features(grid, station, issue, lookback, inputs)
+    x = lightgbm_features(
+        grid, station, issue, lookback, inputs, station_feature=model.settings.station_feature
+    )
     last = grid.temperature[station, issue]
     out = np.empty((issue.size, len(model.leads)))
     for k, lead in enumerate(model.leads):
