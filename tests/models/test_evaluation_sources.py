@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.data.test_combined import write_station_csv
+from tests.support.station_csv import write_station_csv
 from wxstream.cli import cli
 from wxstream.errors import ConfigError
 from wxstream.models.evaluation import DIURNAL, LIGHTGBM, MODEL, PERSISTENCE
