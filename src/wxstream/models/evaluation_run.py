@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from wxstream.data.combined import StationSplits, split_by_station
-from wxstream.data.splits import Bounds, Split
+from wxstream.data.splits import Split
 from wxstream.errors import DataError
 from wxstream.models import baselines
 from wxstream.models.baselines import HourlyGrid, IntArray
@@ -46,6 +46,7 @@ from wxstream.models.evaluation import (
 from wxstream.models.evaluation_online import online_section, simulate_online
 from wxstream.models.evaluation_splits import (
     by_station,
+    dedupe_shared_weather,
     station_samples,
     training_climatology,
 )
@@ -87,14 +88,6 @@ class EvaluationSettings:
     online_calibration: OnlineCalibrationSettings | None = field(
         default_factory=OnlineCalibrationSettings
     )
-
-
-def dedupe_shared_weather(observations: pd.DataFrame) -> pd.DataFrame:
-    """Keep the stations that name their own weather group (one per weather series)."""
-    if "weather_group" not in observations.columns:
-        return observations
-    keep = observations["station_id"] == observations["weather_group"]
-    return observations.loc[keep].reset_index(drop=True)
 
 
 def model_quantiles(
@@ -329,12 +322,6 @@ def prepare_rows(observations: pd.DataFrame, settings: EvaluationSettings) -> pd
 
     obs = dedupe_shared_weather(observations) if settings.dedupe_shared_weather else observations
     return aggregate_hourly(obs)
-
-
-def split_rows(rows: pd.DataFrame, bounds: Bounds) -> pd.DataFrame:
-    """Feature rows whose ``window_start`` lies in ``bounds``."""
-    starts = pd.to_datetime(rows["window_start"], utc=True)
-    return rows.loc[(starts >= bounds[0]) & (starts < bounds[1])].reset_index(drop=True)
 
 
 def run_evaluation(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pandas as pd
 
 from wxstream.data.combined import StationSplits
 from wxstream.data.splits import Bounds, Split
@@ -62,3 +63,17 @@ def training_climatology(grid: HourlyGrid, splits: StationSplits) -> baselines.C
         end = grid.index_of(split.train[1]) if split is not None else 0
         masked[k, max(0, end) :] = np.nan
     return baselines.fit_climatology(replace(grid, temperature=masked), grid.n_hours)
+
+
+def dedupe_shared_weather(observations: pd.DataFrame) -> pd.DataFrame:
+    """Keep the stations that name their own weather group (one per weather series)."""
+    if "weather_group" not in observations.columns:
+        return observations
+    keep = observations["station_id"] == observations["weather_group"]
+    return observations.loc[keep].reset_index(drop=True)
+
+
+def split_rows(rows: pd.DataFrame, bounds: Bounds) -> pd.DataFrame:
+    """Feature rows whose ``window_start`` lies in ``bounds``."""
+    starts = pd.to_datetime(rows["window_start"], utc=True)
+    return rows.loc[(starts >= bounds[0]) & (starts < bounds[1])].reset_index(drop=True)
