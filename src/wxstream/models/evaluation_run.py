@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from wxstream.data.splits import Bounds, Split
+from wxstream.data.combined import StationSplits, split_by_station
+from wxstream.data.splits import Split
 from wxstream.errors import DataError
 from wxstream.models import baselines
 from wxstream.models.baselines import HourlyGrid, IntArray
@@ -43,10 +44,17 @@ from wxstream.models.evaluation import (
     score_methods,
 )
 from wxstream.models.evaluation_online import online_section, simulate_online
+from wxstream.models.evaluation_splits import (
+    by_station,
+    dedupe_shared_weather,
+    station_samples,
+    training_climatology,
+)
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.lightgbm_baseline import (
     LightGBMSettings,
     fit_lightgbm_direct,
+    model_input_grid,
     predict_lightgbm_direct,
 )
 from wxstream.models.online_calibration import OnlineCalibrationSettings
@@ -80,30 +88,6 @@ class EvaluationSettings:
     online_calibration: OnlineCalibrationSettings | None = field(
         default_factory=OnlineCalibrationSettings
     )
-
-
-def dedupe_shared_weather(observations: pd.DataFrame) -> pd.DataFrame:
-    """Keep the stations that name their own weather group (one per weather series)."""
-    if "weather_group" not in observations.columns:
-        return observations
-    keep = observations["station_id"] == observations["weather_group"]
-    return observations.loc[keep].reset_index(drop=True)
-
-
-def period_samples(grid: HourlyGrid, bounds: Bounds, horizon: int) -> tuple[IntArray, IntArray]:
-    """``(station, issue)`` of every issue hour in ``bounds`` whose ``horizon`` leads stay inside.
-
-    Only samples with an observed temperature at issue time are kept (persistence and
-    every residual forecast need it).
-    """
-    lo = max(grid.index_of(bounds[0]), 0)
-    hi = min(grid.index_of(bounds[1]), grid.n_hours) - horizon
-    issue = np.arange(lo, max(hi, lo), dtype=np.int64)
-    n = len(grid.station_ids)
-    station = np.repeat(np.arange(n, dtype=np.int64), issue.size)
-    issue_all = np.tile(issue, n)
-    ok = ~np.isnan(grid.temperature[station, issue_all]) if issue.size else np.zeros(0, bool)
-    return station[ok], issue_all[ok]
 
 
 def model_quantiles(
@@ -151,17 +135,23 @@ def model_quantiles(
 
 def evaluate(
     rows: pd.DataFrame,
-    split: Split,
+    split: Split | StationSplits,
     model: ForecastingModel,
     settings: EvaluationSettings,
+    *,
+    scored: StationSplits | None = None,
 ) -> dict[str, Any]:
     """Score the model and every baseline on the test period of ``split``.
 
     Args:
         rows: hourly feature rows of every period (``aggregate_hourly`` output).
-        split: the source's train / validation / test bounds.
+        split: the train / validation / test bounds: one for every station, or each
+            station's own (several sources at once).
         model: the forecaster to score.
         settings: evaluation options.
+        scored: the stations whose test period is scored (default: those of ``split``);
+            LightGBM and the interval calibration learn from ``split``'s stations only,
+            so stations left out of ``split`` are never seen before they are scored.
 
     Returns:
         the JSON-ready report (see ``docs/evaluation.md``).
@@ -174,14 +164,16 @@ def evaluate(
     horizon = model.horizon
     leads = list(range(1, horizon + 1))
     grid = baselines.grid_from_feature_rows(rows)
+    learn = by_station(split, grid)
+    score = dict(scored) if scored is not None else learn
 
-    test = period_samples(grid, split.test, horizon)
+    test = station_samples(grid, score, "test", horizon)
     y = baselines.targets(grid, *test, leads)
     forecasts: dict[str, FloatArray] = {
         PERSISTENCE: baselines.persistence(grid, *test, leads),
         DIURNAL: baselines.diurnal_persistence(grid, *test, leads),
     }
-    clim = baselines.fit_climatology(grid, grid.index_of(split.train[1]))
+    clim = training_climatology(grid, {**learn, **score})
     forecasts[CLIMATOLOGY] = baselines.climatology_forecast(clim, grid, *test, leads)
     t0 = time.perf_counter()
     quantiles = model_quantiles(model, rows, grid, test, calibrated=False)
@@ -200,7 +192,7 @@ def evaluate(
     forecasts[MODEL] = quantiles[..., 1]
 
     quantiles, calibration = _calibrate(
-        model, quantiles, y, rows=rows, split=split, grid=grid, settings=settings
+        model, quantiles, y, rows=rows, splits=learn, grid=grid, settings=settings
     )
     online: dict[str, Any] | None = None
     if settings.online_calibration is not None:
@@ -216,17 +208,23 @@ def evaluate(
         timing["online_calibration_s"] = time.perf_counter() - t0
     if settings.lightgbm is not None:
         t0 = time.perf_counter()
+        inputs = model_input_grid(model.adapter, rows, grid)
+        lgb_settings = settings.lightgbm
+        if scored is not None:
+            lgb_settings = replace(lgb_settings, station_feature=False)
         lgb = fit_lightgbm_direct(
             grid,
-            period_samples(grid, split.train, horizon),
-            period_samples(grid, split.validation, horizon),
+            station_samples(grid, learn, "train", horizon),
+            station_samples(grid, learn, "validation", horizon),
             leads,
-            settings.lightgbm,
+            lgb_settings,
+            inputs=inputs,
         )
-        forecasts[LIGHTGBM] = predict_lightgbm_direct(lgb, grid, *test)
+        forecasts[LIGHTGBM] = predict_lightgbm_direct(lgb, grid, *test, inputs=inputs)
         timing["lightgbm_fit_s"] = time.perf_counter() - t0
         lgb_info: dict[str, Any] = {
-            "settings": vars(settings.lightgbm),
+            "settings": vars(lgb_settings),
+            "inputs": list(inputs.names),
             "best_rounds": {str(h): r for h, r in lgb.best_rounds.items()},
         }
     scores = score_methods(forecasts, y, intervals={MODEL: (quantiles[..., 0], quantiles[..., 2])})
@@ -234,8 +232,8 @@ def evaluate(
     report: dict[str, Any] = {
         "leads": leads,
         "samples": int(y.shape[0]),
-        "stations": list(grid.station_ids),
-        "test_period": [split.test[0].isoformat(), split.test[1].isoformat()],
+        "stations": [grid.station_ids[k] for k in np.unique(test[0]).tolist()],
+        "test_period": _test_period(score),
         "methods": {name: scores[name].to_json(leads) for name in _ordered(scores)},
         "calibration": calibration,
         "goal": [check.to_json() for check in goal_checks(scores, leads)],
@@ -254,7 +252,7 @@ def _calibrate(
     y: FloatArray,
     *,
     rows: pd.DataFrame,
-    split: Split,
+    splits: StationSplits,
     grid: HourlyGrid,
     settings: EvaluationSettings,
 ) -> tuple[FloatArray, dict[str, Any]]:
@@ -282,7 +280,7 @@ def _calibrate(
             "validation_samples": model.metadata[METADATA_KEY].get("validation_samples"),
         }
     elif settings.calibrate:
-        val = period_samples(grid, split.validation, model.horizon)
+        val = station_samples(grid, splits, "validation", model.horizon)
         q_val = model_quantiles(model, rows, grid, val, calibrated=False)
         y_val = baselines.targets(grid, *val, leads)
         ok = ~np.isnan(y_val).any(axis=1) & ~np.isnan(q_val).any(axis=(1, 2))
@@ -304,6 +302,15 @@ def _calibrate(
     return served, info
 
 
+def _test_period(score: StationSplits) -> list[str]:
+    """``[start, end)`` of the test period (the union of the stations' when they differ)."""
+    bounds = {split.test for split in score.values()}
+    if len(bounds) == 1:
+        start, end = next(iter(bounds))
+        return [start.isoformat(), end.isoformat()]
+    return [min(b[0] for b in bounds).isoformat(), max(b[1] for b in bounds).isoformat()]
+
+
 def _ordered(scores: dict[str, MethodScores]) -> list[str]:
     order = (MODEL, LIGHTGBM, PERSISTENCE, DIURNAL, CLIMATOLOGY)
     return [name for name in order if name in scores]
@@ -317,22 +324,19 @@ def prepare_rows(observations: pd.DataFrame, settings: EvaluationSettings) -> pd
     return aggregate_hourly(obs)
 
 
-def split_rows(rows: pd.DataFrame, bounds: Bounds) -> pd.DataFrame:
-    """Feature rows whose ``window_start`` lies in ``bounds``."""
-    starts = pd.to_datetime(rows["window_start"], utc=True)
-    return rows.loc[(starts >= bounds[0]) & (starts < bounds[1])].reset_index(drop=True)
-
-
 def run_evaluation(
     rows: pd.DataFrame,
     source: str,
-    split: Split,
+    split: Split | StationSplits,
     settings: EvaluationSettings,
     model_settings: ModelSettings,
     *,
+    scored: StationSplits | None = None,
+    trained_name: str | None = None,
     train_preset: str | None = None,
     seed: int = 0,
     epochs: int | None = None,
+    hidden_size: int | None = None,
     max_train_samples: int | None = None,
     progress: bool = False,
     train_device: str = "cpu",
@@ -341,8 +345,11 @@ def run_evaluation(
 
     A trained model is saved as ``eval-<source>-<preset>-seed<seed>`` under the
     forecasting directory (replacing an earlier one of that name), with the test
-    metrics in its metadata. ``train_device`` is where it trains (``cpu`` or ``cuda``);
-    scoring always runs on the CPU.
+    metrics in its metadata. ``source`` names the sources (``a+b`` for several);
+    ``split`` is one split or each station's, ``scored`` the stations scored (see
+    :func:`evaluate`): the model trains on ``split``'s stations only; ``trained_name``
+    replaces the default name of a trained model. ``train_device``
+    is where it trains (``cpu`` or ``cuda``); scoring always runs on the CPU.
     """
     from wxstream.models.model_loader import load_model, resolve_model_dir
 
@@ -351,19 +358,22 @@ def run_evaluation(
         from wxstream.models.config import get_preset
         from wxstream.models.training import save_trained, train_model
 
-        config = get_preset(train_preset).with_overrides(seed=seed, epochs=epochs)
+        config = get_preset(train_preset).with_overrides(
+            seed=seed, epochs=epochs, hidden_size=hidden_size
+        )
         t0 = time.perf_counter()
+        learn = by_station(split, baselines.grid_from_feature_rows(rows))
         result = train_model(
-            split_rows(rows, split.train),
-            split_rows(rows, split.validation),
+            split_by_station(rows, learn, "train"),
+            split_by_station(rows, learn, "validation"),
             config,
             progress=progress,
             max_train_samples=max_train_samples,
             device=train_device,
         )
         train_s = time.perf_counter() - t0
-        name = f"eval-{source}-{train_preset}-seed{seed}"
-        bundle = result.to_bundle(name, sources=[source])
+        name = trained_name or f"eval-{source}-{train_preset}-seed{seed}"
+        bundle = result.to_bundle(name, sources=source.split("+"))
         model = ForecastingModel.from_bundle(bundle, device="cpu", intra_op_threads=2)
         model_info = {
             "name": name,
@@ -377,7 +387,7 @@ def run_evaluation(
         path = resolve_model_dir(model_settings)
         model = load_model(path, device="cpu", intra_op_threads=2)
         model_info = {"name": model.name, "path": str(path), "config": model.metadata.get("config")}
-    report = evaluate(rows, split, model, settings)
+    report = evaluate(rows, split, model, settings, scored=scored)
     report = {"source": source, "model": model_info, **report}
     if train_preset is not None:
         summary = {
@@ -390,7 +400,7 @@ def run_evaluation(
             result,
             model_settings.forecasting_dir,
             model_info["name"],
-            sources=[source],
+            sources=source.split("+"),
             test_metrics=summary,
             overwrite=True,
         )
