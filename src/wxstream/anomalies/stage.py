@@ -271,9 +271,11 @@ class QualityStage:
         """What the window gets of ``msg`` by the policy (``own``: its own hour's findings)."""
         counted = [a for a in own if a.check not in self.ignored_checks]
         flagged = {a.variable for a in counted if a.variable in _FIELDS}
-        for name, column in _FIELDS.items():
-            if name not in flagged:
-                station.clean[name] = float(getattr(msg, column))
+        if self.policy == "impute":
+            # Only imputation reads the last clean values: the others skip the bookkeeping.
+            for name, column in _FIELDS.items():
+                if name not in flagged:
+                    station.clean[name] = float(getattr(msg, column))
         if not counted or self.policy == "use":
             return msg
         if self.policy == "skip":
