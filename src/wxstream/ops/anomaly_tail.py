@@ -7,7 +7,6 @@ one JSON object per line; optionally only one station's.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -17,12 +16,11 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
 
 from wxstream.kafka.admin import require_topics
-from wxstream.kafka.clients import kafka_errors, make_consumer, translate_kafka_error
+from wxstream.kafka.clients import kafka_errors, make_consumer
+from wxstream.kafka.consumer import consume_records
 from wxstream.messages.anomalies import AnomalyMessage, decode_anomaly
 from wxstream.ops.anomalies import ANOMALY_HEADER, anomaly_line_json, format_anomaly
 from wxstream.settings import TailSettings
-
-logger = logging.getLogger(__name__)
 
 _BATCH = 1000
 _POLL_S = 0.2
@@ -94,15 +92,11 @@ class AnomalyTail:
             with kafka_errors(kafka.bootstrap_servers, "tailing anomalies"):
                 consumer.assign([TopicPartition(topic, p, start) for p in range(partitions)])
                 while not self._done() and (stop is None or not stop.is_set()):
-                    messages = consumer.consume(_BATCH, _POLL_S)
+                    messages, _ = consume_records(
+                        consumer, _BATCH, _POLL_S, kafka.bootstrap_servers
+                    )
                     now = time.monotonic()
                     for message in messages:
-                        error = message.error()
-                        if error is not None:
-                            if error.fatal():
-                                raise translate_kafka_error(error, kafka.bootstrap_servers)
-                            logger.warning("tail: %s", error.str())
-                            continue
                         self._handle(message.value())
                         if self._done():
                             break

@@ -9,7 +9,6 @@ assigned partitions, no group commits: a tail never moves anyone's offsets).
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -20,13 +19,12 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Message, TopicPartitio
 
 from wxstream.errors import ConfigError
 from wxstream.kafka.admin import require_topics
-from wxstream.kafka.clients import kafka_errors, make_consumer, translate_kafka_error
+from wxstream.kafka.clients import kafka_errors, make_consumer
+from wxstream.kafka.consumer import consume_records
 from wxstream.messages import FeatureMessage, decode_feature
 from wxstream.messages.predictions import PredictionMessage, decode_prediction
 from wxstream.ops.verification import Forecast, VerifiedPair, Verifier
 from wxstream.settings import TailSettings
-
-logger = logging.getLogger(__name__)
 
 _BATCH = 1000
 _POLL_S = 0.2
@@ -225,15 +223,11 @@ class Tail:
             with kafka_errors(kafka.bootstrap_servers, "tailing forecasts"):
                 consumer.assign(assignment)
                 while stop is None or not stop.is_set():
-                    messages = consumer.consume(_BATCH, _POLL_S)
+                    messages, _ = consume_records(
+                        consumer, _BATCH, _POLL_S, kafka.bootstrap_servers
+                    )
                     now = time.monotonic()
                     for message in messages:
-                        error = message.error()
-                        if error is not None:
-                            if error.fatal():
-                                raise translate_kafka_error(error, kafka.bootstrap_servers)
-                            logger.warning("tail: %s", error.str())
-                            continue
                         self._handle(message)
                         if (
                             settings.max_messages is not None
