@@ -34,8 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib import resources
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -43,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wxstream.messages.features import InvalidRecord, format_timestamp
+from wxstream.messages.json_codec import load_object, read_schema, schema_file, utc_field
 
 SCHEMA_RESOURCE: Final = "schemas/weather-predictions.schema.json"
 FLOAT_FORMAT: Final = "%.9g"
@@ -276,15 +276,6 @@ def finite_rows(quantiles: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
     return np.asarray(np.isfinite(quantiles).all(axis=(1, 2)), dtype=np.bool_)
 
 
-def _parse_ts(value: Any, name: str) -> datetime:
-    if type(value) is not str:
-        raise ValueError(f"{name} must be a string")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError(f"{name} has no UTC offset")
-    return parsed.astimezone(UTC)
-
-
 def _float_list(value: Any, name: str, length: int) -> tuple[float, ...]:
     if type(value) is not list or len(value) != length:
         raise ValueError(f"{name} must be a list of {length} numbers")
@@ -335,14 +326,9 @@ def decode_prediction(
         the message, or an :class:`InvalidRecord` (``undecodable``, ``not_an_object`` or
         ``wrong_type``) naming the problem.
     """
-    if raw is None:
-        return InvalidRecord("undecodable", "empty record value")
-    try:
-        obj = json.loads(bytes(raw))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        return InvalidRecord("undecodable", f"{type(exc).__name__}: {str(exc)[:200]}")
-    if type(obj) is not dict:
-        return InvalidRecord("not_an_object", f"expected a JSON object, got {type(obj).__name__}")
+    obj = load_object(raw)
+    if isinstance(obj, InvalidRecord):
+        return obj
     try:
         leads = _int_list(obj.get("leads_h"), "leads_h")
         window = obj.get("input_window")
@@ -350,7 +336,7 @@ def decode_prediction(
             raise ValueError("input_window must be an object")
         return PredictionMessage(
             station_id=_text(obj, "station_id"),
-            issued_at=_parse_ts(obj.get("issued_at"), "issued_at"),
+            issued_at=utc_field(obj.get("issued_at"), "issued_at"),
             model_name=_text(obj, "model_name"),
             model_version=_text(obj, "model_version"),
             leads_h=leads,
@@ -363,9 +349,9 @@ def decode_prediction(
             ),
             short_term=_view(obj.get("short_term"), "short_term"),
             long_term=_view(obj.get("long_term"), "long_term"),
-            first_window_start=_parse_ts(window.get("first_window_start"), "first_window_start"),
-            last_window_start=_parse_ts(window.get("last_window_start"), "last_window_start"),
-            produced_at=_parse_ts(obj.get("produced_at"), "produced_at"),
+            first_window_start=utc_field(window.get("first_window_start"), "first_window_start"),
+            last_window_start=utc_field(window.get("last_window_start"), "last_window_start"),
+            produced_at=utc_field(obj.get("produced_at"), "produced_at"),
             input_flagged=_flag(obj.get("input_flagged", False), "input_flagged"),
             arm=_arm(obj.get("arm", CHAMPION_ARM)),
         )
@@ -383,10 +369,9 @@ def quantile_array(msg: PredictionMessage) -> npt.NDArray[np.float32]:
 
 def schema_path() -> Path:
     """Path of the JSON Schema (draft 2020-12) shipped as package data."""
-    return Path(str(resources.files("wxstream.messages").joinpath(SCHEMA_RESOURCE)))
+    return schema_file(SCHEMA_RESOURCE)
 
 
 def load_json_schema() -> dict[str, Any]:
     """The message's JSON Schema as a dict."""
-    loaded: dict[str, Any] = json.loads(schema_path().read_text(encoding="utf-8"))
-    return loaded
+    return read_schema(SCHEMA_RESOURCE)
