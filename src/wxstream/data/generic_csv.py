@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from wxstream.data.observations import (
@@ -32,34 +33,46 @@ from wxstream.data.observations import (
     wind_vector,
 )
 from wxstream.errors import DataError
+from wxstream.features.units import UNITS, to_model_unit
 
 logger = logging.getLogger(__name__)
 
-TEMPERATURE_UNITS: dict[str, Callable[[pd.Series], pd.Series]] = {
-    "degC": lambda s: s,
-    "degF": lambda s: (s - 32.0) * (5.0 / 9.0),
-    "K": lambda s: s - 273.15,
+QUANTITY: dict[str, str] = {
+    "temperature": "temperature",
+    "dewpoint": "temperature",
+    "wind_speed": "speed",
+    "pressure": "pressure",
+    "relative_humidity": "humidity",
+    "wind_direction": "angle",
+    "precipitation": "precipitation",
+    "latitude": "angle",
+    "longitude": "angle",
+    "elevation": "height",
 }
-"""Temperature unit -> conversion to degC."""
+"""Mapping entry -> its quantity in :data:`wxstream.features.units.UNITS`, whose units
+and conversions a mapping accepts (ours are the model's: degC, m/s, hPa, %, degrees,
+mm, m)."""
+OPTIONAL_ENTRIES: tuple[str, ...] = (
+    "pressure",
+    "relative_humidity",
+    "wind_direction",
+    "precipitation",
+    "latitude",
+    "longitude",
+    "elevation",
+)
 
-WIND_SPEED_UNITS: dict[str, float] = {
-    "m/s": 1.0,
-    "km/h": 1.0 / 3.6,
-    "mph": 0.44704,
-    "knots": 1852.0 / 3600.0,
-}
-"""Wind speed unit -> factor to m/s."""
 
-OPTIONAL_UNITS: dict[str, dict[str, float]] = {
-    "pressure": {"hPa": 1.0, "kPa": 10.0, "Pa": 0.01, "inHg": 33.8639},
-    "relative_humidity": {"%": 1.0, "1": 100.0},
-    "wind_direction": {"deg": 1.0},
-    "precipitation": {"mm": 1.0, "in": 25.4},
-    "latitude": {"deg": 1.0},
-    "longitude": {"deg": 1.0},
-    "elevation": {"m": 1.0, "ft": 0.3048},
-}
-"""Optional mapping entry -> unit -> factor to ours (hPa, %, degrees, mm, m)."""
+def _units(name: str) -> dict[str, tuple[float, float]]:
+    """The units a mapping entry may name."""
+    return UNITS[QUANTITY[name]]
+
+
+def _in_our_unit(values: pd.Series, name: str, unit: str) -> npt.NDArray[np.float64]:
+    """A float64 CSV column of mapping entry ``name`` in our unit."""
+    return to_model_unit(values.to_numpy(dtype=np.float64), QUANTITY[name], unit)
+
+
 _OPTIONAL_TARGET: dict[str, str] = {
     "pressure": PRESSURE_HPA,
     "relative_humidity": RELATIVE_HUMIDITY,
@@ -107,9 +120,10 @@ class ColumnMapping:
 
     def __post_init__(self) -> None:
         for name, entry in self.optional:
-            if name not in OPTIONAL_UNITS:
+            if name not in OPTIONAL_ENTRIES:
                 raise DataError(
-                    f"unknown optional mapping entry {name!r}", fix=f"use {sorted(OPTIONAL_UNITS)}"
+                    f"unknown optional mapping entry {name!r}",
+                    fix=f"use {sorted(OPTIONAL_ENTRIES)}",
                 )
             if isinstance(entry, float):
                 if name not in _STATION_METADATA:
@@ -117,20 +131,20 @@ class ColumnMapping:
                         f"{name} needs [column, unit]",
                         fix="only latitude, longitude, elevation may be fixed numbers",
                     )
-            elif entry[1] not in OPTIONAL_UNITS[name]:
+            elif entry[1] not in _units(name):
                 raise DataError(
                     f"unknown {name} unit {entry[1]!r}",
-                    fix=f"use one of {sorted(OPTIONAL_UNITS[name])}",
+                    fix=f"use one of {sorted(_units(name))}",
                 )
         for name, (_, unit) in (("temperature", self.temperature), ("dewpoint", self.dewpoint)):
-            if unit not in TEMPERATURE_UNITS:
+            if unit not in _units(name):
                 raise DataError(
-                    f"unknown {name} unit {unit!r}", fix=f"use one of {sorted(TEMPERATURE_UNITS)}"
+                    f"unknown {name} unit {unit!r}", fix=f"use one of {sorted(_units(name))}"
                 )
-        if self.wind_speed[1] not in WIND_SPEED_UNITS:
+        if self.wind_speed[1] not in _units("wind_speed"):
             raise DataError(
                 f"unknown wind speed unit {self.wind_speed[1]!r}",
-                fix=f"use one of {sorted(WIND_SPEED_UNITS)}",
+                fix=f"use one of {sorted(_units('wind_speed'))}",
             )
         if (self.station_column is None) == (self.station_id is None):
             raise DataError(
@@ -153,7 +167,7 @@ class ColumnMapping:
                 station_column=obj.get("station_column"),
                 station_id=obj.get("station_id"),
                 optional=tuple(
-                    (name, _optional_entry(obj[name])) for name in OPTIONAL_UNITS if name in obj
+                    (name, _optional_entry(obj[name])) for name in OPTIONAL_ENTRIES if name in obj
                 ),
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -211,11 +225,11 @@ def _optional_columns(raw: pd.DataFrame, mapping: ColumnMapping) -> dict[str, An
         if isinstance(entry, float):
             out[_OPTIONAL_TARGET[name]] = entry
         else:
-            out[_OPTIONAL_TARGET[name]] = raw[entry[0]] * OPTIONAL_UNITS[name][entry[1]]
+            out[_OPTIONAL_TARGET[name]] = _in_our_unit(raw[entry[0]], name, entry[1])
     direction = entries.get("wind_direction")
     if isinstance(direction, tuple):
         speed_col, speed_unit = mapping.wind_speed
-        speed = (raw[speed_col] * WIND_SPEED_UNITS[speed_unit]).to_numpy()
+        speed = _in_our_unit(raw[speed_col], "wind_speed", speed_unit)
         out[WIND_U_MS], out[WIND_V_MS] = wind_vector(speed, raw[direction[0]].to_numpy())
     return out
 
@@ -261,9 +275,9 @@ def load_csv(path: Path, mapping: ColumnMapping) -> pd.DataFrame:
         {
             STATION_ID: station,
             TIMESTAMP: stamps,
-            TEMPERATURE_C: TEMPERATURE_UNITS[temp_unit](raw[temp_col]),
-            DEWPOINT_C: TEMPERATURE_UNITS[dew_unit](raw[dew_col]),
-            WIND_SPEED_MS: raw[wind_col] * WIND_SPEED_UNITS[wind_unit],
+            TEMPERATURE_C: _in_our_unit(raw[temp_col], "temperature", temp_unit),
+            DEWPOINT_C: _in_our_unit(raw[dew_col], "dewpoint", dew_unit),
+            WIND_SPEED_MS: _in_our_unit(raw[wind_col], "wind_speed", wind_unit),
             **_optional_columns(raw, mapping),
         }
     )
