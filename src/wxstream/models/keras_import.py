@@ -21,7 +21,6 @@ p10 = p50 = p90: a zero-width interval, recorded as ``"interval": "none"``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -53,6 +52,7 @@ from wxstream.models.model_dir import (
     ModelBundle,
     NetworkSpec,
     Weights,
+    file_sha256,
     model_path,
     write_model_dir,
 )
@@ -150,10 +150,6 @@ def _read_original_metadata(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ModelFormatError(f"{path}: expected a JSON object")
     return data
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _resolve_shape(
@@ -290,7 +286,7 @@ def import_keras_dir(
             "keras_backend": net.backend,
             "scaler_x": f"sklearn {pickled_x.class_name}",
             "scaler_y": f"sklearn {pickled_y.class_name}",
-            "files": {p.name: _sha256(p) for p in [h5_path, *pickles] if p.is_file()},
+            "files": {p.name: file_sha256(p) for p in [h5_path, *pickles] if p.is_file()},
         },
         "original_metadata": original,
     }

@@ -146,7 +146,8 @@ class ModelBundle:
         _validate_bundle(self, Path(where))
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes, read in chunks."""
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -202,7 +203,7 @@ def write_model_dir(
         bundle.adapter.save(tmp / ADAPTER_FILE)
         metadata = dict(bundle.metadata)
         metadata["name"] = name
-        metadata["files"] = {f: _sha256(tmp / f) for f in MODEL_FILES if f != METADATA_FILE}
+        metadata["files"] = {f: file_sha256(tmp / f) for f in MODEL_FILES if f != METADATA_FILE}
         (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
         if target.exists():
             old = forecasting_dir / f".{name}.old-{uuid.uuid4().hex[:8]}"
@@ -300,7 +301,7 @@ def read_model_dir(model_dir: Path) -> ModelBundle:
     metadata = read_metadata(model_dir)
     for fname, digest in dict(metadata.get("files", {})).items():
         path = model_dir / fname
-        if fname in MODEL_FILES and path.is_file() and _sha256(path) != digest:
+        if fname in MODEL_FILES and path.is_file() and file_sha256(path) != digest:
             raise _format_error(path, "checksum mismatch: the file changed after it was written")
     scaler_paths = [model_dir / SCALER_X_FILE, model_dir / SCALER_Y_FILE]
     for path in scaler_paths:

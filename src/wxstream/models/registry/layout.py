@@ -33,6 +33,7 @@ from wxstream.models.model_dir import (
     METADATA_FILE,
     MODEL_FILES,
     VERSIONS_DIR,
+    file_sha256,
     model_path,
 )
 
@@ -101,14 +102,6 @@ class VersionInfo:
         return str((self.metadata or {}).get("created", ""))
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def version_id(model_dir: Path) -> str:
     """The id of the model directory ``model_dir``, computed from its files.
 
@@ -123,7 +116,7 @@ def version_id(model_dir: Path) -> str:
                 f"{model_dir}: {fname} is missing (a half-copied version?)",
                 fix=_fix_incomplete(model_dir),
             )
-        lines.append(f"{fname} {_sha256(path)}\n")
+        lines.append(f"{fname} {file_sha256(path)}\n")
     return hashlib.sha256("".join(lines).encode()).hexdigest()[:VERSION_ID_LENGTH]
 
 
@@ -158,7 +151,7 @@ def verify_version(version_dir: Path) -> None:
             raise IncompleteVersionError(
                 f"{path}: missing (a half-copied version?)", fix=_fix_incomplete(version_dir)
             )
-        if recorded.get(fname) != _sha256(path):
+        if recorded.get(fname) != file_sha256(path):
             raise IncompleteVersionError(
                 f"{path}: does not match the checksum in {METADATA_FILE}",
                 fix=_fix_incomplete(version_dir),
