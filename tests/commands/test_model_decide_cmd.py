@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from tests.rollout.baseline_forecasts import baseline_forecasts
+from tests.support.registry_support import add_versions
 from wxstream.cli import ENV_PREFIX, cli
 from wxstream.data import SPLITS
 from wxstream.kafka.clients import make_producer
@@ -28,7 +29,7 @@ from wxstream.messages import (
 from wxstream.messages.feature_frames import messages_from_frame
 from wxstream.messages.predictions import ForecastInput, PredictionEncoder
 from wxstream.models.model_dir import read_model_dir
-from wxstream.models.registry import add_version, promote, read_aliases, read_history
+from wxstream.models.registry import promote, read_aliases, read_history
 from wxstream.rollout import forecasts_of, observation_of, offline_skill
 from wxstream.settings import KafkaSettings
 
@@ -94,17 +95,7 @@ def pipeline(
     assert isinstance(nyc_features, pd.DataFrame)
     bundle = read_model_dir(serve_model_dir)
     root = tmp_path / "trained" / "forecasting"
-    a, b = (
-        add_version(
-            root,
-            "wx",
-            dataclasses.replace(
-                bundle, metadata={**bundle.metadata, "created": f"2030-01-0{n}T00:00:00Z"}
-            ),
-            who="ana",
-        )[0]
-        for n in (1, 2)
-    )
+    a, b = add_versions(root, "wx", bundle, 2)
     promote(root, "wx", b, alias="challenger", why="trained differently", who="ana")
     champion = encoded(
         baseline_forecasts(nyc_features, "diurnal-persistence", LEADS),

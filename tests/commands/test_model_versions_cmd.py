@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.support.registry_support import add_versions
 from wxstream.cli import ENV_PREFIX, cli
 from wxstream.errors import AliasMoveError, IncompleteVersionError
 from wxstream.models.model_dir import METADATA_FILE, read_model_dir
-from wxstream.models.registry import add_version
 
 
 def run(*args: str) -> Result:
@@ -24,17 +23,7 @@ def storage(tmp_path: Path, serve_model_dir: Path) -> tuple[Path, list[str]]:
     """A store whose model ``wx`` has three versions (the first one champion)."""
     bundle = read_model_dir(serve_model_dir)
     root = tmp_path / "trained" / "forecasting"
-    ids = [
-        add_version(
-            root,
-            "wx",
-            dataclasses.replace(
-                bundle, metadata={**bundle.metadata, "created": f"2030-01-0{n}T00:00:00Z"}
-            ),
-            who="ana",
-        )[0]
-        for n in (1, 2, 3)
-    ]
+    ids = add_versions(root, "wx", bundle, 3)
     return tmp_path, ids
 
 

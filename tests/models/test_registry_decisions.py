@@ -3,16 +3,15 @@ unless asked, invisible to rollback."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from tests.support.registry_support import add_versions
 from wxstream.errors import AliasMoveError
 from wxstream.models.model_dir import ModelBundle, read_model_dir
 from wxstream.models.registry import (
-    add_version,
     champion_stack,
     promote,
     read_aliases,
@@ -33,17 +32,7 @@ def bundle(serve_model_dir: Path) -> ModelBundle:
 def store(tmp_path: Path, bundle: ModelBundle) -> tuple[Path, str, str, str]:
     """Name ``wx``: versions a (champion, then b), b (champion), c (challenger)."""
     root = tmp_path / "trained" / "forecasting"
-    ids = [
-        add_version(
-            root,
-            "wx",
-            dataclasses.replace(
-                bundle, metadata={**bundle.metadata, "created": f"2030-01-01T00:00:{n:02d}Z"}
-            ),
-            who="ana",
-        )[0]
-        for n in (1, 2, 3)
-    ]
+    ids = add_versions(root, "wx", bundle, 3)
     a, b, c = ids
     promote(root, "wx", b, why="better", who="ana")
     promote(root, "wx", c, why="try it", who="ana", alias="challenger")
