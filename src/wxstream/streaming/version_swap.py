@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -87,6 +87,7 @@ class VersionSwapper:
         states: alias states from the control topic (filled by the watcher's thread).
         metrics: where served versions and swaps are counted.
         clock: monotonic seconds (for the load timeout).
+        executor: where targets are prepared (default: one background thread).
     """
 
     def __init__(
@@ -98,6 +99,7 @@ class VersionSwapper:
         *,
         metrics: ServiceMetrics,
         clock: Callable[[], float],
+        executor: Executor | None = None,
     ) -> None:
         self.plan = plan
         self.host = host
@@ -106,7 +108,9 @@ class VersionSwapper:
         self.clock = clock
         self.swaps = 0
         self.refused: list[Refusal] = []
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="version-load")
+        self._executor = executor or ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="version-load"
+        )
         self._loading: dict[Served, Future[Prepared]] = {}
         self._prepared: dict[Served, Prepared] = {initial.target: initial}
         self._show(plan.served, 1.0)
