@@ -160,12 +160,10 @@ def bench(
         progress=not no_progress,
         shadow=shadow,
     )
-    if swap:
-        from wxstream.tools.bench.swap import run_swap_bench
+    from wxstream.tools.bench.swap import format_swap_table, run_swap_bench
 
-        result = run_swap_bench(bench_settings, report=lambda line: click.echo(line, err=True))
-    else:
-        result = run_bench(bench_settings, report=lambda line: click.echo(line, err=True))
+    run, table = (run_swap_bench, format_swap_table) if swap else (run_bench, format_table)
+    result = run(bench_settings, report=lambda line: click.echo(line, err=True))
     text = json.dumps(json_safe(result), indent=2, allow_nan=False, default=str)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -173,5 +171,5 @@ def bench(
     if as_json:
         click.echo(text)
     else:
-        for line in format_table(result):
+        for line in table(result):
             click.echo(line)

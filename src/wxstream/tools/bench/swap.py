@@ -374,3 +374,21 @@ def run_swap_bench(
         "runs": runs,
         "machine": machine_info(),
     }
+
+
+def format_swap_table(result: dict[str, Any]) -> list[str]:
+    """The swap runs as text lines (``--json`` prints the whole result)."""
+    lines = [
+        f"swap under {result['offered_rate_per_s']:,.0f} msg/s offered for "
+        f"{result['duration_s']:.0f} s, {result['stations']} stations",
+        f"{'RUN':<8} {'GAP AROUND MOVE':>16} {'P99 + 1 S':>10} {'LOST':>5} {'DUP':>5} "
+        f"{'FORECASTS':>10} {'BY NEW':>7}",
+    ]
+    for run in result["runs"]:
+        lines.append(
+            f"{run['run']:<8} {run['longest_gap_around_move_ms']:>13,.0f} ms "
+            f"{run['gap_limit_ms']:>7,.0f} ms {run['lost']:>5} {run['duplicated']:>5} "
+            f"{run['forecasts']:>10} {run['forecasts_by_new_version']:>7}"
+            + (f"  error: {run['error']}" if run["error"] else "")
+        )
+    return lines
