@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from confluent_kafka.admin import ConfigResource
+from confluent_kafka.admin._config import ConfigResource
 
 from tests.support.registry_support import add_versions
 from tests.support.waiting import wait_until
