@@ -70,8 +70,10 @@ class FakeHost:
         self.forecaster = forecaster
         self.broken = broken
         self.activated: list[Served] = []
+        self.prepared: list[Served] = []
 
     def prepare(self, target: Served) -> Prepared:
+        self.prepared.append(target)
         if self.broken:
             raise ConfigError("forecasts not finite", fix="train it again")
         model = TestingModel(lookback=LOOKBACK, horizon=HORIZON)
@@ -87,34 +89,41 @@ def warmer(x: F32) -> F32:
 
 
 class AfterTransactions(queue.Queue[AliasState]):
-    """Hands out the move once ``count`` transactions were delivered."""
+    """Hands out each move once its count of transactions was delivered."""
 
-    def __init__(self, delivery: ListDelivery, count: int, state: AliasState) -> None:
+    def __init__(self, delivery: ListDelivery, moves: list[tuple[int, AliasState]]) -> None:
         super().__init__()
-        self.delivery, self.count, self.state = delivery, count, state
-        self.given = False
+        self.delivery, self.moves = delivery, list(moves)
 
     def get_nowait(self) -> AliasState:
-        if self.given or self.delivery.transactions < self.count:
+        if not self.moves or self.delivery.transactions < self.moves[0][0]:
             raise queue.Empty
-        self.given = True
-        return self.state
+        return self.moves.pop(0)[1]
+
+
+def move(champion: str, sequence: int) -> AliasState:
+    return AliasState(
+        "testing", champion, None, datetime(2026, 12, 1, tzinfo=UTC), "a", "x", sequence
+    )
 
 
 def swapping_rig(
-    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]], *, broken: bool
+    rig: RigFactory,
+    hourly: dict[int, list[tuple[bytes | None, bytes | None]]],
+    *,
+    broken: bool,
+    moves: list[tuple[int, AliasState]] | None = None,
 ) -> tuple[Any, TransactionLog, VersionSwapper, FakeHost]:
     log = MemoryLog({p: list[Item](v) for p, v in hourly.items()})
     delivery = TransactionLog(log)
     r = rig(log, delivery=delivery)
     host = FakeHost(r.forecaster, broken=broken)
-    state = AliasState("testing", NEW, None, datetime(2026, 12, 1, tzinfo=UTC), "ana", "x", 3)
     model = TestingModel(lookback=LOOKBACK, horizon=HORIZON)
     swapper = VersionSwapper(
         SwapPlan("testing", Served(OLD)),
         Prepared(Served(OLD), model, None, window_forecast),
         host,
-        AfterTransactions(delivery, 5, state),
+        AfterTransactions(delivery, moves or [(5, move(NEW, 3))]),
         metrics=r.service.metrics,
         clock=r.clock,
         executor=Immediate(),
@@ -174,3 +183,20 @@ def test_a_version_that_fails_its_check_is_refused_and_the_old_one_keeps_serving
     assert [refusal.target for refusal in swapper.refused] == [Served(NEW)]
     assert {m["model_version"] for m in r.forecasts().values()} == {OLD}
     assert r.service.metrics.value("wxstream_model_swaps_total", {"outcome": "refused"}) == 1
+
+
+def test_a_rollback_switches_back_at_once_without_preparing_the_old_version_again(
+    rig: RigFactory, hourly: dict[int, list[tuple[bytes | None, bytes | None]]]
+) -> None:
+    moves = [(5, move(NEW, 3)), (12, move(OLD, 4))]
+    r, delivery, swapper, host = swapping_rig(rig, hourly, broken=False, moves=moves)
+    assert r.run() == "idle"
+    assert host.prepared == [Served(NEW)]  # the old one was never unloaded
+    assert host.activated == [Served(NEW), Served(OLD)]
+    assert swapper.swaps == 2
+    labels = [v.pop() for v in (versions_of(t) for t in delivery.transactions_out) if v]
+    first_new, last_new = labels.index(NEW), len(labels) - 1 - labels[::-1].index(NEW)
+    assert set(labels[:first_new]) == {OLD}
+    assert set(labels[first_new : last_new + 1]) == {NEW}
+    assert set(labels[last_new + 1 :]) == {OLD}
+    assert last_new + 1 < len(labels)
