@@ -12,9 +12,11 @@ from confluent_kafka.admin._config import ConfigResource
 from tests.support.registry_support import add_versions
 from tests.support.waiting import wait_until
 from wxstream.cli import ENV_PREFIX, cli
+from wxstream.errors import WxstreamError
 from wxstream.kafka import make_admin, topic_partitions
 from wxstream.messages.alias_state import AliasState
 from wxstream.models.model_dir import read_model_dir
+from wxstream.models.registry import read_aliases
 from wxstream.settings import KafkaSettings
 from wxstream.streaming.alias_watcher import AliasWatcher
 
@@ -75,3 +77,27 @@ def test_promote_rollback_and_publish_announce_the_state_on_disk(
     )
     assert result.exit_code == 0
     assert "published" not in result.output
+
+
+def test_a_move_without_a_control_topic_is_kept_on_disk_and_says_how_to_announce_it(
+    kafka_settings: KafkaSettings, serve_model_dir: Path, tmp_path: Path
+) -> None:
+    root = tmp_path / "trained" / "forecasting"
+    _, second = add_versions(root, "nyc", read_model_dir(serve_model_dir), 2)
+    args = [
+        "models",
+        "promote",
+        "nyc",
+        second,
+        "--why",
+        "better",
+        f"--bootstrap-servers={kafka_settings.bootstrap_servers}",
+        "--control-topic=no-such-control-topic",
+        f"--model-storage-path={tmp_path}",
+    ]
+    result = CliRunner().invoke(cli, args, auto_envvar_prefix=ENV_PREFIX)
+    assert result.exit_code != 0
+    assert isinstance(result.exception, WxstreamError)
+    assert "set on disk but were not announced" in result.exception.message
+    assert "wxstream models publish nyc" in (result.exception.fix or "")
+    assert read_aliases(root / "nyc")["champion"] == second

@@ -68,11 +68,22 @@ def announce(
     """Publish ``name``'s alias state as it is on disk now (nothing without ``kafka``)."""
     if kafka is None:
         return
+    from wxstream.errors import KafkaError
     from wxstream.kafka.control_topic import publish_alias_state
     from wxstream.models.registry.state import alias_state
 
     state = alias_state(forecasting_dir, name, who=who)
-    publish_alias_state(kafka, state)
+    try:
+        publish_alias_state(kafka, state)
+    except KafkaError as exc:
+        # The files moved (they are the truth); running services just did not hear it.
+        raise KafkaError(
+            f"{name}'s aliases are set on disk but were not announced on "
+            f"{kafka.control_topic}: {exc.message}",
+            fix=(f"{exc.fix}; then run " if exc.fix else "run ")
+            + f"`wxstream models publish {name}` (running services swap then; a service "
+            "started later reads the files anyway)",
+        ) from exc
     click.echo(
         f"published to {kafka.control_topic}: {name} champion {state.champion}, "
         f"challenger {state.challenger or '-'} (sequence {state.sequence})"
