@@ -108,8 +108,8 @@ def _serve_args(serve: ServeSettings, ray_address: str) -> list[str]:
 
 def _child_service(args: list[str], log: Path) -> tuple[_Service, subprocess.Popen[bytes]]:
     out = log.open("wb")
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_HEAD_ADDRESS")}
-    child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
+    # The child inherits the environment; --ray-address names the benchmark's Ray.
+    child = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
 
     def stop() -> None:
         if child.poll() is None:
