@@ -21,6 +21,7 @@ DLQ_TOPIC = "weather-features.dlq"
 ANOMALIES_TOPIC = "weather-anomalies"
 SHADOW_TOPIC = "weather-predictions.shadow"
 VERIFICATION_TOPIC = "weather-verification"
+CONTROL_TOPIC = "wxstream-control"
 CONSUMER_GROUP = "ray-ml-inference"
 DEFAULT_PARTITIONS = 4
 DEFAULT_MODEL_STORAGE_PATH = Path("./models")
@@ -104,6 +105,9 @@ class KafkaSettings:
     anomalies_topic: str = ANOMALIES_TOPIC
     # The second version's forecast of every window, when two versions are served.
     shadow_topic: str = SHADOW_TOPIC
+    # Compacted: the latest alias state of every model name (hot swap, see
+    # docs/model-versions.md).
+    control_topic: str = CONTROL_TOPIC
     partitions: int = DEFAULT_PARTITIONS
     request_timeout_s: float = 10.0
     # Topics created by ``topics create``: -1 asks the cluster (default.replication.factor);
@@ -276,6 +280,8 @@ class ServeSettings:
     challenger_fraction: float = 0.0
     experiment: str | None = None
     shadow: bool = True
+    # Swap to the versions an alias move announces on the control topic, live.
+    follow_alias_moves: bool = True
 
 
 @dataclass(frozen=True)

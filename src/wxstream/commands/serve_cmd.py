@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from wxstream import settings
+from wxstream.commands.model_publish_cmd import follow_options
 from wxstream.commands.options import (
     anomalies_topic_option,
     bootstrap_servers_option,
@@ -291,6 +292,7 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     "shadow topic in the same transaction (paired forecasts for promotion); "
     "--no-shadow: a plain A/B split.",
 )
+@follow_options
 def serve(
     *,
     bootstrap_servers: str,
@@ -335,6 +337,7 @@ def serve(
     challenger_fraction: float,
     experiment: str | None,
     shadow: bool,
+    alias_moves: str | None,
 ) -> None:
     """Forecast weather-features on Ray inference actors into weather-predictions.
 
@@ -354,6 +357,7 @@ def serve(
             dlq_topic=dlq_topic,
             anomalies_topic=anomalies_topic,
             shadow_topic=shadow_topic,
+            control_topic=alias_moves or settings.CONTROL_TOPIC,
         ),
         ray=settings.RaySettings(
             address=ray_address,
@@ -390,6 +394,7 @@ def serve(
         challenger_fraction=challenger_fraction,
         experiment=experiment,
         shadow=shadow,
+        follow_alias_moves=alias_moves is not None,
         actor_num_cpus=actor_cpus,
     )
     announce = partial(click.echo, err=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wxstream import settings
+from wxstream.commands.model_publish_cmd import control_topic_option
 from wxstream.commands.options import (
     anomalies_topic_option,
     bootstrap_servers_option,
@@ -57,6 +58,7 @@ def topics() -> None:
 @predictions_topic_option
 @dlq_topic_option
 @anomalies_topic_option
+@control_topic_option
 @click.option(
     "--wait-s",
     envvar="WXSTREAM_KAFKA_WAIT_S",
@@ -77,16 +79,18 @@ def create(
     predictions_topic: str,
     dlq_topic: str,
     anomalies_topic: str,
+    control_topic: str,
     wait_s: float,
 ) -> None:
-    """Create the features, predictions, dead-letter and anomalies topics (existing ones
-    are kept)."""
+    """Create the features, predictions, dead-letter, anomalies and shadow topics and
+    the compacted control topic (existing ones are kept)."""
     kafka_settings = settings.KafkaSettings(
         bootstrap_servers=bootstrap_servers,
         features_topic=features_topic,
         predictions_topic=predictions_topic,
         dlq_topic=dlq_topic,
         anomalies_topic=anomalies_topic,
+        control_topic=control_topic,
         partitions=partitions,
         replication_factor=replication_factor,
         min_insync_replicas=min_insync_replicas,

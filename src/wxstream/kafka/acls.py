@@ -20,7 +20,7 @@ def service_acls(
     and the group, WRITE on the predictions, dead-letter, anomalies and shadow topics,
     WRITE/DESCRIBE on transactional ids starting with ``transactional_prefix`` (default:
     the group id, as the default id is ``<group>-<host>-<index>``), IDEMPOTENT_WRITE on
-    the cluster."""
+    the cluster, and READ on the control topic (alias moves; read without a group)."""
     prefix = transactional_prefix if transactional_prefix is not None else group_id
 
     def allow(
@@ -44,6 +44,8 @@ def service_acls(
         allow(topic, kafka.anomalies_topic, AclOperation.DESCRIBE),
         allow(topic, kafka.shadow_topic, AclOperation.WRITE),
         allow(topic, kafka.shadow_topic, AclOperation.DESCRIBE),
+        allow(topic, kafka.control_topic, AclOperation.READ),
+        allow(topic, kafka.control_topic, AclOperation.DESCRIBE),
         allow(txn, prefix, AclOperation.WRITE, ResourcePatternType.PREFIXED),
         allow(txn, prefix, AclOperation.DESCRIBE, ResourcePatternType.PREFIXED),
         allow(ResourceType.BROKER, CLUSTER_RESOURCE, AclOperation.IDEMPOTENT_WRITE),

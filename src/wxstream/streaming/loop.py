@@ -35,6 +35,7 @@ from wxstream.streaming.finisher import BatchFinisher
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel
 from wxstream.streaming.rebalance import Rebalance
+from wxstream.streaming.version_swap import VersionSwapper
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class InferenceService:
         champion_version: the champion's registry version id (``None``: the model's).
         challenger: a second version served beside the champion (the forecaster then
             returns both versions' forecasts; see :mod:`~.core.versions`).
+        swaps: follows alias moves and swaps versions between transactions
+            (:mod:`~.version_swap`; ``None``: the versions of the start serve throughout).
     """
 
     def __init__(
@@ -73,8 +76,10 @@ class InferenceService:
         quality: QualityStage | None = None,
         champion_version: str | None = None,
         challenger: ServedVersion | None = None,
+        swaps: VersionSwapper | None = None,
     ) -> None:
         self.settings = settings
+        self.swaps = swaps
         self.forecaster = forecaster
         self.source = source
         self.delivery = delivery
@@ -196,6 +201,8 @@ class InferenceService:
         self._reap()
         if pressure.take:
             self._update_lag()
+        if self.swaps is not None:
+            self.swaps.step(self)
 
     def drain(self, *, keep_polling: bool = False) -> None:
         """Seal what was gathered, wait for every call in flight, deliver everything.
