@@ -149,16 +149,32 @@ def skill(name: str, **kwargs: Any) -> None:
     Per version and lead: paired count, MAE of p50, mean pinball loss of p10/p50/p90
     and 80 % interval (p10-p90) coverage, all in degC but the coverage.
     """
-    skill_settings = _skill_settings(name, kwargs)
+    show_skill(
+        _skill_settings(name, kwargs),
+        kwargs["model_storage_path"],
+        publish=kwargs["publish"],
+        as_json=kwargs["as_json"],
+    )
+
+
+def show_skill(
+    skill_settings: settings.ModelSkillSettings,
+    model_storage_path: Path,
+    *,
+    publish: bool = False,
+    as_json: bool = False,
+) -> None:
+    """Read and print the skill table of ``skill_settings.model_name`` (``models skill``)."""
+    name = skill_settings.model_name
     read = _read(skill_settings)
-    aliases = {v: a for a, v in _aliases(kwargs["model_storage_path"], name).items()}
+    aliases = {v: a for a, v in _aliases(model_storage_path, name).items()}
     figures = read.skill.table.figures()
     published = None
-    if kwargs["publish"]:
+    if publish:
         from wxstream.ops.model_skill import publish_skill
 
         published = publish_skill(skill_settings, read.skill.records)
-    if kwargs["as_json"]:
+    if as_json:
         rows = [
             {
                 "model_name": key.model_name,
@@ -247,6 +263,29 @@ def decide(
     more than 2 %, challenger coverage within 75-85 %. Every decision, made or
     declined, is appended to NAME's history with its figures.
     """
+    decide_and_record(
+        _skill_settings(name, kwargs),
+        kwargs["model_storage_path"],
+        auto_promote=auto_promote,
+        min_pairs=min_pairs,
+        alpha=alpha,
+        who=who,
+        as_json=kwargs["as_json"],
+    )
+
+
+def decide_and_record(
+    skill_settings: settings.ModelSkillSettings,
+    model_storage_path: Path,
+    *,
+    auto_promote: bool = False,
+    min_pairs: int | None = None,
+    alpha: float = 0.05,
+    who: str | None = None,
+    as_json: bool = False,
+) -> None:
+    """Decide on ``skill_settings.model_name``'s challenger, append the decision to its
+    history and print it (``models decide``)."""
     from wxstream.errors import AliasMoveError
     from wxstream.models.registry import CHALLENGER, CHAMPION, record_decision
     from wxstream.rollout import (
@@ -256,7 +295,7 @@ def decide(
         records_frame,
     )
 
-    model_storage_path: Path = kwargs["model_storage_path"]
+    name = skill_settings.model_name
     aliases = _aliases(model_storage_path, name)
     if CHAMPION not in aliases or CHALLENGER not in aliases:
         raise AliasMoveError(
@@ -265,7 +304,7 @@ def decide(
             fix=f"wxstream models promote {name} VERSION --alias challenger --why TEXT",
         )
     champion, challenger = aliases[CHAMPION], aliases[CHALLENGER]
-    read = _read(_skill_settings(name, kwargs))
+    read = _read(skill_settings)
     rules = PromotionRules(
         alpha=alpha, min_pairs_per_lead=DEFAULT_MIN_PAIRS if min_pairs is None else min_pairs
     )
@@ -284,7 +323,7 @@ def decide(
         why=f"{verdict}: {_headline(decision.reasons, decision.promote)}",
         who=who or current_user(),
     )
-    if kwargs["as_json"]:
+    if as_json:
         out = {**figures, "moves": [m.to_json() for m in moves[1:]]}
         click.echo(json.dumps(out, sort_keys=True))
         return
