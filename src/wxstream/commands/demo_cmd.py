@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+from click.core import ParameterSource
 
 from wxstream import settings
 from wxstream.commands.options import (
@@ -17,6 +19,9 @@ from wxstream.commands.options import (
     model_storage_option,
     num_actors_option,
 )
+
+if TYPE_CHECKING:
+    from wxstream.tools.demo import DemoSummary
 
 
 @click.command()
@@ -31,6 +36,17 @@ from wxstream.commands.options import (
     "November-December in about a minute).",
 )
 @click.option("--no-tail", is_flag=True, help="No live view; only progress and the summary.")
+@click.option(
+    "--challenger",
+    is_flag=True,
+    envvar="WXSTREAM_DEMO_CHALLENGER",
+    show_envvar=True,
+    help="Serve two versions of one model name (--model-name, default nyc-demo, both "
+    "trained first when it has none): the champion, and the challenger as a shadow of "
+    "every window; then show their skill per version and lead and the promotion "
+    "decision, recorded in the name's history. Faults are then injected only when "
+    "--inject-faults is given. See docs/model-versions.md.",
+)
 @click.option(
     "--keep-broker",
     is_flag=True,
@@ -73,6 +89,7 @@ def demo(
     client_properties: tuple[settings.ClientProperty, ...],
     speed: float,
     no_tail: bool,
+    challenger: bool,
     keep_broker: bool,
     max_rows_per_s: float,
     num_actors: int,
@@ -97,6 +114,11 @@ def demo(
     from wxstream.tools import run_demo
     from wxstream.tools.replay_faults import parse_fault_spec
 
+    source = click.get_current_context().get_parameter_source("inject_faults")
+    if challenger and source in (ParameterSource.DEFAULT, None):
+        # Both versions are scored against the features topic: a fault injected there
+        # would count as what was observed.
+        inject_faults = ""
     parse_fault_spec(inject_faults)  # a bad spec fails before the broker starts
 
     broker = settings.BrokerSettings(port=kafka_port)
@@ -115,7 +137,17 @@ def demo(
         train_epochs=train_epochs,
         inject_faults=inject_faults,
     )
+    if challenger:
+        _demo_challenger(demo_settings, model_storage_path)
+        return
     summary = run_demo(demo_settings, emit=click.echo)
+    _print_summary(summary)
+
+
+def _print_summary(
+    summary: DemoSummary, *, by_lead: bool = True, exit_on_problems: bool = True
+) -> None:
+    """The plain demo's summary; ``by_lead``: with its live MAE and coverage per lead."""
     click.echo("")
     click.echo("summary" + (" (interrupted)" if summary.interrupted else ""))
     click.echo(f"  model               {summary.model}")
@@ -133,12 +165,50 @@ def demo(
     if summary.anomalies:
         counts = ", ".join(f"{c} {sum(row.values())}" for c, row in summary.anomalies.items())
         click.echo(f"  anomalies           {counts}")
-    if summary.mae_by_lead:
+    if summary.mae_by_lead and by_lead:
         clean = " (hours near injected faults left out)" if summary.injected else ""
         click.echo(f"  MAE against what was observed (degC){clean}, and p10-p90 coverage:")
         for lead, mae in summary.mae_by_lead.items():
             coverage = summary.coverage_by_lead.get(lead, math.nan)
             click.echo(f"    +{lead:>2} h   MAE {mae:5.2f}   inside p10-p90 {coverage:6.1%}")
+    if exit_on_problems:
+        _fail_on_problems(summary)
+
+
+def _demo_challenger(demo_settings: settings.DemoSettings, model_storage_path: Path) -> None:
+    """``demo --challenger``: the run, the skill table and the decision of ``models
+    skill|decide`` on its topics, the summary and the timings."""
+    from wxstream.commands.model_decide_cmd import decide_and_record, show_skill
+    from wxstream.tools.demo_challenger import DEMO_WHO, run_challenger_demo, timing_lines
+
+    def review(kafka: settings.KafkaSettings, name: str) -> None:
+        skill_settings = settings.ModelSkillSettings(kafka=kafka, model_name=name)
+        click.echo("")
+        click.echo(f"live skill of {name} per version and lead (wxstream models skill):")
+        show_skill(skill_settings, model_storage_path)
+        click.echo("")
+        click.echo("promotion decision (wxstream models decide):")
+        decide_and_record(skill_settings, model_storage_path, who=DEMO_WHO)
+
+    run = run_challenger_demo(demo_settings, click.echo, review)
+    # The skill table above has the MAE and coverage per version and lead.
+    _print_summary(run.demo, by_lead=False, exit_on_problems=False)
+    trained = "trained by this run" if run.trained else "trained by an earlier run"
+    click.echo(f"  versions ({trained})")
+    for alias, version in run.versions.items():
+        click.echo(f"    {alias:<11} {version}")
+    if run.kafka is not None:
+        click.echo(
+            f"  topics              {run.kafka.predictions_topic}, {run.kafka.shadow_topic}, "
+            f"{run.kafka.features_topic}"
+        )
+    click.echo("  timings")
+    for line in timing_lines(run.timings, run.demo.elapsed_s):
+        click.echo(f"  {line}")
+    _fail_on_problems(run.demo)
+
+
+def _fail_on_problems(summary: DemoSummary) -> None:
     if summary.problems:
         for problem in summary.problems:
             click.secho(f"problem: {problem}", fg="red", err=True)

@@ -110,7 +110,13 @@ def _wait(
 
 def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:
     """Run the demo end to end; returns its summary (also after Ctrl-C)."""
-    run = _DemoRun(settings, emit)
+    return drive(DemoRun(settings, emit))
+
+
+def drive(run: DemoRun, review: Callable[[KafkaSettings], None] | None = None) -> DemoSummary:
+    """Take ``run`` through its steps; ``review`` runs last, while the broker still
+    holds what the run wrote."""
+    emit = run.emit
     try:
         kafka = run.start_broker()
         model_dir = run.prepare(kafka)
@@ -118,6 +124,8 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:
         run.replay(kafka, service)
         run.finish(service)
         run.show_anomalies(kafka)
+        if review is not None:
+            review(kafka)
     except KeyboardInterrupt:
         run.summary.interrupted = True
         emit("interrupted: stopping ...")
@@ -126,7 +134,7 @@ def run_demo(settings: DemoSettings, emit: Emit) -> DemoSummary:
     return run.summarise()
 
 
-class _DemoRun:
+class DemoRun:
     """The demo's steps and what they leave to tear down."""
 
     def __init__(self, settings: DemoSettings, emit: Emit) -> None:
@@ -144,6 +152,7 @@ class _DemoRun:
         self.tail_thread: Background[Any] | None = None
         self.tail: Tail | None = None
         self.start_offsets: dict[str, dict[int, int]] = {}
+        self.served_name = ""
 
     def start_broker(self) -> KafkaSettings:
         """Use the broker at the demo's address, or start the local one; the topics."""
@@ -172,10 +181,9 @@ class _DemoRun:
             )
         return kafka
 
-    def prepare(self, kafka: KafkaSettings) -> Path:
-        """The model (trained if missing), Ray, and a fresh group at the topic's end."""
-        from wxstream.streaming.ray_runtime import connect
-
+    def choose_model(self) -> tuple[Path, str]:
+        """The model directory to serve (trained if missing) and the name ``serve`` is
+        given for it."""
         settings = self.settings
         model_dir = ensure_model(
             settings.model,
@@ -184,9 +192,16 @@ class _DemoRun:
             report=self.emit,
             epochs=settings.train_epochs,
         )
-        self.summary.model = model_dir.name
+        return model_dir, model_dir.name
+
+    def prepare(self, kafka: KafkaSettings) -> Path:
+        """The model, Ray, and a fresh group at the topic's end."""
+        from wxstream.streaming.ray_runtime import connect
+
+        model_dir, self.served_name = self.choose_model()
+        self.summary.model = self.served_name
         self.emit(f"model: {model_dir}")
-        self.runtime = connect(settings.ray)
+        self.runtime = connect(self.settings.ray)
         _start_group_at_end(kafka, self.group_id)
         return model_dir
 
@@ -206,7 +221,7 @@ class _DemoRun:
             kafka=kafka,
             ray=settings.ray,
             model=ModelSettings(
-                storage_path=settings.model.storage_path, model_name=model_dir.name
+                storage_path=settings.model.storage_path, model_name=self.served_name
             ),
             group_id=self.group_id,
             # A fresh group on a reused broker: windows start from this run's records only.

