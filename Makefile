@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup jars lint test test-fast demo bench clean
+.PHONY: setup jars lint test test-fast demo demo-challenger bench clean
 
 setup: $(STAMP) jars
 
@@ -28,6 +28,9 @@ test: setup lint
 
 demo: setup
 	$(BIN)/wxstream demo
+
+demo-challenger: setup
+	$(BIN)/wxstream demo --challenger
 
 bench: setup
 	$(BIN)/wxstream bench

@@ -188,7 +188,9 @@ class ChallengerRun(DemoRun):
                 f"{len(rows)} train / {len(val_rows)} validation hours "
                 f"({version.why.removeprefix('demo: ')})"
             )
-            versions[version.alias] = self._train_one(forecasting, rows, val_rows, version)
+            versions[version.alias] = self._train_one(
+                forecasting, rows, val_rows, version, qc_rows=train_rows
+            )
             self.timings[f"training the {version.alias}"] = time.monotonic() - began
         # A new name's first version is its champion already; the challenger is named.
         promote(
@@ -210,8 +212,17 @@ class ChallengerRun(DemoRun):
         train_rows: pd.DataFrame,
         val_rows: pd.DataFrame,
         version: DemoVersion,
+        *,
+        qc_rows: pd.DataFrame,
     ) -> str:
-        """Train ``version``, add it to the registry with its QC thresholds; its id."""
+        """Train ``version``, add it to the registry with QC thresholds learnt on
+        ``qc_rows``; its id.
+
+        The service runs the quality stage with the champion's thresholds. Learnt on the
+        champion's summer months alone, their ranges would refuse November's cold
+        dewpoints as bad and, with the default policy, keep most windows from being
+        forecast at all: the data's limits come from all of January-October for both.
+        """
         from wxstream.anomalies.thresholds_learning import write_model_thresholds
         from wxstream.models.config import get_preset
         from wxstream.models.model_dir import VERSIONS_DIR
@@ -231,7 +242,7 @@ class ChallengerRun(DemoRun):
         )
         version_id, _ = add_version(forecasting, self.name, bundle, who=DEMO_WHO)
         path = forecasting / self.name / VERSIONS_DIR / version_id
-        write_model_thresholds(path, train_rows, val_rows, source=DEMO_SOURCE)
+        write_model_thresholds(path, qc_rows, val_rows, source=DEMO_SOURCE)
         self.emit(f"trained {self.name} version {version_id} in {result.duration_s:.0f} s")
         return version_id
 
