@@ -110,6 +110,9 @@ def demo(
     January-October), serves it on a local Ray, replays the November-December
     observations the model never saw, and shows each forecast next to what was
     then observed. Ends when every forecast has arrived, or on Ctrl-C.
+
+    With --challenger: two versions of one model name, the champion and its challenger
+    as a shadow, then their live skill per version and lead and the promotion decision.
     """
     from wxstream.tools import run_demo
     from wxstream.tools.replay_faults import parse_fault_spec
