@@ -12,6 +12,7 @@ from wxstream.commands.options import (
     features_topic_option,
     kafka_client_options,
     predictions_topic_option,
+    verification_topic_option,
 )
 from wxstream.errors import ConfigError
 from wxstream.kafka import ensure_topics, list_topics, topic_replication, wait_for_broker
@@ -57,6 +58,7 @@ def topics() -> None:
 @predictions_topic_option
 @dlq_topic_option
 @anomalies_topic_option
+@verification_topic_option
 @click.option(
     "--wait-s",
     envvar="WXSTREAM_KAFKA_WAIT_S",
@@ -77,16 +79,18 @@ def create(
     predictions_topic: str,
     dlq_topic: str,
     anomalies_topic: str,
+    verification_topic: str,
     wait_s: float,
 ) -> None:
-    """Create the features, predictions, dead-letter and anomalies topics (existing ones
-    are kept)."""
+    """Create the features, predictions, dead-letter, anomalies, shadow and verification
+    topics (existing ones are kept)."""
     kafka_settings = settings.KafkaSettings(
         bootstrap_servers=bootstrap_servers,
         features_topic=features_topic,
         predictions_topic=predictions_topic,
         dlq_topic=dlq_topic,
         anomalies_topic=anomalies_topic,
+        verification_topic=verification_topic,
         partitions=partitions,
         replication_factor=replication_factor,
         min_insync_replicas=min_insync_replicas,
