@@ -136,15 +136,28 @@ class LiveSkill:
     def pair(
         self, observations: Iterable[Observation], forecasts: Iterable[Forecast]
     ) -> tuple[SkillRecord, ...]:
-        """One batch: its observations, then its forecasts; the newly paired records
-        (owed ones first), already counted in :attr:`table`."""
+        """One batch; the newly paired records (owed ones first), already counted in
+        :attr:`table`.
+
+        The batch is fed in time order, each hour's observations before the forecasts
+        issued at that hour (as :func:`~wxstream.rollout.replayed.replay_join` does): a
+        batch gathered from a backlog may span more hours of one station than the
+        join's horizon, and its observations all fed first would push its own forecasts
+        out. The sort is stable, so records of one time keep their input order.
+        """
         out = self.owed
         self.owed = []
         join = self.join
-        for observation in observations:
-            out.extend(join.add_observation(observation))
-        for forecast in forecasts:
-            out.extend(join.add_forecast(forecast))
+        events: list[tuple[datetime, int, Observation | Forecast]] = [
+            (o.hour, 0, o) for o in observations
+        ]
+        events.extend((f.issued_at, 1, f) for f in forecasts)
+        events.sort(key=lambda event: (event[0], event[1]))
+        for _, _, item in events:
+            if isinstance(item, Forecast):
+                out.extend(join.add_forecast(item))
+            else:
+                out.extend(join.add_observation(item))
         self._count(out)
         return tuple(out)
 
