@@ -3,11 +3,15 @@ verification records (synthetic values: the summing and the layout only, no weat
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from wxstream.commands.status_cmd import render_text, report_to_json
 from wxstream.models.plots import png_size
 from wxstream.models.skill_plots import SkillCurve, plot_skill
+from wxstream.ops import BrokerReport, StatusReport, assess
 from wxstream.ops.skill_status import VerificationRead, skill_json, skill_report, skill_status_lines
 from wxstream.rollout import Forecast, score
 
@@ -51,3 +55,12 @@ def test_the_skill_picture_is_written(tmp_path: Path) -> None:
     width, height = png_size(path)
     assert width > 500
     assert height > 200
+
+
+def test_status_shows_and_serialises_the_section() -> None:
+    report = replace(StatusReport(BrokerReport("127.0.0.1:1", True)), skill=skill_report(records()))
+    health = assess(report)
+    text = render_text(report, health)
+    assert "skill     weather-verification: 40 paired forecast(s)" in text
+    out = json.loads(json.dumps(report_to_json(report, health)))
+    assert len(out["skill"]["figures"]) == 4
