@@ -10,7 +10,7 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from tests.streaming.conftest import Rig, RigFactory
+from tests.streaming.conftest import CHALLENGER_VERSION, CHAMPION_VERSION, Rig, RigFactory
 from tests.streaming.test_loop_versions import challenger_forecast, mixed_experiment, records_of
 from wxstream.messages import FeatureMessage, PredictionMessage, SkillRecord
 from wxstream.messages.features import decode_feature
@@ -18,6 +18,8 @@ from wxstream.messages.predictions import decode_prediction
 from wxstream.messages.verification import decode_verification
 from wxstream.rollout import LeadSkill, SkillKey, SkillTable, forecasts_of, offline_skill
 from wxstream.rollout.live import LiveSkill, record_key
+from wxstream.rollout.promotion import PromotionDecision, PromotionRules
+from wxstream.streaming.auto_promote import AutoPromoter
 from wxstream.streaming.live_skill import ServiceSkill, committed_positions
 from wxstream.streaming.testing import ABORT, ASSIGN, EOF, REVOKE, Item, MemoryLog, memory_history
 
@@ -167,3 +169,40 @@ def test_a_restart_rebuilds_the_table_and_loses_no_pair(rig: RigFactory, hourly:
         map(record_key, verification(clean))
     )
     assert_equal_to_offline(second)
+
+
+def test_auto_promotion_decides_in_the_loop_once_per_n_new_pairs(
+    rig: RigFactory, hourly: Hourly
+) -> None:
+    r = rig(
+        records_of(hourly),
+        challenger=challenger_forecast,
+        experiment=mixed_experiment(0.5),
+        **SETTINGS,
+    )
+    live = LiveSkill(max_lead_h=4, keep_records=True)
+    decisions: list[PromotionDecision] = []
+    promoter = AutoPromoter(
+        live,
+        model_name="testing",
+        champion=CHAMPION_VERSION,
+        challenger=CHALLENGER_VERSION,
+        move=decisions.append,
+        rules=PromotionRules(min_pairs_per_lead=20),
+    )
+    r.service.skill = ServiceSkill(
+        live,
+        r.service.metrics,
+        history=memory_history(r.log, r.delivery),
+        positions=lambda: committed_positions(r.source, r.service.assembler),
+        on_pairs=promoter,
+    )
+    assert r.run() == "idle"
+    counts = [
+        cell.count
+        for key, cell in live.table.figures().items()
+        if key.model_version == CHALLENGER_VERSION
+    ]
+    # The challenger runs 10 degC warm: declined every time, at most once per 20 pairs.
+    assert 1 <= len(decisions) <= min(counts) // 20
+    assert not any(d.promote for d in decisions)
