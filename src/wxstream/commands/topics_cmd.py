@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from wxstream import settings
+from wxstream.commands.model_publish_cmd import control_topic_option
 from wxstream.commands.options import (
     anomalies_topic_option,
     bootstrap_servers_option,
@@ -59,6 +60,7 @@ def topics() -> None:
 @dlq_topic_option
 @anomalies_topic_option
 @verification_topic_option
+@control_topic_option
 @click.option(
     "--wait-s",
     envvar="WXSTREAM_KAFKA_WAIT_S",
@@ -80,10 +82,11 @@ def create(
     dlq_topic: str,
     anomalies_topic: str,
     verification_topic: str,
+    control_topic: str,
     wait_s: float,
 ) -> None:
     """Create the features, predictions, dead-letter, anomalies, shadow and verification
-    topics (existing ones are kept)."""
+    topics and the compacted control topic (existing ones are kept)."""
     kafka_settings = settings.KafkaSettings(
         bootstrap_servers=bootstrap_servers,
         features_topic=features_topic,
@@ -91,6 +94,7 @@ def create(
         dlq_topic=dlq_topic,
         anomalies_topic=anomalies_topic,
         verification_topic=verification_topic,
+        control_topic=control_topic,
         partitions=partitions,
         replication_factor=replication_factor,
         min_insync_replicas=min_insync_replicas,

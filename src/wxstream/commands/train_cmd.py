@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from wxstream.commands.options import data_dir_option, model_storage_option
+from wxstream.commands.options import data_dir_option, model_inputs_option, model_storage_option
 from wxstream.commands.source_options import joined_name, load_given_sources, source_options
 from wxstream.data import SOURCE_NAMES, SPLITS
 from wxstream.errors import ConfigError
@@ -59,6 +59,7 @@ def default_model_name(now: datetime | None = None) -> str:
     show_default=True,
     help="Starting configuration; the flags below override single values.",
 )
+@model_inputs_option("WXSTREAM_TRAIN_INPUTS")
 @click.option("--lookback", type=click.IntRange(min=1), default=None, help="Input hours.")
 @click.option("--horizon", type=click.IntRange(min=1), default=None, help="Forecast leads (h).")
 @click.option("--hidden-size", type=click.IntRange(min=1), default=None, help="LSTM units.")

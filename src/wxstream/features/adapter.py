@@ -214,6 +214,16 @@ class FeatureAdapter:
     # -- shape ---------------------------------------------------------------------------
 
     @property
+    def optional_input_columns(self) -> tuple[int, ...]:
+        """Positions of the inputs read from optional message fields: the ones
+        :func:`wxstream.features.gaps.fill_window_gaps` fills within a window."""
+        return tuple(
+            j
+            for j, spec in enumerate(self.inputs)
+            if spec.field is not None and spec.field in _OPTIONAL
+        )
+
+    @property
     def input_names(self) -> tuple[str, ...]:
         """Model input names, in column order."""
         return tuple(spec.name for spec in self.inputs)

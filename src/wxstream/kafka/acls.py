@@ -22,7 +22,7 @@ def service_acls(
     live skill is rebuilt from them),
     WRITE/DESCRIBE on transactional ids starting with ``transactional_prefix`` (default:
     the group id, as the default id is ``<group>-<host>-<index>``), IDEMPOTENT_WRITE on
-    the cluster."""
+    the cluster, and READ on the control topic (alias moves; read without a group)."""
     prefix = transactional_prefix if transactional_prefix is not None else group_id
 
     def allow(
@@ -51,6 +51,8 @@ def service_acls(
         allow(topic, kafka.verification_topic, AclOperation.READ),
         allow(topic, kafka.predictions_topic, AclOperation.READ),
         allow(topic, kafka.shadow_topic, AclOperation.READ),
+        allow(topic, kafka.control_topic, AclOperation.READ),
+        allow(topic, kafka.control_topic, AclOperation.DESCRIBE),
         allow(txn, prefix, AclOperation.WRITE, ResourcePatternType.PREFIXED),
         allow(txn, prefix, AclOperation.DESCRIBE, ResourcePatternType.PREFIXED),
         allow(ResourceType.BROKER, CLUSTER_RESOURCE, AclOperation.IDEMPOTENT_WRITE),

@@ -57,10 +57,12 @@ class TopicSpec:
     partitions: int
     replication_factor: int = BROKER_DEFAULT_REPLICATION
     min_insync_replicas: int | None = None
+    config: tuple[tuple[str, str], ...] = ()
+    """Further topic configs (``cleanup.policy=compact`` for the control topic)."""
 
     def new_topic(self) -> NewTopic:
         """The admin-API request creating this topic."""
-        config = {}
+        config = dict(self.config)
         if self.min_insync_replicas is not None:
             config["min.insync.replicas"] = str(self.min_insync_replicas)
         return NewTopic(self.name, self.partitions, self.replication_factor, config=config)
@@ -98,6 +100,9 @@ def pipeline_topics(settings: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(settings.anomalies_topic, settings.partitions, factor, min_isr),
         TopicSpec(settings.shadow_topic, settings.partitions, factor, min_isr),
         TopicSpec(settings.verification_topic, settings.partitions, factor, min_isr),
+        # One partition: every alias move in one order; compacted: a starting service
+        # reads the latest state of each model name.
+        TopicSpec(settings.control_topic, 1, factor, min_isr, (("cleanup.policy", "compact"),)),
     ]
 
 

@@ -138,6 +138,27 @@ PRESETS: dict[str, ModelConfig] = {
     ),
     # Chosen by the evaluation runs logged in docs/evaluation.md (five-cities, Beijing).
     "default": ModelConfig(epochs=10, patience=3),
+    # `default` with the optional inputs all three sources carry (pressure, the wind
+    # vector, precipitation; not humidity: beijing-multisite has none, and temperature
+    # with dew point already give it) and station-aware time (local solar hour, season
+    # by hemisphere) in place of UTC time: see docs/evaluation.md, "Richer inputs".
+    "rich": ModelConfig(
+        epochs=10,
+        patience=3,
+        inputs=(
+            "temperature",
+            "wind_speed",
+            "dewpoint",
+            "pressure",
+            "wind_u",
+            "wind_v",
+            "precipitation",
+            "solar_hour_sin",
+            "solar_hour_cos",
+            "season_sin",
+            "season_cos",
+        ),
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from wxstream.errors import DataError
 from wxstream.features.adapter import FeatureAdapter
+from wxstream.features.gaps import fill_window_gaps
 
 F32 = npt.NDArray[np.float32]
 _HOUR_NS = 3_600_000_000_000
@@ -85,7 +86,8 @@ def build_samples(
     """Cut every complete window from ``feature_rows``.
 
     A window ending at hour ``t`` of a station is kept when its ``lookback`` rows are
-    consecutive hours with every input finite, and the target exists at
+    consecutive hours with every required input finite (an optional input's missing
+    hours are filled within the window: :mod:`wxstream.features.gaps`), and the target exists at
     ``t + 1 .. t + horizon`` hours (the rows whose ``window_start`` is that many hours
     after the newest input's). Samples come station by station, in time order.
 
@@ -131,6 +133,7 @@ def build_samples(
             lookback,
             horizon,
             stride,
+            adapter.optional_input_columns,
         )
         if len(part):
             parts.append(part)
@@ -164,6 +167,7 @@ def _station_samples(  # noqa: PLR0917 - private, called once with named meaning
     lookback: int,
     horizon: int,
     stride: int,
+    optional: tuple[int, ...],
 ) -> WindowedSamples:
     hour = (start_ns - start_ns[0]) // _HOUR_NS
     if np.any(np.diff(hour) <= 0):
@@ -183,16 +187,21 @@ def _station_samples(  # noqa: PLR0917 - private, called once with named meaning
     if size < lookback + horizon:
         return empty_samples(lookback, horizon, n_inputs)
 
-    inputs_ok = np.isfinite(grid_x).all(axis=1) & np.isfinite(grid_y)
+    required = [j for j in range(n_inputs) if j not in optional]
+    inputs_ok = np.isfinite(grid_x[:, required]).all(axis=1) & np.isfinite(grid_y)
     # Window k covers grid rows k .. k + lookback - 1 and targets the next `horizon` rows.
     n_windows = size - lookback - horizon + 1
     ok = _valid_runs(inputs_ok, lookback)[:n_windows]
+    for j in optional:  # an optional input needs one value in the window (features.gaps)
+        seen = np.concatenate(([0], np.cumsum(np.isfinite(grid_x[:, j]), dtype=np.int64)))
+        ok &= (seen[lookback:] - seen[:-lookback])[:n_windows] > 0
     ok &= _valid_runs(np.isfinite(grid_y[lookback:]), horizon)[:n_windows]
     if stride > 1:
         ok &= np.arange(n_windows) % stride == 0
     k = np.flatnonzero(ok)
     newest = k + lookback - 1
     x = sliding_window_view(grid_x, lookback, axis=0)[k].transpose(0, 2, 1)
+    x, _ = fill_window_gaps(np.ascontiguousarray(x, dtype=np.float32), optional)
     y = sliding_window_view(grid_y[lookback:], horizon)[k]
     return WindowedSamples(
         x=np.ascontiguousarray(x, dtype=np.float32),

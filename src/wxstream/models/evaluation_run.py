@@ -336,6 +336,7 @@ def run_evaluation(
     train_preset: str | None = None,
     seed: int = 0,
     epochs: int | None = None,
+    inputs: tuple[str, ...] | None = None,
     hidden_size: int | None = None,
     max_train_samples: int | None = None,
     progress: bool = False,
@@ -348,8 +349,9 @@ def run_evaluation(
     metrics in its metadata. ``source`` names the sources (``a+b`` for several);
     ``split`` is one split or each station's, ``scored`` the stations scored (see
     :func:`evaluate`): the model trains on ``split``'s stations only; ``trained_name``
-    replaces the default name of a trained model. ``train_device``
-    is where it trains (``cpu`` or ``cuda``); scoring always runs on the CPU.
+    replaces the default name of a trained model, ``inputs`` the preset's inputs.
+    ``train_device`` is where it trains (``cpu`` or ``cuda``); scoring always runs on
+    the CPU.
     """
     from wxstream.models.model_loader import load_model, resolve_model_dir
 
@@ -359,7 +361,7 @@ def run_evaluation(
         from wxstream.models.training import save_trained, train_model
 
         config = get_preset(train_preset).with_overrides(
-            seed=seed, epochs=epochs, hidden_size=hidden_size
+            seed=seed, epochs=epochs, hidden_size=hidden_size, inputs=inputs
         )
         t0 = time.perf_counter()
         learn = by_station(split, baselines.grid_from_feature_rows(rows))

@@ -25,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wxstream.errors import RayUnavailableError
+from wxstream.streaming.version_shelf import VersionShelf
 
 logger = logging.getLogger(__name__)
 
@@ -176,6 +177,45 @@ class InferenceActor:
         self._load_s = time.perf_counter() - began
         self._calls = 0
         self._forecasts = 0
+        self._load_args = (device, runtime, intra_op_threads)
+        # Versions for a live swap, by directory (see VersionShelf).
+        self._shelf = VersionShelf(self._load_dir)
+        for role, path in dirs.items():
+            self._shelf.put(path, self._models[role])
+
+    def _load_dir(self, path: str) -> Any:
+        from wxstream.models.model_loader import load_model
+
+        device, runtime, threads = self._load_args
+        return load_model(Path(path), device, runtime=runtime, intra_op_threads=threads)
+
+    def begin_load(self, path: str) -> None:
+        """Start loading the version in ``path`` on a thread of its own: calls keep
+        being served meanwhile (see :meth:`load_state`)."""
+        self._shelf.begin(path)
+
+    def load_state(self, path: str) -> str:
+        """``ready``, ``loading``, or ``failed: WHY`` for a :meth:`begin_load`."""
+        return self._shelf.state(path)
+
+    def check_version(self, path: str, x: F32) -> F32:
+        """The loaded version in ``path``'s forecasts of ``x`` (the warm-up check)."""
+        return np.asarray(self._shelf.get(path).predict(x), dtype=np.float32)
+
+    def predict_dirs(self, x: F32, champion: str, challenger: str | None) -> Any:
+        """Forecast a batch with the versions in these directories (loaded first when
+        missing: a restarted actor starts with the versions it was created with).
+
+        Returns:
+            the champion's forecasts, or the pair when a challenger is given.
+        """
+        model = self._model = self._shelf.get(champion)
+        out = model.predict(x)
+        self._calls += 1
+        self._forecasts += int(out.shape[0])
+        if challenger is None:
+            return out
+        return out, self._shelf.get(challenger).predict(x)
 
     def predict(self, x: F32) -> F32:
         """Forecast a batch: ``(B, lookback, F)`` raw inputs -> ``(B, horizon, 3)`` degC."""

@@ -26,6 +26,8 @@ from wxstream.streaming.ports import F32, Completed
 
 logger = logging.getLogger(__name__)
 
+SAMPLE_ROWS = 16
+
 
 @dataclass
 class _Call:
@@ -51,6 +53,11 @@ class ActorPool:
         self._max_call_retries = max_call_retries
         # Two versions: each call returns the champion's and the challenger's forecasts.
         self._paired = paired
+        # After a live swap: the served versions' directories (None: those the actors
+        # were created with).
+        self._dirs: tuple[str, str | None] | None = None
+        self.sample: F32 | None = None
+        """The first rows of the latest batch: real windows for a warm-up check."""
         self.retries = 0
         self.actor_failures = 0
 
@@ -69,7 +76,14 @@ class ActorPool:
         # The array goes as a plain argument: Ray inlines a small one in the call (no
         # object-store round trip, which cost a quarter of the loop's time at small
         # batches) and stores a large one itself. A retry sends it again.
+        self.sample = x[:SAMPLE_ROWS]
         self._dispatch(batch_id, x, attempts=0, avoid=None)
+
+    def use_dirs(self, champion: str, challenger: str | None) -> None:
+        """Forecast later calls with the versions in these directories (called between
+        two transactions, with no call in flight)."""
+        self._dirs = (champion, challenger)
+        self._paired = challenger is not None
 
     def _dispatch(self, batch_id: int, x: F32, *, attempts: int, avoid: int | None) -> None:
         loads = list(self._loads)
@@ -79,7 +93,10 @@ class ActorPool:
         index = pick_actor(loads, self._cursor)
         self._cursor = index + 1
         actor = self._actors[index]
-        ref = (actor.predict_pair if self._paired else actor.predict).remote(x)
+        if self._dirs is not None:
+            ref = actor.predict_dirs.remote(x, *self._dirs)
+        else:
+            ref = (actor.predict_pair if self._paired else actor.predict).remote(x)
         self._loads[index] += 1
         self._calls[ref] = _Call(batch_id, x, index, attempts, time.perf_counter())
 
@@ -152,6 +169,11 @@ class ActorPool:
             [actor.info.remote() for actor in self._actors], timeout=timeout_s
         )
         return infos
+
+    @property
+    def actors(self) -> list[Any]:
+        """The actor handles (for loading a version into each)."""
+        return list(self._actors)
 
     def kill_all(self) -> None:
         """Stop every actor for good."""

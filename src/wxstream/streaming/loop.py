@@ -36,6 +36,7 @@ from wxstream.streaming.live_skill import ServiceSkill
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel
 from wxstream.streaming.rebalance import Rebalance
+from wxstream.streaming.version_swap import VersionSwapper
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +62,8 @@ class InferenceService:
             returns both versions' forecasts; see :mod:`~.core.versions`).
         skill: the live skill (``None``: off): pairs released batches' forecasts with
             observations, rebuilt after dropped work (:mod:`~.live_skill`).
+        swaps: follows alias moves and swaps versions between transactions
+            (:mod:`~.version_swap`; ``None``: the versions of the start serve throughout).
     """
 
     def __init__(
@@ -77,9 +80,11 @@ class InferenceService:
         champion_version: str | None = None,
         challenger: ServedVersion | None = None,
         skill: ServiceSkill | None = None,
+        swaps: VersionSwapper | None = None,
     ) -> None:
         self.settings = settings
         self.skill = skill
+        self.swaps = swaps
         self.forecaster = forecaster
         self.source = source
         self.delivery = delivery
@@ -201,6 +206,8 @@ class InferenceService:
         self._reap()
         if pressure.take:
             self._update_lag()
+        if self.swaps is not None:
+            self.swaps.step(self)
 
     def drain(self, *, keep_polling: bool = False) -> None:
         """Seal what was gathered, wait for every call in flight, deliver everything.

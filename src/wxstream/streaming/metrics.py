@@ -95,6 +95,20 @@ class ServiceMetrics:
             "Flagged hours whose values were replaced in the window (policy impute).",
             registry=r,
         )
+        self.served_version = Gauge(
+            "wxstream_served_model_version",
+            "1 for each model version served now, by model name and role (champion or "
+            "challenger); 0 for one served before a swap.",
+            ["name", "role", "version"],
+            registry=r,
+        )
+        self.model_swaps = Counter(
+            "wxstream_model_swaps",
+            "Live swaps of the served versions after an alias move, by outcome "
+            "(done, or refused: incompatible, failed to load or failed the warm-up check).",
+            ["outcome"],
+            registry=r,
+        )
         self.batch_size = Histogram(
             "wxstream_batch_size", "Forecasts per actor call.", buckets=_BATCH_BUCKETS, registry=r
         )

@@ -45,6 +45,7 @@ from wxstream.streaming.actor import actor_options, spawn_actors
 from wxstream.streaming.actor_pool import ActorPool
 from wxstream.streaming.core.versions import ServedVersion
 from wxstream.streaming.delivery import AtLeastOnceDelivery, TransactionalDelivery
+from wxstream.streaming.live_swaps import live_swaps
 from wxstream.streaming.loop import InferenceService
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Delivery
@@ -90,6 +91,7 @@ class ServiceSummary:
     processing_s: float = 0.0
     actor_peak_rss_bytes: tuple[int, ...] = field(default=())
     shadow_forecasts_out: int = 0
+    model_swaps: int = 0
 
     @property
     def forecasts_per_s(self) -> float:
@@ -200,6 +202,7 @@ def run_service(
                 max_call_retries=settings.max_call_retries,
                 paired=challenger is not None,
             )
+            swaps = live_swaps(settings, versions, model, challenger, pool=pool, metrics=metrics)
             try:
                 service = _build_service(
                     settings,
@@ -219,12 +222,15 @@ def run_service(
                     source=service.source,
                     assembler=service.assembler,
                 )
+                service.swaps = swaps.swapper if swaps is not None else None
                 if on_ready is not None:
                     on_ready()
                 reason = service.run(stop)
                 stopped_at = time.monotonic()
                 infos = pool.infos()
             finally:
+                if swaps is not None:
+                    swaps.close()
                 pool.kill_all()
     finally:
         metrics.close()
@@ -253,6 +259,7 @@ def run_service(
         processing_s=stopped_at - (service.first_input_at or stopped_at),
         actor_peak_rss_bytes=tuple(info.peak_rss_bytes for info in infos),
         shadow_forecasts_out=service.shadow_forecasts_out,
+        model_swaps=service.swaps.swaps if service.swaps is not None else 0,
     )
     logger.info(
         "stopped (%s): %d inputs, %d forecasts, %d dead-lettered in %.1f s",
