@@ -73,7 +73,7 @@ def test_a_decision_is_recorded_once_per_n_new_pairs(
 
     def move(decision: PromotionDecision) -> None:
         decided.append(decision)
-        move_aliases(root, "wx", a, b, decision)
+        move_aliases(root, "wx", a, b, None, decision)
 
     promoter = AutoPromoter(live, model_name="wx", champion=a, challenger=b, move=move)
     records = live.pair([], [])  # what the rebuild paired goes out with the next batch
@@ -108,7 +108,7 @@ def test_no_decision_before_n_pairs_per_lead(
         model_name="wx",
         champion=a,
         challenger=b,
-        move=partial(move_aliases, root, "wx", a, b),
+        move=partial(move_aliases, root, "wx", a, b, None),
     )
     promoter.rules = type(promoter.rules)(min_pairs_per_lead=most + 1)
     assert promoter(records) is None

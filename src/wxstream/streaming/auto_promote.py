@@ -17,23 +17,33 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from wxstream.errors import AliasMoveError
+from wxstream.errors import AliasMoveError, KafkaError
+from wxstream.kafka.control_topic import publish_alias_state
 from wxstream.messages import SkillRecord
 from wxstream.models.registry import record_decision
+from wxstream.models.registry.state import alias_state
 from wxstream.rollout.live import LiveSkill
 from wxstream.rollout.paired import records_frame
 from wxstream.rollout.promotion import PromotionDecision, PromotionRules, decide_versions
+from wxstream.settings import KafkaSettings
 
 logger = logging.getLogger(__name__)
 
 WHO = "wxstream serve --auto-promote"
 
 
-def move_aliases(
-    forecasting_dir: Path, name: str, champion: str, challenger: str, decision: PromotionDecision
+def move_aliases(  # noqa: PLR0917 - bound with partial, the decision comes last
+    forecasting_dir: Path,
+    name: str,
+    champion: str,
+    challenger: str,
+    announce: KafkaSettings | None,
+    decision: PromotionDecision,
 ) -> None:
     """Record ``decision`` in ``name``'s history and, when it promotes, swap champion and
-    challenger (the registry function ``models decide --auto-promote`` uses)."""
+    challenger (the registry function ``models decide --auto-promote`` uses) and announce
+    the new state on ``announce``'s control topic, so that running services swap (``None``:
+    not announced; they pick the move up at their next start)."""
     verdict = "promote" if decision.promote else "decline"
     record_decision(
         forecasting_dir,
@@ -45,6 +55,19 @@ def move_aliases(
         why=f"{verdict}: {decision.headline()}",
         who=WHO,
     )
+    if decision.promote and announce is not None:
+        try:
+            publish_alias_state(announce, alias_state(forecasting_dir, name, who=WHO))
+        except KafkaError as exc:
+            # The files moved (they are the truth); running services just did not hear it.
+            logger.warning(
+                "%s promoted on disk but not announced on %s (%s): run `wxstream models "
+                "publish %s`",
+                name,
+                announce.control_topic,
+                exc,
+                name,
+            )
 
 
 Mover = Callable[[PromotionDecision], object]

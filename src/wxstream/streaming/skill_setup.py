@@ -60,6 +60,8 @@ def live_skill_for(
                 versions.name,
                 versions.champion_version,
                 versions.challenger_version,
+                # A service following alias moves announces its own: it swaps live.
+                settings.kafka if settings.follow_alias_moves else None,
             ),
         )
 
