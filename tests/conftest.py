@@ -83,6 +83,7 @@ def kafka_settings(kafka_broker: RunningBroker) -> KafkaSettings:
         dlq_topic=f"weather-features-{suffix}.dlq",
         anomalies_topic=f"weather-anomalies-{suffix}",
         shadow_topic=f"weather-predictions-{suffix}.shadow",
+        verification_topic=f"weather-verification-{suffix}",
         control_topic=f"wxstream-control-{suffix}",
         partitions=DEFAULT_PARTITIONS,
     )

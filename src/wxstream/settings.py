@@ -105,6 +105,8 @@ class KafkaSettings:
     anomalies_topic: str = ANOMALIES_TOPIC
     # The second version's forecast of every window, when two versions are served.
     shadow_topic: str = SHADOW_TOPIC
+    # The live skill's paired forecasts, in the same transaction as the forecasts.
+    verification_topic: str = VERIFICATION_TOPIC
     # Compacted: the latest alias state of every model name (hot swap, see
     # docs/model-versions.md).
     control_topic: str = CONTROL_TOPIC
@@ -245,6 +247,14 @@ class ServeSettings:
         shadow: with a challenger, send the other version's forecast of every window to
             the shadow topic in the same transaction (pairs for the promotion test on
             every station); off: a plain A/B split, nothing paired.
+        live_skill: pair every forecast with the observation that arrives later and
+            write the pairs to ``kafka.verification_topic`` in the same transaction
+            (``rollout.live``); rebuilt from the topics at start and after a rebalance.
+        auto_promote: decide the promotion on the live pairs once the challenger has
+            ``rollout.DEFAULT_MIN_PAIRS`` per lead, and move the aliases when it wins
+            (implies ``live_skill``).
+        skill_slack_h: how much later than its valid hour an observation may arrive
+            and still be paired.
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -280,6 +290,9 @@ class ServeSettings:
     challenger_fraction: float = 0.0
     experiment: str | None = None
     shadow: bool = True
+    live_skill: bool = False
+    auto_promote: bool = False
+    skill_slack_h: int = 6
     # Swap to the versions an alias move announces on the control topic, live.
     follow_alias_moves: bool = True
 

@@ -37,6 +37,7 @@ def test_pipeline_topics_exist_with_their_partition_counts(kafka_settings: Kafka
             kafka_settings.dlq_topic,
             kafka_settings.anomalies_topic,
             kafka_settings.shadow_topic,
+            kafka_settings.verification_topic,
         ],
     )
     assert found == {
@@ -45,14 +46,15 @@ def test_pipeline_topics_exist_with_their_partition_counts(kafka_settings: Kafka
         kafka_settings.dlq_topic: 1,
         kafka_settings.anomalies_topic: 4,
         kafka_settings.shadow_topic: 4,
+        kafka_settings.verification_topic: 4,
     }
 
 
 def test_ensure_topics_twice_is_harmless(kafka_settings: KafkaSettings) -> None:
     again = ensure_topics(kafka_settings)
-    assert [outcome.created for outcome in again] == [False] * 6
+    assert [outcome.created for outcome in again] == [False] * 7
     # The last is the control topic: one partition, every alias move in one order.
-    assert [outcome.partitions for outcome in again] == [4, 4, 1, 4, 4, 1]
+    assert [outcome.partitions for outcome in again] == [4, 4, 1, 4, 4, 4, 1]
 
 
 def test_missing_topic_names_the_topic_and_the_fix(

@@ -104,14 +104,6 @@ def _read(skill_settings: settings.ModelSkillSettings) -> Any:
     return read
 
 
-def _headline(reasons: list[str], promote: bool) -> str:
-    """The reason a history line shows: the test result of a promotion (every rule
-    passed, the test is the news), the first failed rule of a decline."""
-    if promote:
-        return next((r for r in reasons if "overall" in r), reasons[0])
-    return reasons[0] if reasons else "no reason given"
-
-
 def _summary(read: Any) -> dict[str, Any]:
     return {
         "forecasts": read.forecasts,
@@ -320,7 +312,7 @@ def decide_and_record(
         challenger=challenger,
         promote_challenger=auto_promote and decision.promote,
         decision=figures,
-        why=f"{verdict}: {_headline(decision.reasons, decision.promote)}",
+        why=f"{verdict}: {decision.headline()}",
         who=who or current_user(),
     )
     if as_json:

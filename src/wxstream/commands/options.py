@@ -136,6 +136,18 @@ def shadow_topic_option(func: F) -> F:
     )(func)
 
 
+def verification_topic_option(func: F) -> F:
+    """``--verification-topic`` / ``WXSTREAM_VERIFICATION_TOPIC``."""
+    return click.option(
+        "--verification-topic",
+        envvar="WXSTREAM_VERIFICATION_TOPIC",
+        show_envvar=True,
+        default=settings.VERIFICATION_TOPIC,
+        show_default=True,
+        help="Topic of forecasts paired with what was later observed (live skill).",
+    )(func)
+
+
 def group_id_option(func: F) -> F:
     """``--group-id`` / ``WXSTREAM_GROUP_ID``."""
     return click.option(

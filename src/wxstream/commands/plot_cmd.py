@@ -20,6 +20,7 @@ from wxstream.commands.options import (
     model_name_option,
     model_storage_option,
     predictions_topic_option,
+    verification_topic_option,
 )
 from wxstream.errors import ConfigError, DataError
 
@@ -70,6 +71,12 @@ def parse_instant(text: str | None, flag: str) -> datetime | None:
     default=None,
     help="Draw MAE per lead of every method from a `wxstream evaluate` JSON instead.",
 )
+@click.option(
+    "--skill",
+    is_flag=True,
+    help="Draw the live skill (MAE, pinball, 80 % coverage per lead, one line per model "
+    "version) from the verification topic instead.",
+)
 @click.option("--start", default=None, help="First time shown (ISO date, UTC).")
 @click.option("--end", default=None, help="End of the period shown (ISO date, UTC, excluded).")
 @click.option(
@@ -82,6 +89,7 @@ def parse_instant(text: str | None, flag: str) -> datetime | None:
 @features_topic_option
 @predictions_topic_option
 @anomalies_topic_option
+@verification_topic_option
 @click.option(
     "--anomalies-file",
     envvar="WXSTREAM_PLOT_ANOMALIES_FILE",
@@ -115,6 +123,7 @@ def plot(  # noqa: PLR0917 - click passes every option
     from_topics: bool,
     from_model: bool,
     evaluation: Path | None,
+    skill: bool,
     start: str | None,
     end: str | None,
     output: Path | None,
@@ -122,6 +131,7 @@ def plot(  # noqa: PLR0917 - click passes every option
     features_topic: str,
     predictions_topic: str,
     anomalies_topic: str,
+    verification_topic: str,
     anomalies_file: Path | None,
     timeout_s: float,
     source: str,
@@ -132,7 +142,8 @@ def plot(  # noqa: PLR0917 - click passes every option
     """Write a PNG: observed temperature of --station with the forecasts' p50 and p10-p90
     band at --leads (from the topics or from the model), the quality findings marked on
     the observed series (suspect: circle, bad: cross), or with --evaluation JSON the
-    MAE per lead of the model and every baseline."""
+    MAE per lead of the model and every baseline, or with --skill the live skill per
+    model version and lead (the verification topic)."""
     from wxstream.models import plots
     from wxstream.ops.anomalies import anomaly_marks
 
@@ -142,6 +153,13 @@ def plot(  # noqa: PLR0917 - click passes every option
         plots.plot_mae_per_lead(
             plots.mae_curves(report), path=target, title=plots.evaluation_title(report)
         )
+        click.echo(f"wrote {target}")
+        return
+    if skill:
+        kafka = settings.KafkaSettings(
+            bootstrap_servers=bootstrap_servers, verification_topic=verification_topic
+        )
+        target = _plot_skill(kafka, output or DEFAULT_REPORTS_DIR / "skill.png", timeout_s)
         click.echo(f"wrote {target}")
         return
     if station is None or from_topics == from_model:
@@ -183,6 +201,29 @@ def plot(  # noqa: PLR0917 - click passes every option
     if len(marks):
         by_severity = marks["severity"].value_counts().sort_index()
         click.echo("anomalies marked: " + ", ".join(f"{s} {n}" for s, n in by_severity.items()))
+
+
+def _plot_skill(kafka: settings.KafkaSettings, target: Path, timeout_s: float) -> Path:
+    """The verification topic's figures, one curve per model version."""
+    from wxstream.models.skill_plots import SkillCurve, plot_skill
+    from wxstream.ops.skill_status import read_verification, skill_report
+
+    report = skill_report(read_verification(kafka, timeout_s=timeout_s))
+    by_version: dict[str, list[Any]] = {}
+    for key, cell in report.figures.items():
+        by_version.setdefault(f"{key.model_name} {key.model_version}", []).append((key, cell))
+    curves = {
+        label: SkillCurve(
+            leads_h=[k.lead_h for k, _ in cells],
+            mae_c=[c.mae_c for _, c in cells],
+            pinball_c=[c.pinball_c for _, c in cells],
+            coverage=[c.coverage for _, c in cells],
+            pairs=sum(c.count for _, c in cells),
+        )
+        for label, cells in by_version.items()
+    }
+    title = f"live skill per version and lead ({report.topic}, {report.records} pairs)"
+    return plot_skill(curves, path=target, title=title)
 
 
 def _file_findings(path: Path) -> list[Any]:

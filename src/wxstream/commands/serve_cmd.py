@@ -24,6 +24,7 @@ from wxstream.commands.options import (
     predictions_topic_option,
     ray_address_option,
     shadow_topic_option,
+    verification_topic_option,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -292,6 +293,25 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     "shadow topic in the same transaction (paired forecasts for promotion); "
     "--no-shadow: a plain A/B split.",
 )
+@verification_topic_option
+@_opt(
+    "--live-skill/--no-live-skill",
+    "WXSTREAM_LIVE_SKILL",
+    default=False,
+    show_default=True,
+    help="Pair every forecast with the observation that arrives later; skill per version "
+    "and lead goes to the verification topic (same transaction), the metrics and "
+    "wxstream status. Rebuilt from the topics at start.",
+)
+@_opt(
+    "--auto-promote/--no-auto-promote",
+    "WXSTREAM_AUTO_PROMOTE",
+    default=False,
+    show_default=True,
+    help="Decide the promotion on the live pairs (the rules of wxstream models decide) "
+    "once the challenger has 2000 pairs per lead, record every decision in the history "
+    "and move the aliases when the challenger wins. Implies --live-skill.",
+)
 @follow_options
 def serve(
     *,
@@ -337,6 +357,9 @@ def serve(
     challenger_fraction: float,
     experiment: str | None,
     shadow: bool,
+    verification_topic: str,
+    live_skill: bool,
+    auto_promote: bool,
     alias_moves: str | None,
 ) -> None:
     """Forecast weather-features on Ray inference actors into weather-predictions.
@@ -357,6 +380,7 @@ def serve(
             dlq_topic=dlq_topic,
             anomalies_topic=anomalies_topic,
             shadow_topic=shadow_topic,
+            verification_topic=verification_topic,
             control_topic=alias_moves or settings.CONTROL_TOPIC,
         ),
         ray=settings.RaySettings(
@@ -394,6 +418,8 @@ def serve(
         challenger_fraction=challenger_fraction,
         experiment=experiment,
         shadow=shadow,
+        live_skill=live_skill or auto_promote,
+        auto_promote=auto_promote,
         follow_alias_moves=alias_moves is not None,
         actor_num_cpus=actor_cpus,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import click
@@ -20,6 +20,7 @@ from wxstream.commands.options import (
     kafka_client_options,
     predictions_topic_option,
     ray_address_option,
+    verification_topic_option,
 )
 from wxstream.ops import (
     BrokerReport,
@@ -31,6 +32,7 @@ from wxstream.ops import (
     assess,
 )
 from wxstream.ops.anomalies import anomaly_status_line
+from wxstream.ops.skill_status import skill_json, skill_status_lines
 
 
 def render_text(report: StatusReport, health: Health) -> str:
@@ -49,6 +51,8 @@ def render_text(report: StatusReport, health: Health) -> str:
     a = report.anomalies
     if a is not None:
         lines.append(anomaly_status_line(a))
+    if report.skill is not None:
+        lines.extend(skill_status_lines(report.skill))
     lines.append("")
     lines.extend(_verdict_lines(health))
     return "\n".join(lines)
@@ -127,6 +131,7 @@ def report_to_json(report: StatusReport, health: Health) -> dict[str, Any]:
         "ray": None,
         "dead_letters": None,
         "anomalies": None,
+        "skill": None,
     }
     group = report.group
     if group is not None:
@@ -153,6 +158,8 @@ def report_to_json(report: StatusReport, health: Health) -> dict[str, Any]:
         out["dead_letters"] = asdict(report.dead_letters)
     if report.anomalies is not None:
         out["anomalies"] = asdict(report.anomalies)
+    if report.skill is not None:
+        out["skill"] = skill_json(report.skill)
     return out
 
 
@@ -182,6 +189,7 @@ def _ray_lines(ray: RayReport) -> list[str]:
 @predictions_topic_option
 @dlq_topic_option
 @anomalies_topic_option
+@verification_topic_option
 @group_id_option
 @click.option(
     "--sample-interval-s",
@@ -221,6 +229,7 @@ def status(
     predictions_topic: str,
     dlq_topic: str,
     anomalies_topic: str,
+    verification_topic: str,
     group_id: str,
     sample_interval_s: float,
     timeout_s: float,
@@ -229,13 +238,15 @@ def status(
     as_json: bool,
 ) -> None:
     """Check the pipeline: Kafka, topics, the consumer group's lag, Ray and its
-    inference actors, dead letters, and the quality stage's findings per check.
+    inference actors, dead letters, the quality stage's findings per check, and the
+    live skill per model version and lead (the verification topic).
 
     Exit codes: 0 healthy; 3 Kafka unreachable; 4 topic missing; 5 Ray unreachable or
     not found; 6 no live inference actor; 7 consumer group without members (service
     not running); 8 consumer lag growing. See docs/operations.md.
     """
     from wxstream.ops import KafkaAdminProbe, RayStateProbe, gather_status
+    from wxstream.ops.skill_status import probe_skill
 
     status_settings = settings.StatusSettings(
         kafka=settings.KafkaSettings(
@@ -245,6 +256,7 @@ def status(
             predictions_topic=predictions_topic,
             dlq_topic=dlq_topic,
             anomalies_topic=anomalies_topic,
+            verification_topic=verification_topic,
         ),
         group_id=group_id,
         ray_address=ray_address,
@@ -258,6 +270,11 @@ def status(
     )
     ray_probe = None if no_ray else RayStateProbe(timeout_s)
     report = gather_status(status_settings, kafka_probe, ray_probe)
+    if report.broker.reachable:
+        skill = probe_skill(
+            status_settings.kafka, timeout_s=timeout_s, limit=status_settings.dlq_scan_limit
+        )
+        report = replace(report, skill=skill)
     health = assess(report, lag_growth_tolerance=lag_growth_tolerance)
     if as_json:
         click.echo(json.dumps(report_to_json(report, health), indent=2))

@@ -13,6 +13,7 @@ from wxstream.commands.options import (
     features_topic_option,
     kafka_client_options,
     predictions_topic_option,
+    verification_topic_option,
 )
 from wxstream.errors import ConfigError
 from wxstream.kafka import ensure_topics, list_topics, topic_replication, wait_for_broker
@@ -58,6 +59,7 @@ def topics() -> None:
 @predictions_topic_option
 @dlq_topic_option
 @anomalies_topic_option
+@verification_topic_option
 @control_topic_option
 @click.option(
     "--wait-s",
@@ -79,17 +81,19 @@ def create(
     predictions_topic: str,
     dlq_topic: str,
     anomalies_topic: str,
+    verification_topic: str,
     control_topic: str,
     wait_s: float,
 ) -> None:
-    """Create the features, predictions, dead-letter, anomalies and shadow topics and
-    the compacted control topic (existing ones are kept)."""
+    """Create the features, predictions, dead-letter, anomalies, shadow and verification
+    topics and the compacted control topic (existing ones are kept)."""
     kafka_settings = settings.KafkaSettings(
         bootstrap_servers=bootstrap_servers,
         features_topic=features_topic,
         predictions_topic=predictions_topic,
         dlq_topic=dlq_topic,
         anomalies_topic=anomalies_topic,
+        verification_topic=verification_topic,
         control_topic=control_topic,
         partitions=partitions,
         replication_factor=replication_factor,

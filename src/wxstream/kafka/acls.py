@@ -17,7 +17,9 @@ def service_acls(
     principal: str, kafka: KafkaSettings, group_id: str, *, transactional_prefix: str | None = None
 ) -> list[AclBinding]:
     """What ``serve`` needs as ``principal`` (``User:NAME``): READ on the features topic
-    and the group, WRITE on the predictions, dead-letter, anomalies and shadow topics,
+    and the group, WRITE on the predictions, dead-letter, anomalies, shadow and
+    verification topics, READ on the predictions, shadow and verification topics (the
+    live skill is rebuilt from them),
     WRITE/DESCRIBE on transactional ids starting with ``transactional_prefix`` (default:
     the group id, as the default id is ``<group>-<host>-<index>``), IDEMPOTENT_WRITE on
     the cluster, and READ on the control topic (alias moves; read without a group)."""
@@ -44,6 +46,11 @@ def service_acls(
         allow(topic, kafka.anomalies_topic, AclOperation.DESCRIBE),
         allow(topic, kafka.shadow_topic, AclOperation.WRITE),
         allow(topic, kafka.shadow_topic, AclOperation.DESCRIBE),
+        allow(topic, kafka.verification_topic, AclOperation.WRITE),
+        allow(topic, kafka.verification_topic, AclOperation.DESCRIBE),
+        allow(topic, kafka.verification_topic, AclOperation.READ),
+        allow(topic, kafka.predictions_topic, AclOperation.READ),
+        allow(topic, kafka.shadow_topic, AclOperation.READ),
         allow(topic, kafka.control_topic, AclOperation.READ),
         allow(topic, kafka.control_topic, AclOperation.DESCRIBE),
         allow(txn, prefix, AclOperation.WRITE, ResourcePatternType.PREFIXED),

@@ -88,9 +88,9 @@ class TopicOutcome:
 
 
 def pipeline_topics(settings: KafkaSettings) -> list[TopicSpec]:
-    """The pipeline's topics: features, predictions, anomalies and shadow predictions with
-    ``settings.partitions`` each (all keyed by station), and the dead-letter topic with
-    one partition (order does not matter there), all with
+    """The pipeline's topics: features, predictions, anomalies, shadow predictions and
+    verification with ``settings.partitions`` each (all keyed by station), and the
+    dead-letter topic with one partition (order does not matter there), all with
     ``settings.replication_factor`` and ``settings.min_insync_replicas``."""
     factor, min_isr = settings.replication_factor, settings.min_insync_replicas
     return [
@@ -99,6 +99,7 @@ def pipeline_topics(settings: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(settings.dlq_topic, DLQ_PARTITIONS, factor, min_isr),
         TopicSpec(settings.anomalies_topic, settings.partitions, factor, min_isr),
         TopicSpec(settings.shadow_topic, settings.partitions, factor, min_isr),
+        TopicSpec(settings.verification_topic, settings.partitions, factor, min_isr),
         # One partition: every alias move in one order; compacted: a starting service
         # reads the latest state of each model name.
         TopicSpec(settings.control_topic, 1, factor, min_isr, (("cleanup.policy", "compact"),)),

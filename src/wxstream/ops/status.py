@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     # Only named: the report stays importable without the Kafka client.
     from wxstream.ops.anomalies import AnomalyReport
+    from wxstream.ops.skill_status import SkillReport
 
 EXIT_OK = 0
 EXIT_KAFKA_UNREACHABLE = 3
@@ -218,6 +219,8 @@ class StatusReport:
     dead_letters: DeadLetterReport | None = None
     # Findings of the quality stage per check (None: no anomalies topic).
     anomalies: AnomalyReport | None = None
+    # Live skill per version and lead (None: no verification topic).
+    skill: SkillReport | None = None
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,13 @@ class PromotionDecision:
         """The decision as plain data (``json.dumps`` takes it as is)."""
         return asdict(self)
 
+    def headline(self) -> str:
+        """The reason a history line shows: the test result of a promotion (every rule
+        passed, the test is the news), the first failed rule of a decline."""
+        if self.promote:
+            return next((r for r in self.reasons if "overall" in r), self.reasons[0])
+        return self.reasons[0] if self.reasons else "no reason given"
+
 
 def _test_figures(test: DieboldMariano | None) -> dict[str, Any]:
     if test is None:

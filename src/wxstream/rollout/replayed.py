@@ -48,15 +48,17 @@ def replay_join(
     *,
     max_lead_h: int,
     slack_h: int = 6,
+    join: ForecastJoin | None = None,
 ) -> ReplayedSkill:
-    """Pair every forecast with its observation, feeding both in time order."""
+    """Pair every forecast with its observation, feeding both in time order (into
+    ``join`` when given: it then holds what is still pending, to go on live)."""
     events: list[tuple[datetime, int, int, Forecast | Observation]] = []
     for seq, observation in enumerate(observations):
         events.append((observation.hour, _OBSERVATION, seq, observation))
     for seq, forecast in enumerate(forecasts):
         events.append((forecast.issued_at, _FORECAST, seq, forecast))
     events.sort(key=lambda e: (e[0], e[1], e[2]))
-    join = ForecastJoin(max_lead_h, slack_h)
+    join = join or ForecastJoin(max_lead_h, slack_h)
     out = ReplayedSkill()
     for _, _, _, item in events:
         if isinstance(item, Forecast):

@@ -60,6 +60,8 @@ def _produce_all(
             send(settings.anomalies_topic, value, key)
         for key, value in batch.shadow:
             send(settings.shadow_topic, value, key)
+        for key, value in batch.verification:
+            send(settings.verification_topic, value, key)
         producer.poll(0)
 
 

@@ -32,6 +32,7 @@ from wxstream.streaming.core.versions import ServedVersion
 from wxstream.streaming.core.work_batch import WorkBatch
 from wxstream.streaming.delivery_thread import DeliveryReport, Sender, sender_for
 from wxstream.streaming.finisher import BatchFinisher
+from wxstream.streaming.live_skill import ServiceSkill
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel
 from wxstream.streaming.rebalance import Rebalance
@@ -59,6 +60,8 @@ class InferenceService:
         champion_version: the champion's registry version id (``None``: the model's).
         challenger: a second version served beside the champion (the forecaster then
             returns both versions' forecasts; see :mod:`~.core.versions`).
+        skill: the live skill (``None``: off): pairs released batches' forecasts with
+            observations, rebuilt after dropped work (:mod:`~.live_skill`).
         swaps: follows alias moves and swaps versions between transactions
             (:mod:`~.version_swap`; ``None``: the versions of the start serve throughout).
     """
@@ -76,9 +79,11 @@ class InferenceService:
         quality: QualityStage | None = None,
         champion_version: str | None = None,
         challenger: ServedVersion | None = None,
+        skill: ServiceSkill | None = None,
         swaps: VersionSwapper | None = None,
     ) -> None:
         self.settings = settings
+        self.skill = skill
         self.swaps = swaps
         self.forecaster = forecaster
         self.source = source
@@ -163,7 +168,7 @@ class InferenceService:
     def open(self) -> None:
         """Subscribe and start the delivery sender (:meth:`run` does this)."""
         rebalance = self.rebalance
-        self.source.subscribe(rebalance.on_assign, rebalance.on_revoke, rebalance.on_lost)
+        self.source.subscribe(self._on_assign, rebalance.on_revoke, rebalance.on_lost)
         self.sender = sender_for(self.delivery, self.settings.delivery_stall_timeout_s, self.clock)
 
     def close(self) -> None:
@@ -341,6 +346,8 @@ class InferenceService:
     ) -> None:
         outgoing = self.finisher.finish(batch, forecasts, challenger)
         self.release, released = complete(self.release, batch.seq, (batch, outgoing))
+        if self.skill is not None and released:
+            released = self.skill.attach(released)
         self.ready.extend(released)
 
     def _deliver_ready(self, *, force: bool = False) -> None:
@@ -417,8 +424,15 @@ class InferenceService:
 
     # -- the group (see Rebalance) -------------------------------------------------
 
+    def _on_assign(self, partitions: Sequence[int]) -> None:
+        if self.skill is not None:
+            self.skill.forget()  # other stations now: rebuilt from the topics
+        self.rebalance.on_assign(partitions)
+
     def _discard(self) -> None:
         """Drop every call in flight, every undelivered batch and every window."""
+        if self.skill is not None:
+            self.skill.forget()
         self.forecaster.cancel_all()
         self.sealed.clear()
         self.in_flight.clear()

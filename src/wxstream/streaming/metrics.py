@@ -8,11 +8,13 @@ exposes it over HTTP when a port is configured.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from wxstream.errors import ConfigError
+from wxstream.rollout.skill import LeadSkill, SkillKey
 from wxstream.streaming.core.counts import IngestCounts
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,7 @@ class ServiceMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._skill: tuple[Gauge, Gauge, Gauge, Gauge] | None = None
         r = self.registry
         self.messages_in = Counter(
             "wxstream_messages_in",
@@ -153,6 +156,35 @@ class ServiceMetrics:
         self._server: Any = None
         self._retries_seen = 0
         self._failures_seen = 0
+
+    def record_skill(self, figures: Mapping[SkillKey, LeadSkill]) -> None:
+        """Set the live skill gauges (created on first use: off without live skill)."""
+        if self._skill is None:
+            labels = ["model_version", "lead_h"]
+            r = self.registry
+            self._skill = (
+                Gauge("wxstream_skill_pairs", "Paired forecasts (live skill).", labels, registry=r),
+                Gauge("wxstream_skill_mae_c", "MAE of the median, degC.", labels, registry=r),
+                Gauge(
+                    "wxstream_skill_pinball_c",
+                    "Mean pinball loss of p10/p50/p90, degC.",
+                    labels,
+                    registry=r,
+                ),
+                Gauge(
+                    "wxstream_skill_coverage",
+                    "Share of observations inside [p10, p90].",
+                    labels,
+                    registry=r,
+                ),
+            )
+        pairs, mae, pinball, coverage = self._skill
+        for key, lead in figures.items():
+            labels_of = {"model_version": key.model_version, "lead_h": str(key.lead_h)}
+            pairs.labels(**labels_of).set(lead.count)
+            mae.labels(**labels_of).set(lead.mae_c)
+            pinball.labels(**labels_of).set(lead.pinball_c)
+            coverage.labels(**labels_of).set(lead.coverage)
 
     def record_committed(self, counts: IngestCounts) -> None:
         """Count what the input records of a committed delivery did.

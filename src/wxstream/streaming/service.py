@@ -52,6 +52,7 @@ from wxstream.streaming.ports import Delivery
 from wxstream.streaming.ray_runtime import ray_session
 from wxstream.streaming.record_source import KafkaRecordSource
 from wxstream.streaming.served_versions import VersionDirs, check_compatible, resolve_versions
+from wxstream.streaming.skill_setup import live_skill_for
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +174,8 @@ def run_service(
         topics.append(kafka.anomalies_topic)
     if challenger is not None and settings.shadow:
         topics.append(kafka.shadow_topic)
+    if settings.live_skill or settings.auto_promote:
+        topics.append(kafka.verification_topic)
     require_topics(kafka, topics)
     metrics = metrics or ServiceMetrics()
     metrics.serve(settings.metrics_port, host=settings.metrics_host)
@@ -209,6 +212,15 @@ def run_service(
                     quality,
                     champion_version=versions.champion_version,
                     challenger=challenger,
+                )
+                leads = (*model.leads_h, *(challenger.model.leads_h if challenger else ()))
+                service.skill = live_skill_for(
+                    settings,
+                    versions,
+                    leads,
+                    metrics=metrics,
+                    source=service.source,
+                    assembler=service.assembler,
                 )
                 service.swaps = swaps.swapper if swaps is not None else None
                 if on_ready is not None:

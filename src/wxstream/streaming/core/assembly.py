@@ -105,6 +105,7 @@ class BatchAssembler:
         self._requests: list[ForecastRequest] = []
         self._dead: list[DeadLetter] = []
         self._anomalies: list[tuple[bytes, bytes]] = []
+        self._observed: list[FeatureMessage] = []
         self._positions: dict[int, int] = {}
         self._first_at: float | None = None
         self._gathered = IngestCounts()
@@ -133,6 +134,7 @@ class BatchAssembler:
         self._requests.clear()
         self._dead.clear()
         self._anomalies.clear()
+        self._observed.clear()
         self._positions.clear()
         self._first_at = None
         self._gathered = IngestCounts()
@@ -165,6 +167,8 @@ class BatchAssembler:
                     self._reject(record, partition, offset, decoded, counts)
                 continue
             valid.append((record, partition, offset, restoring, value, decoded))
+            if not restoring:
+                self._observed.append(decoded)
         if valid:
             self._window(valid, counts)
         # The batch counts what it will commit; restored records commit nothing.
@@ -372,10 +376,12 @@ class BatchAssembler:
             self._clock(),
             self._gathered,
             tuple(self._anomalies),
+            tuple(self._observed),
         )
         self._requests.clear()
         self._dead.clear()
         self._anomalies.clear()
+        self._observed.clear()
         self._positions.clear()
         self._first_at = None
         self._gathered = IngestCounts()

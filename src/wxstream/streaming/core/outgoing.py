@@ -11,6 +11,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from wxstream.messages import SkillRecord
 from wxstream.messages.dead_letters import DeadLetter, dead_letter
 from wxstream.messages.predictions import ForecastInput, PredictionEncoder, finite_rows
 from wxstream.streaming.core.versions import VersionRouter
@@ -30,6 +31,10 @@ class Outgoing:
         anomalies: ``(key, value)`` records for ``weather-anomalies``, in input order.
         shadow: ``(key, value)`` records for ``weather-predictions.shadow`` (the other
             version's forecast of each window of ``predictions``), in input order.
+        verification: ``(key, value)`` records for ``weather-verification`` (the
+            forecasts this batch paired with their observations, see
+            :mod:`wxstream.rollout.live`).
+        skill: the same pairs as values, for whoever else consumes paired records.
     """
 
     predictions: list[tuple[bytes | None, bytes]]
@@ -37,6 +42,8 @@ class Outgoing:
     timestamps_ms: list[int]
     anomalies: Sequence[tuple[bytes, bytes]] = ()
     shadow: Sequence[tuple[bytes, bytes]] = ()
+    verification: Sequence[tuple[bytes, bytes]] = ()
+    skill: Sequence[SkillRecord] = ()
 
 
 def build_outgoing(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from wxstream.messages import FeatureMessage
 from wxstream.messages.dead_letters import DeadLetter
 from wxstream.messages.predictions import ForecastInput
 from wxstream.streaming.core.counts import IngestCounts
@@ -40,6 +41,7 @@ class WorkBatch:
         sealed_at: ``time.monotonic()`` when sealed.
         counts: what the batch's records did (restored records excluded).
         anomalies: ``(key, value)`` records for ``weather-anomalies``, in input order.
+        observations: every decoded input message (the live skill's observations).
     """
 
     seq: int
@@ -49,6 +51,7 @@ class WorkBatch:
     sealed_at: float
     counts: IngestCounts = field(default_factory=IngestCounts)
     anomalies: tuple[tuple[bytes, bytes], ...] = ()
+    observations: tuple[FeatureMessage, ...] = ()
 
     def inputs(self) -> npt.NDArray[np.float32]:
         """The ``(B, lookback, F)`` model input of the batch."""

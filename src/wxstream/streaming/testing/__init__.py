@@ -21,6 +21,7 @@ from wxstream.streaming.testing.forecaster import (
     TestingModel,
     persistence_forecast,
 )
+from wxstream.streaming.testing.skill_history import memory_history
 from wxstream.streaming.testing.source import (
     ABORT,
     ASSIGN,
@@ -51,5 +52,6 @@ __all__ = [
     "MemoryRecord",
     "TestingModel",
     "TestingSource",
+    "memory_history",
     "persistence_forecast",
 ]
