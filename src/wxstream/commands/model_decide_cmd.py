@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from wxstream import settings
+from wxstream.commands.model_publish_cmd import announce, control_topic_option
 from wxstream.commands.model_versions_cmd import current_user
 from wxstream.commands.options import (
     bootstrap_servers_option,
@@ -70,6 +71,7 @@ def _skill_settings(name: str, kwargs: dict[str, Any]) -> settings.ModelSkillSet
             predictions_topic=kwargs["predictions_topic"],
             shadow_topic=kwargs["shadow_topic"],
             features_topic=kwargs["features_topic"],
+            control_topic=kwargs.get("control_topic") or settings.CONTROL_TOPIC,
         ),
         model_name=name,
         verification_topic=kwargs.get("verification_topic") or settings.VERIFICATION_TOPIC,
@@ -207,6 +209,7 @@ def show_skill(
 @click.command("decide")
 @click.argument("name")
 @_reading_options
+@control_topic_option
 @click.option(
     "--auto-promote",
     is_flag=True,
@@ -305,8 +308,9 @@ def decide_and_record(
     )
     figures = {**decision.as_dict(), "read": _summary(read)}
     verdict = "promote" if decision.promote else "decline"
+    forecasting_dir = settings.ModelSettings(storage_path=model_storage_path).forecasting_dir
     moves = record_decision(
-        settings.ModelSettings(storage_path=model_storage_path).forecasting_dir,
+        forecasting_dir,
         name,
         champion=champion,
         challenger=challenger,
@@ -315,6 +319,10 @@ def decide_and_record(
         why=f"{verdict}: {decision.headline()}",
         who=who or current_user(),
     )
+    if moves[1:]:  # running services swap to the new champion (hot swap)
+        announce(
+            skill_settings.kafka, forecasting_dir, name, who=who or current_user(), quiet=as_json
+        )
     if as_json:
         out = {**figures, "moves": [m.to_json() for m in moves[1:]]}
         click.echo(json.dumps(out, sort_keys=True))

@@ -63,9 +63,15 @@ def announce_options(func: F) -> F:
 
 
 def announce(
-    kafka: settings.KafkaSettings | None, forecasting_dir: Path, name: str, *, who: str
+    kafka: settings.KafkaSettings | None,
+    forecasting_dir: Path,
+    name: str,
+    *,
+    who: str,
+    quiet: bool = False,
 ) -> None:
-    """Publish ``name``'s alias state as it is on disk now (nothing without ``kafka``)."""
+    """Publish ``name``'s alias state as it is on disk now (nothing without ``kafka``;
+    ``quiet``: no line on stdout, for commands that print JSON)."""
     if kafka is None:
         return
     from wxstream.errors import KafkaError
@@ -84,6 +90,8 @@ def announce(
             + f"`wxstream models publish {name}` (running services swap then; a service "
             "started later reads the files anyway)",
         ) from exc
+    if quiet:
+        return
     click.echo(
         f"published to {kafka.control_topic}: {name} champion {state.champion}, "
         f"challenger {state.challenger or '-'} (sequence {state.sequence})"
