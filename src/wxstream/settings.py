@@ -245,6 +245,9 @@ class ServeSettings:
         shadow: with a challenger, send the other version's forecast of every window to
             the shadow topic in the same transaction (pairs for the promotion test on
             every station); off: a plain A/B split, nothing paired.
+        online_calibration: recalibrate every forecast's p10..p90 online from the
+            pairs of earlier forecasts with the observations consumed since (adaptive
+            conformal, per lead and station; rebuilt from the topics on assignment).
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -282,6 +285,7 @@ class ServeSettings:
     shadow: bool = True
     # Swap to the versions an alias move announces on the control topic, live.
     follow_alias_moves: bool = True
+    online_calibration: bool = False
 
 
 @dataclass(frozen=True)

@@ -293,6 +293,16 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     "--no-shadow: a plain A/B split.",
 )
 @follow_options
+@_opt(
+    "--online-calibration/--no-online-calibration",
+    "WXSTREAM_ONLINE_CALIBRATION",
+    default=True,
+    show_default=True,
+    help="Recalibrate every forecast's p10..p90 online (adaptive conformal, per lead and "
+    "station) from earlier forecasts and the observations consumed since; the scales go "
+    "into each prediction (interval_scale). On by default: the offline interval misses "
+    "80 % once the weather drifts (docs/evaluation.md). Off while a challenger is served.",
+)
 def serve(
     *,
     bootstrap_servers: str,
@@ -338,6 +348,7 @@ def serve(
     experiment: str | None,
     shadow: bool,
     alias_moves: str | None,
+    online_calibration: bool,
 ) -> None:
     """Forecast weather-features on Ray inference actors into weather-predictions.
 
@@ -395,6 +406,7 @@ def serve(
         experiment=experiment,
         shadow=shadow,
         follow_alias_moves=alias_moves is not None,
+        online_calibration=online_calibration,
         actor_num_cpus=actor_cpus,
     )
     announce = partial(click.echo, err=True)

@@ -36,10 +36,12 @@ from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel
 from wxstream.streaming.rebalance import Rebalance
 from wxstream.streaming.version_swap import VersionSwapper
+from wxstream.streaming.served_intervals import IntervalHistory
 
 logger = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 120.0
+Finished = tuple[WorkBatch, np.ndarray, np.ndarray | None]
 _LAG_EVERY_S = 1.0
 
 
@@ -61,6 +63,7 @@ class InferenceService:
             returns both versions' forecasts; see :mod:`~.core.versions`).
         swaps: follows alias moves and swaps versions between transactions
             (:mod:`~.version_swap`; ``None``: the versions of the start serve throughout).
+        interval_history: where the online interval calibration rebuilds from.
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class InferenceService:
         champion_version: str | None = None,
         challenger: ServedVersion | None = None,
         swaps: VersionSwapper | None = None,
+        interval_history: IntervalHistory | None = None,
     ) -> None:
         self.settings = settings
         self.swaps = swaps
@@ -101,6 +105,7 @@ class InferenceService:
             self.assembler,
             champion_version=champion_version,
             challenger=challenger,
+            interval_history=interval_history,
         )
         self.pressure = BackPressure(settings.max_in_flight_batches, settings.pause_after_ms)
         self.commits = CommitRule(
@@ -124,7 +129,7 @@ class InferenceService:
         self.sealed: deque[WorkBatch] = deque()
         """Sealed batches waiting for a free slot (``max_in_flight_batches``)."""
         self.in_flight: dict[int, WorkBatch] = {}
-        self.release: ReleaseQueue[tuple[WorkBatch, Outgoing]] = ReleaseQueue()
+        self.release: ReleaseQueue[Finished] = ReleaseQueue()
         self.ready: list[tuple[WorkBatch, Outgoing]] = []
         self.totals = IngestCounts()
         """What committed records did (plus every restored record)."""
@@ -339,9 +344,9 @@ class InferenceService:
     def _completed(
         self, batch: WorkBatch, forecasts: np.ndarray, challenger: np.ndarray | None = None
     ) -> None:
-        outgoing = self.finisher.finish(batch, forecasts, challenger)
-        self.release, released = complete(self.release, batch.seq, (batch, outgoing))
-        self.ready.extend(released)
+        self.release, released = complete(self.release, batch.seq, (batch, forecasts, challenger))
+        # Finished in release order: the online calibration learns in the input's order.
+        self.ready.extend((b, self.finisher.finish(b, f, c)) for b, f, c in released)
 
     def _deliver_ready(self, *, force: bool = False) -> None:
         """Deliver the released batches when :class:`~.core.commit.CommitRule` says so."""

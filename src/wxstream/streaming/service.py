@@ -46,6 +46,7 @@ from wxstream.streaming.actor_pool import ActorPool
 from wxstream.streaming.core.versions import ServedVersion
 from wxstream.streaming.delivery import AtLeastOnceDelivery, TransactionalDelivery
 from wxstream.streaming.live_swaps import live_swaps
+from wxstream.streaming.interval_history import KafkaIntervalHistory
 from wxstream.streaming.loop import InferenceService
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Delivery
@@ -362,4 +363,5 @@ def _build_service(
         quality=quality,
         champion_version=champion_version,
         challenger=challenger,
+        interval_history=KafkaIntervalHistory(kafka, settings.max_ahead_h),
     )

@@ -37,6 +37,7 @@ from wxstream.messages.dead_letters import DeadLetter, dead_letter
 from wxstream.messages.features import DEFAULT_MAX_AHEAD_H
 from wxstream.messages.predictions import ForecastInput, finite_rows
 from wxstream.streaming.core.counts import IngestCounts
+from wxstream.streaming.core.live_pairs import Observed
 from wxstream.streaming.core.windows import (
     StationWindow,
     WindowEntry,
@@ -60,6 +61,15 @@ class InputRecord(Protocol):
     def timestamp(self) -> tuple[int, int]: ...
 
 
+class PartitionFollower(Protocol):
+    """State kept per partition beside the windows, restored, dropped and reset with
+    them (the online interval calibration)."""
+
+    def restored(self, partition: int, mark: int) -> None: ...
+    def dropped(self, partitions: Iterable[int]) -> None: ...
+    def reset(self) -> None: ...
+
+
 class BatchAssembler:
     """Station windows per partition plus the batch being gathered.
 
@@ -76,6 +86,8 @@ class BatchAssembler:
             second record must confirm it (see :func:`~.windows.update`).
         clock: monotonic seconds (how long records wait; a fake one in tests).
         quality: the quality stage in front of the windows (``None``: off).
+        observe: gather every decoded record's observation into its batch (the online
+            interval calibration learns from them).
     """
 
     def __init__(
@@ -90,7 +102,12 @@ class BatchAssembler:
         max_ahead_h: float = DEFAULT_MAX_AHEAD_H,
         max_jump_h: float | None = None,
         quality: QualityStage | None = None,
+        observe: bool = False,
     ) -> None:
+        self.observe = observe
+        self.followers: list[PartitionFollower] = []
+        """Told when a partition is restored or dropped and on a reset."""
+        self._observed: list[Observed] = []
         self.quality = QualityStage(None) if quality is None else quality
         self.max_ahead_ms = int(max_ahead_h * 3_600_000)
         self.max_jump_h = max_jump_h
@@ -115,10 +132,15 @@ class BatchAssembler:
     def restore_from(self, partition: int, mark: int) -> None:
         """Records of ``partition`` below offset ``mark`` only rebuild windows."""
         self.restore_marks[partition] = mark
+        for follower in self.followers:
+            follower.restored(partition, mark)
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         """Forget the windows, restore marks and station checks of partitions no longer
         assigned."""
+        partitions = list(partitions)
+        for follower in self.followers:
+            follower.dropped(partitions)
         for partition in partitions:
             stations = self.windows.pop(partition, None)
             if stations:
@@ -127,12 +149,15 @@ class BatchAssembler:
 
     def reset(self) -> None:
         """Forget every window and the batch being gathered (after a rewind)."""
+        for follower in self.followers:
+            follower.reset()
         self.windows.clear()
         self.restore_marks.clear()
         self.quality.reset()
         self._requests.clear()
         self._dead.clear()
         self._anomalies.clear()
+        self._observed.clear()
         self._positions.clear()
         self._first_at = None
         self._gathered = IngestCounts()
@@ -165,6 +190,16 @@ class BatchAssembler:
                     self._reject(record, partition, offset, decoded, counts)
                 continue
             valid.append((record, partition, offset, restoring, value, decoded))
+            if self.observe and not restoring:
+                self._observed.append(
+                    Observed(
+                        partition,
+                        offset,
+                        decoded.station_id,
+                        decoded.window_end,
+                        float(decoded.avg_temperature),
+                    )
+                )
         if valid:
             self._window(valid, counts)
         # The batch counts what it will commit; restored records commit nothing.
@@ -363,7 +398,7 @@ class BatchAssembler:
         ``batch_size - pending_forecasts`` records between seals.
         """
         if not self._positions and not self._dead and not self._requests:
-            return None
+            return None  # restored records gather no observation either
         batch = WorkBatch(
             self._next_seq,
             tuple(self._requests),
@@ -372,10 +407,12 @@ class BatchAssembler:
             self._clock(),
             self._gathered,
             tuple(self._anomalies),
+            tuple(self._observed),
         )
         self._requests.clear()
         self._dead.clear()
         self._anomalies.clear()
+        self._observed.clear()
         self._positions.clear()
         self._first_at = None
         self._gathered = IngestCounts()

@@ -12,6 +12,7 @@ import numpy.typing as npt
 from wxstream.messages.dead_letters import DeadLetter
 from wxstream.messages.predictions import ForecastInput
 from wxstream.streaming.core.counts import IngestCounts
+from wxstream.streaming.core.live_pairs import Observed
 from wxstream.streaming.core.windows import StationWindow, stack_windows
 
 
@@ -40,6 +41,8 @@ class WorkBatch:
         sealed_at: ``time.monotonic()`` when sealed.
         counts: what the batch's records did (restored records excluded).
         anomalies: ``(key, value)`` records for ``weather-anomalies``, in input order.
+        observations: the observation of every decoded record, in input order (gathered
+            only for the online interval calibration).
     """
 
     seq: int
@@ -49,6 +52,7 @@ class WorkBatch:
     sealed_at: float
     counts: IngestCounts = field(default_factory=IngestCounts)
     anomalies: tuple[tuple[bytes, bytes], ...] = ()
+    observations: tuple[Observed, ...] = ()
 
     def inputs(self) -> npt.NDArray[np.float32]:
         """The ``(B, lookback, F)`` model input of the batch."""
