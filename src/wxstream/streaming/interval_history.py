@@ -12,8 +12,13 @@ from __future__ import annotations
 import time
 
 from wxstream.kafka.topic_reader import read_topic
-from wxstream.settings import KafkaSettings
-from wxstream.streaming.served_intervals import PartitionHistory, partition_history
+from wxstream.settings import KafkaSettings, ServeSettings
+from wxstream.streaming.served_intervals import (
+    IntervalHistory,
+    NoHistory,
+    PartitionHistory,
+    partition_history,
+)
 
 READ_TIMEOUT_S = 120.0
 
@@ -42,3 +47,12 @@ class KafkaIntervalHistory:
             now_ms=int(time.time() * 1000),
             max_ahead_ms=self.max_ahead_ms,
         )
+
+
+def interval_history_for(settings: ServeSettings) -> IntervalHistory:
+    """The history the service rebuilds from: the topics, or none where the settings
+    restore no windows either (a fresh group that starts at the end of a reused topic
+    starts its calibration afresh too)."""
+    if settings.restore_margin_h is None and settings.restore_rewind_messages == 0:
+        return NoHistory()
+    return KafkaIntervalHistory(settings.kafka, settings.max_ahead_h)

@@ -59,6 +59,13 @@ class IntervalHistory(Protocol):
         ...
 
 
+class NoHistory:
+    """No history: a restored partition's calibration starts afresh."""
+
+    def read(self, partition: int, mark: int) -> PartitionHistory:
+        return PartitionHistory()
+
+
 class ServedIntervals:
     """Recalibrates released batches and keeps the per-partition state rebuildable.
 
