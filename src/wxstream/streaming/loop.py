@@ -25,6 +25,7 @@ from wxstream.streaming.core.backpressure import BackPressure
 from wxstream.streaming.core.batching import ReleaseQueue, complete, merge_positions, should_flush
 from wxstream.streaming.core.commit import CommitRule
 from wxstream.streaming.core.counts import IngestCounts
+from wxstream.streaming.core.missing_inputs import optional_columns
 from wxstream.streaming.core.outgoing import Outgoing
 from wxstream.streaming.core.restore import RestorePolicy
 from wxstream.streaming.core.stopping import StopRule
@@ -98,6 +99,7 @@ class InferenceService:
             max_jump_h=settings.max_jump_h,
             clock=clock,
             quality=quality,
+            optional_columns=optional_columns(model.adapter),
         )
         self.finisher = BatchFinisher(
             settings,

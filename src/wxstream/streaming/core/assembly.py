@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -38,9 +38,11 @@ from wxstream.messages.features import DEFAULT_MAX_AHEAD_H
 from wxstream.messages.predictions import ForecastInput, finite_rows
 from wxstream.streaming.core.counts import IngestCounts
 from wxstream.streaming.core.live_pairs import Observed
+from wxstream.streaming.core.missing_inputs import MissingInputs
 from wxstream.streaming.core.windows import (
     StationWindow,
     WindowEntry,
+    WindowEvent,
     WindowOutcome,
     feed,
 )
@@ -88,6 +90,8 @@ class BatchAssembler:
         quality: the quality stage in front of the windows (``None``: off).
         observe: gather every decoded record's observation into its batch (the online
             interval calibration learns from them).
+        optional_columns: input column -> optional field it reads (the rule for a
+            missing one: :mod:`~.missing_inputs`).
     """
 
     def __init__(
@@ -103,7 +107,9 @@ class BatchAssembler:
         max_jump_h: float | None = None,
         quality: QualityStage | None = None,
         observe: bool = False,
+        optional_columns: Mapping[int, str] | None = None,
     ) -> None:
+        self.missing = MissingInputs(optional_columns or {})
         self.observe = observe
         self.followers: list[PartitionFollower] = []
         """Told when a partition is restored or dropped and on a reset."""
@@ -145,6 +151,7 @@ class BatchAssembler:
             stations = self.windows.pop(partition, None)
             if stations:
                 self.quality.forget(stations)
+                self.missing.forget(stations)
             self.restore_marks.pop(partition, None)
 
     def reset(self) -> None:
@@ -154,6 +161,7 @@ class BatchAssembler:
         self.windows.clear()
         self.restore_marks.clear()
         self.quality.reset()
+        self.missing.reset()
         self._requests.clear()
         self._dead.clear()
         self._anomalies.clear()
@@ -260,6 +268,13 @@ class BatchAssembler:
         if stations is None:
             stations = self.windows[partition] = {}
         station = msg.station_id
+        missing = self.missing
+        filled = None
+        if missing.enabled:
+            complete, filled = missing.fill(station, row, msg.window_start.timestamp() / 3600.0)
+            if not complete:
+                counts.missing_inputs += 0 if restoring else 1
+                return
         event = feed(
             stations,
             station,
@@ -269,16 +284,11 @@ class BatchAssembler:
             max_jump_h=self.max_jump_h,
         )
         if event.outcome is not WindowOutcome.ACCEPTED:
-            if restoring:
-                return
-            if event.outcome is WindowOutcome.JUMPED:
-                jump = f"{event.gap_h:g} h ahead of the station's newest window"
-                self._reject(record, partition, offset, InvalidRecord("window_jump", jump), counts)
-            elif event.outcome is WindowOutcome.DUPLICATE:
-                counts.duplicates += 1
-            else:
-                counts.out_of_order += 1
+            if not restoring:
+                self._not_accepted(event, record, partition, offset, counts)
             return
+        if filled is not None:
+            missing.keep(station, filled)
         if event.reset and not restoring:
             counts.resets += 1
             logger.debug(
@@ -307,6 +317,23 @@ class BatchAssembler:
                 value,
             )
         )
+
+    def _not_accepted(
+        self,
+        event: WindowEvent,
+        record: InputRecord,
+        partition: int,
+        offset: int,
+        counts: IngestCounts,
+    ) -> None:
+        """Count (or dead-letter) a record its station's window did not accept."""
+        if event.outcome is WindowOutcome.JUMPED:
+            jump = f"{event.gap_h:g} h ahead of the station's newest window"
+            self._reject(record, partition, offset, InvalidRecord("window_jump", jump), counts)
+        elif event.outcome is WindowOutcome.DUPLICATE:
+            counts.duplicates += 1
+        else:
+            counts.out_of_order += 1
 
     def _report(
         self, screened: Screened, partition: int, offset: int, counts: IngestCounts
