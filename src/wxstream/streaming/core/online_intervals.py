@@ -32,8 +32,9 @@ past all the same.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -44,7 +45,7 @@ from wxstream.models.online_calibration import (
     CalibrationState,
     OnlineCalibrationSettings,
     Pair,
-    initial_state,
+    Scale,
     scales,
     update,
 )
@@ -77,6 +78,12 @@ def pair_of(record: SkillRecord) -> Pair:
 class OnlineIntervals:
     """Calibration states per partition, fed the pairs of :class:`LivePairs`.
 
+    The pairs of each :meth:`learn` go through
+    :func:`~wxstream.models.online_calibration.update` with only the scales they move
+    (their leads' and their stations' at those leads), kept in mutable dicts: the same
+    state as one ``update`` over the whole sequence, without copying every station's
+    scales for each record.
+
     Args:
         leads_h: the model's leads (the columns of its forecasts).
         settings: how the calibrator learns.
@@ -89,21 +96,42 @@ class OnlineIntervals:
         self.settings = settings or OnlineCalibrationSettings()
         self._states: dict[int, CalibrationState] = {}
 
-    def state(self, partition: int) -> CalibrationState:
-        """What ``partition``'s calibrator has learnt (empty before any pair)."""
+    def _live(self, partition: int) -> CalibrationState:
         found = self._states.get(partition)
         if found is None:
-            found = self._states[partition] = initial_state(self.settings)
+            found = self._states[partition] = CalibrationState(self.settings, {}, {}, None)
         return found
+
+    def state(self, partition: int) -> CalibrationState:
+        """What ``partition``'s calibrator has learnt (a copy; empty before any pair)."""
+        live = self._live(partition)
+        return replace(live, by_lead=dict(live.by_lead), by_station=dict(live.by_station))
 
     def learn(self, partition: int, records: Sequence[SkillRecord]) -> None:
         """Learn from ``records`` of ``partition``, in order."""
-        if records:
-            self._states[partition] = update(self.state(partition), map(pair_of, records))
+        if not records:
+            return
+        live = self._live(partition)
+        by_lead = cast(dict[int, Scale], live.by_lead)
+        by_station = cast(dict[tuple[str, int], Scale], live.by_station)
+        pairs = [pair_of(record) for record in records]
+        leads = {pair.lead for pair in pairs}
+        keys = {(pair.station, pair.lead) for pair in pairs}
+        # only the scales these pairs move take part
+        touched = CalibrationState(
+            self.settings,
+            {lead: by_lead[lead] for lead in leads if lead in by_lead},
+            {key: by_station[key] for key in keys if key in by_station},
+            live.observed_through,
+        )
+        moved = update(touched, pairs)
+        by_lead.update(moved.by_lead)
+        by_station.update(moved.by_station)
+        self._states[partition] = replace(live, observed_through=moved.observed_through)
 
     def scales(self, partition: int, station_id: str) -> npt.NDArray[np.float64]:
         """``(leads, 2)``: the lower and upper scale served to ``station_id`` now."""
-        state = self.state(partition)
+        state = self._live(partition)
         return np.array([scales(state, station_id, lead) for lead in self.leads_h])
 
     def drop(self, partitions: Iterable[int]) -> None:
