@@ -229,16 +229,6 @@ class FeatureAdapter:
         return tuple(spec.name for spec in self.inputs)
 
     @property
-    def optional_columns(self) -> dict[int, str]:
-        """Input column -> the optional message field it reads (absent in a message:
-        NaN here; the service's rule for it is in ``streaming.core.missing_inputs``)."""
-        return {
-            j: spec.field
-            for j, spec in enumerate(self.inputs)
-            if spec.field is not None and spec.field in _OPTIONAL
-        }
-
-    @property
     def n_inputs(self) -> int:
         """Number of model inputs (the last axis of the input matrix)."""
         return len(self.inputs)

@@ -42,6 +42,8 @@ class BatchFinisher:
             partition's history; with ``settings.online_calibration`` it recalibrates
             every forecast's interval (not while a challenger is served: the two
             versions' intervals would teach one calibrator).
+        intervals: the calibration of the finisher this one replaces (a live swap of
+            the served version: the learnt scales carry over, and go on adapting).
     """
 
     def __init__(
@@ -53,6 +55,7 @@ class BatchFinisher:
         champion_version: str | None = None,
         challenger: ServedVersion | None = None,
         interval_history: IntervalHistory | None = None,
+        intervals: ServedIntervals | None = None,
     ) -> None:
         self.settings = settings
         self.assembler = assembler
@@ -67,16 +70,18 @@ class BatchFinisher:
                 shadow=settings.shadow,
             )
         leads = tuple(model.leads_h)
-        self.intervals: ServedIntervals | None = None
-        if settings.online_calibration and interval_history is not None:
-            if challenger is None:
-                self.intervals = ServedIntervals(
-                    leads, (self.encoder.model_name, self.encoder.model_version), interval_history
-                )
-                assembler.observe = True
-                assembler.followers.append(self.intervals)
-            else:
-                logger.warning("online interval calibration is off while a challenger is served")
+        self.intervals = intervals
+        if intervals is None and settings.online_calibration and interval_history is not None:
+            self.intervals = ServedIntervals(
+                leads, (self.encoder.model_name, self.encoder.model_version), interval_history
+            )
+            assembler.observe = True
+            assembler.followers.append(self.intervals)
+        if self.intervals is not None and challenger is not None:
+            logger.warning("online interval calibration is off while a challenger is served")
+            assembler.observe = False
+            assembler.followers.remove(self.intervals)
+            self.intervals = None
         # The residual check scores an observation against the 1 h forecast issued
         # for its hour (a model without a 1 h lead gives it nothing to score).
         self._next_hour_lead = leads.index(1) if 1 in leads else None

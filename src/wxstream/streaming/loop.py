@@ -25,7 +25,6 @@ from wxstream.streaming.core.backpressure import BackPressure
 from wxstream.streaming.core.batching import ReleaseQueue, complete, merge_positions, should_flush
 from wxstream.streaming.core.commit import CommitRule
 from wxstream.streaming.core.counts import IngestCounts
-from wxstream.streaming.core.missing_inputs import optional_columns
 from wxstream.streaming.core.outgoing import Outgoing
 from wxstream.streaming.core.restore import RestorePolicy
 from wxstream.streaming.core.stopping import StopRule
@@ -36,8 +35,8 @@ from wxstream.streaming.finisher import BatchFinisher
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel
 from wxstream.streaming.rebalance import Rebalance
-from wxstream.streaming.version_swap import VersionSwapper
 from wxstream.streaming.served_intervals import IntervalHistory
+from wxstream.streaming.version_swap import VersionSwapper
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +98,8 @@ class InferenceService:
             max_jump_h=settings.max_jump_h,
             clock=clock,
             quality=quality,
-            optional_columns=optional_columns(model.adapter),
+            # a FeatureAdapter names them; a stand-in adapter reads no optional field
+            optional_columns=getattr(model.adapter, "optional_input_columns", ()),
         )
         self.finisher = BatchFinisher(
             settings,

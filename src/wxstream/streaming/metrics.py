@@ -108,8 +108,8 @@ class ServiceMetrics:
         )
         self.missing_inputs = Counter(
             "wxstream_missing_inputs",
-            "Hours kept out of their window: an optional input the model reads was missing "
-            "and no recent value of the station could stand in.",
+            "Full windows not forecast: an optional input the model reads has no value in "
+            "any hour of the window (missing hours are filled within the window otherwise).",
             registry=r,
         )
         self.batch_size = Histogram(

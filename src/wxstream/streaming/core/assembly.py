@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from wxstream.anomalies.stage import QualityStage, Screened
+from wxstream.features.gaps import fill_window_gaps
 from wxstream.messages import FeatureMessage, InvalidRecord, decode_record
 from wxstream.messages.anomalies import AnomalySource, anomaly_key, encode_anomaly
 from wxstream.messages.dead_letters import DeadLetter, dead_letter
@@ -38,7 +39,6 @@ from wxstream.messages.features import DEFAULT_MAX_AHEAD_H
 from wxstream.messages.predictions import ForecastInput, finite_rows
 from wxstream.streaming.core.counts import IngestCounts
 from wxstream.streaming.core.live_pairs import Observed
-from wxstream.streaming.core.missing_inputs import MissingInputs
 from wxstream.streaming.core.windows import (
     StationWindow,
     WindowEntry,
@@ -90,8 +90,10 @@ class BatchAssembler:
         quality: the quality stage in front of the windows (``None``: off).
         observe: gather every decoded record's observation into its batch (the online
             interval calibration learns from them).
-        optional_columns: input column -> optional field it reads (the rule for a
-            missing one: :mod:`~.missing_inputs`).
+        optional_columns: the input columns read from optional message fields: their
+            missing hours are filled within each window as training fills them
+            (:func:`~wxstream.features.gaps.fill_window_gaps`); a full window with no
+            value at all of one of them is not forecast (counted as ``missing_inputs``).
     """
 
     def __init__(
@@ -107,9 +109,9 @@ class BatchAssembler:
         max_jump_h: float | None = None,
         quality: QualityStage | None = None,
         observe: bool = False,
-        optional_columns: Mapping[int, str] | None = None,
+        optional_columns: Sequence[int] = (),
     ) -> None:
-        self.missing = MissingInputs(optional_columns or {})
+        self.optional_columns = tuple(optional_columns)
         self.observe = observe
         self.followers: list[PartitionFollower] = []
         """Told when a partition is restored or dropped and on a reset."""
@@ -151,7 +153,6 @@ class BatchAssembler:
             stations = self.windows.pop(partition, None)
             if stations:
                 self.quality.forget(stations)
-                self.missing.forget(stations)
             self.restore_marks.pop(partition, None)
 
     def reset(self) -> None:
@@ -161,7 +162,6 @@ class BatchAssembler:
         self.windows.clear()
         self.restore_marks.clear()
         self.quality.reset()
-        self.missing.reset()
         self._requests.clear()
         self._dead.clear()
         self._anomalies.clear()
@@ -268,13 +268,6 @@ class BatchAssembler:
         if stations is None:
             stations = self.windows[partition] = {}
         station = msg.station_id
-        missing = self.missing
-        filled = None
-        if missing.enabled:
-            complete, filled = missing.fill(station, row, msg.window_start.timestamp() / 3600.0)
-            if not complete:
-                counts.missing_inputs += 0 if restoring else 1
-                return
         event = feed(
             stations,
             station,
@@ -287,8 +280,6 @@ class BatchAssembler:
             if not restoring:
                 self._not_accepted(event, record, partition, offset, counts)
             return
-        if filled is not None:
-            missing.keep(station, filled)
         if event.reset and not restoring:
             counts.resets += 1
             logger.debug(
@@ -299,6 +290,10 @@ class BatchAssembler:
             )
         window = event.window
         if window is None or restoring:
+            return
+        columns = self.optional_columns
+        if columns and not fill_window_gaps(window.rows[None], columns)[1][0]:
+            counts.missing_inputs += 1  # an optional input without any value to fill from
             return
         counts.forecasts += 1
         flagged = self.quality.enabled and self.quality.window_flagged(
@@ -435,6 +430,7 @@ class BatchAssembler:
             self._gathered,
             tuple(self._anomalies),
             tuple(self._observed),
+            self.optional_columns,
         )
         self._requests.clear()
         self._dead.clear()

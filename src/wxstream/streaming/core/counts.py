@@ -20,7 +20,7 @@ class IngestCounts:
     qc_skipped: int = 0
     qc_imputed: int = 0
     missing_inputs: int = 0
-    """Rows kept out of their window: an optional input the model reads was missing."""
+    """Full windows not forecast: an optional input had no value in the whole window."""
     dead_letters: dict[str, int] = field(default_factory=dict)
     anomalies: dict[tuple[str, str], int] = field(default_factory=dict)
     """``(check, severity)`` -> findings."""

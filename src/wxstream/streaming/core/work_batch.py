@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from wxstream.features.gaps import fill_window_gaps
 from wxstream.messages.dead_letters import DeadLetter
 from wxstream.messages.predictions import ForecastInput
 from wxstream.streaming.core.counts import IngestCounts
@@ -43,6 +44,8 @@ class WorkBatch:
         anomalies: ``(key, value)`` records for ``weather-anomalies``, in input order.
         observations: the observation of every decoded record, in input order (gathered
             only for the online interval calibration).
+        fill_columns: the model's optional input columns, whose missing hours
+            :meth:`inputs` fills within each window.
     """
 
     seq: int
@@ -53,7 +56,10 @@ class WorkBatch:
     counts: IngestCounts = field(default_factory=IngestCounts)
     anomalies: tuple[tuple[bytes, bytes], ...] = ()
     observations: tuple[Observed, ...] = ()
+    fill_columns: tuple[int, ...] = ()
 
     def inputs(self) -> npt.NDArray[np.float32]:
-        """The ``(B, lookback, F)`` model input of the batch."""
-        return stack_windows([r.window for r in self.requests])
+        """The ``(B, lookback, F)`` model input of the batch, the missing hours of the
+        optional inputs filled within each window as in training."""
+        x = stack_windows([r.window for r in self.requests])
+        return fill_window_gaps(x, self.fill_columns)[0] if self.fill_columns else x
