@@ -72,6 +72,7 @@ def test_a_restarted_service_covers_like_the_evaluate_replay(
     intervals = second.finisher.intervals
     assert intervals is not None
     assert intervals.rebuilt_pairs > 0
+    assert history.reads == 1  # one read for the restart (the first run had no history)
 
     values = read_all(kafka, kafka.predictions_topic, 1)
     served = [decode_prediction(r.value()) for r in values]

@@ -58,12 +58,19 @@ class IntervalHistory(Protocol):
         """``partition``'s observations below offset ``mark`` and the forecasts of them."""
         ...
 
+    def forget(self) -> None:
+        """Drop whatever was kept to rebuild the next partition of the same assignment."""
+        ...
+
 
 class NoHistory:
     """No history: a restored partition's calibration starts afresh."""
 
     def read(self, partition: int, mark: int) -> PartitionHistory:
         return PartitionHistory()
+
+    def forget(self) -> None:
+        pass
 
 
 class ServedIntervals:
@@ -90,9 +97,13 @@ class ServedIntervals:
         self.history = history
         self.rebuilt_pairs = 0
         """Pairs learnt in rebuilds so far."""
+        self._rebuilt = False
 
     def recalibrate(self, batch: WorkBatch, forecasts: npt.NDArray[np.float32]) -> Recalibrated:
         """The batch's forecasts with their intervals recalibrated (in release order)."""
+        if self._rebuilt:  # the rebuilds of this assignment are done
+            self._rebuilt = False
+            self.history.forget()
         return recalibrate_batch(batch, forecasts, self.live_pairs, self.intervals, self.model)
 
     # -- partition follower (called by the assembler) ------------------------------------
@@ -104,6 +115,7 @@ class ServedIntervals:
             partition, history.observed, history.emitted, self.live_pairs, self.intervals
         )
         paired = self.live_pairs.join(partition).paired  # the rebuild starts a new join
+        self._rebuilt = True
         self.rebuilt_pairs += paired
         logger.info(
             "online calibration of partition %d rebuilt from %d observations and %d "

@@ -23,6 +23,9 @@ class MemoryIntervalHistory:
     reads: int = 0
     """Partitions rebuilt so far."""
 
+    def forget(self) -> None:
+        pass
+
     def read(self, partition: int, mark: int) -> PartitionHistory:
         self.reads += 1
         return partition_history(
