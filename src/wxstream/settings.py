@@ -255,6 +255,9 @@ class ServeSettings:
             (implies ``live_skill``).
         skill_slack_h: how much later than its valid hour an observation may arrive
             and still be paired.
+        online_calibration: recalibrate every forecast's p10..p90 online from the
+            pairs of earlier forecasts with the observations consumed since (adaptive
+            conformal, per lead and station; rebuilt from the topics on assignment).
     """
 
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
@@ -295,6 +298,7 @@ class ServeSettings:
     skill_slack_h: int = 6
     # Swap to the versions an alias move announces on the control topic, live.
     follow_alias_moves: bool = True
+    online_calibration: bool = False
 
 
 @dataclass(frozen=True)

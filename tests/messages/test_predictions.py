@@ -229,3 +229,32 @@ def test_an_unknown_arm_is_refused() -> None:
     decoded = decode_prediction(json.dumps(bad).encode())
     assert isinstance(decoded, InvalidRecord)
     assert decoded.reason == "wrong_type"
+
+
+def test_interval_scales_are_written_validated_and_read_back_exactly() -> None:
+    q = quantiles(3)
+    scales = np.random.default_rng(1).uniform(0.5, 2.0, size=(3, 24, 2)).astype(np.float32)
+    values = PredictionEncoder(Info()).encode(inputs(3), q, datetime.now(UTC), scales)
+    for value, expected in zip(values, scales, strict=True):
+        jsonschema.validate(json.loads(value), load_json_schema())
+        msg = decode_prediction(value)
+        assert isinstance(msg, PredictionMessage)
+        assert msg.interval_scale is not None
+        lower, upper = msg.interval_scale
+        assert np.array(lower, np.float32).tolist() == expected[:, 0].tolist()
+        assert np.array(upper, np.float32).tolist() == expected[:, 1].tolist()
+    # without scales the field is absent and reads as None (as from older writers)
+    (plain,) = PredictionEncoder(Info()).encode(inputs(1), q[:1], datetime.now(UTC))
+    assert b"interval_scale" not in plain
+    decoded = decode_prediction(plain)
+    assert isinstance(decoded, PredictionMessage)
+    assert decoded.interval_scale is None
+
+
+def test_a_malformed_interval_scale_is_a_wrong_type() -> None:
+    (value,) = PredictionEncoder(Info()).encode(inputs(1), quantiles(1), datetime.now(UTC))
+    obj = json.loads(value)
+    obj["interval_scale"] = {"lower": [1.0], "upper": [1.0]}
+    bad = decode_prediction(json.dumps(obj).encode())
+    assert isinstance(bad, InvalidRecord)
+    assert bad.reason == "wrong_type"

@@ -26,6 +26,7 @@ from wxstream.streaming.testing import (
     TestingModel,
     TestingSource,
 )
+from wxstream.streaming.testing.history import MemoryIntervalHistory
 
 LOOKBACK = 3
 HORIZON = 4
@@ -140,6 +141,7 @@ def rig() -> RigFactory:
             quality=quality,
             champion_version=CHAMPION_VERSION if challenger is not None else None,
             challenger=None if challenger is None else ServedVersion(model, CHALLENGER_VERSION),
+            interval_history=MemoryIntervalHistory(log, sink),  # type: ignore[arg-type]
         )
         return Rig(service, source, sink, forecaster, clock, log)  # type: ignore[arg-type]
 

@@ -28,6 +28,7 @@ from wxstream.streaming import (
     ServiceMetrics,
     TransactionalDelivery,
 )
+from wxstream.streaming.served_intervals import IntervalHistory
 
 HOURS = 240
 BAD_RECORDS: list[tuple[bytes, bytes, str]] = [
@@ -186,7 +187,10 @@ class ReversingForecaster:
 
 
 def fake_service(
-    settings: ServeSettings, model: ForecastingModel, forecaster: ReversingForecaster
+    settings: ServeSettings,
+    model: ForecastingModel,
+    forecaster: ReversingForecaster,
+    interval_history: IntervalHistory | None = None,
 ) -> InferenceService:
     """The real loop, consumer and transactional delivery around a fake forecaster."""
     kafka = settings.kafka
@@ -199,4 +203,5 @@ def fake_service(
         source=KafkaRecordSource(consumer, kafka, settings.group_id),
         delivery=TransactionalDelivery(producer, consumer, kafka, timeout_s=30),
         metrics=ServiceMetrics(),
+        interval_history=interval_history,
     )

@@ -173,7 +173,10 @@ def _print_summary(
         click.echo(f"  MAE against what was observed (degC){clean}, and p10-p90 coverage:")
         for lead, mae in summary.mae_by_lead.items():
             coverage = summary.coverage_by_lead.get(lead, math.nan)
-            click.echo(f"    +{lead:>2} h   MAE {mae:5.2f}   inside p10-p90 {coverage:6.1%}")
+            line = f"    +{lead:>2} h   MAE {mae:5.2f}   inside p10-p90 {coverage:6.1%}"
+            if lead in summary.model_coverage_by_lead:
+                line += f"   without online calibration {summary.model_coverage_by_lead[lead]:6.1%}"
+            click.echo(line)
     if exit_on_problems:
         _fail_on_problems(summary)
 

@@ -313,6 +313,16 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     "and move the aliases when the challenger wins. Implies --live-skill.",
 )
 @follow_options
+@_opt(
+    "--online-calibration/--no-online-calibration",
+    "WXSTREAM_ONLINE_CALIBRATION",
+    default=True,
+    show_default=True,
+    help="Recalibrate every forecast's p10..p90 online (adaptive conformal, per lead and "
+    "station) from earlier forecasts and the observations consumed since; the scales go "
+    "into each prediction (interval_scale). On by default: the offline interval misses "
+    "80 % once the weather drifts (docs/evaluation.md). Off while a challenger is served.",
+)
 def serve(
     *,
     bootstrap_servers: str,
@@ -361,6 +371,7 @@ def serve(
     live_skill: bool,
     auto_promote: bool,
     alias_moves: str | None,
+    online_calibration: bool,
 ) -> None:
     """Forecast weather-features on Ray inference actors into weather-predictions.
 
@@ -421,6 +432,7 @@ def serve(
         live_skill=live_skill or auto_promote,
         auto_promote=auto_promote,
         follow_alias_moves=alias_moves is not None,
+        online_calibration=online_calibration,
         actor_num_cpus=actor_cpus,
     )
     announce = partial(click.echo, err=True)

@@ -23,6 +23,11 @@ Wire format (one compact UTF-8 JSON object per record, fields in this order)::
   written before arms existed take ``champion`` (only the champion was served).
 * ``input_flagged`` says whether the quality stage flagged a value in the input
   window (see ``weather-anomalies``); readers of older records take it as ``false``.
+* ``interval_scale`` (optional, after ``input_flagged``): where the service
+  recalibrated the interval online, the scale applied per lead to each side,
+  ``{"lower":[...],"upper":[...]}``; the model's own interval is
+  ``p50 - (p50 - p10) / lower`` .. ``p50 + (p90 - p50) / upper``. Absent: the interval
+  is the model's own (readers of older records get ``None``).
 
 :func:`PredictionEncoder` builds one format template per model version and arm, so that encoding a
 forecast is a single ``%`` operation on a flat row of floats (the Kafka loop encodes
@@ -116,6 +121,8 @@ class PredictionMessage:
     produced_at: datetime
     input_flagged: bool = False
     arm: str = CHAMPION_ARM
+    interval_scale: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    """Per lead the lower and upper scale of an online-recalibrated interval."""
 
 
 def _floats(count: int) -> str:
@@ -189,7 +196,7 @@ class PredictionEncoder:
             f'"short_term":{{"leads_h":[{_ints(self._short.leads)}],"temperature_c":[%s]}},'
             f'"long_term":{{"leads_h":[{_ints(self._long.leads)}],"temperature_c":[%s]}},'
             '"input_window":{"first_window_start":"%s","last_window_start":"%s"},'
-            '"input_flagged":%s,"produced_at":"%s"}'
+            '"input_flagged":%s%s,"produced_at":"%s"}'
         )
         self._stamps: dict[datetime, str] = {}
         self._stations: dict[str, str] = {}
@@ -222,6 +229,7 @@ class PredictionEncoder:
         inputs: Sequence[ForecastInput],
         quantiles: npt.NDArray[np.float32],
         produced_at: datetime,
+        scales: npt.NDArray[np.float32] | None = None,
     ) -> list[bytes]:
         """Values for a batch of forecasts.
 
@@ -229,6 +237,8 @@ class PredictionEncoder:
             inputs: one per forecast, in batch order.
             quantiles: ``(B, horizon, 3)`` degC, p10/p50/p90 (``ForecastingModel.predict``).
             produced_at: when the batch was produced (one stamp for the batch).
+            scales: ``(B, horizon, 2)`` the online scales applied to the interval
+                (written as ``interval_scale``; ``None``: none applied).
 
         Raises:
             ValueError: shapes disagree, or a forecast is not finite (JSON has no NaN;
@@ -246,9 +256,12 @@ class PredictionEncoder:
         template, row_format = self._template, self._row_format
         stamp, quoted, view = self._stamp, self._quoted, self._view
         short, long = self._short, self._long
+        if scales is not None and scales.shape != (len(inputs), self.horizon, 2):
+            raise ValueError(f"expected scales ({len(inputs)}, {self.horizon}, 2)")
+        scale_texts = [""] * len(inputs) if scales is None else self._scale_texts(scales)
         out: list[bytes] = []
         append = out.append
-        for item, (p10, p50, p90) in zip(inputs, rows, strict=True):
+        for item, (p10, p50, p90), scale_text in zip(inputs, rows, scale_texts, strict=True):
             p50_text = row_format % tuple(p50)
             append(
                 (
@@ -264,11 +277,20 @@ class PredictionEncoder:
                         stamp(item.first_window_start),
                         stamp(item.last_window_start),
                         "true" if item.input_flagged else "false",
+                        scale_text,
                         produced,
                     )
                 ).encode()
             )
         return out
+
+    def _scale_texts(self, scales: npt.NDArray[np.float32]) -> list[str]:
+        row_format = self._row_format
+        return [
+            f',"interval_scale":{{"lower":[{row_format % tuple(lo)}],'
+            f'"upper":[{row_format % tuple(hi)}]}}'
+            for lo, hi in scales.transpose(0, 2, 1).astype(np.float64).tolist()
+        ]
 
 
 def finite_rows(quantiles: npt.NDArray[np.float32]) -> npt.NDArray[np.bool_]:
@@ -302,6 +324,17 @@ def _flag(value: Any, name: str) -> bool:
     if type(value) is not bool:
         raise ValueError(f"{name} must be true or false")
     return value
+
+
+def _scale(value: Any, length: int) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise ValueError("interval_scale must be an object")
+    return (
+        _float_list(value.get("lower"), "interval_scale.lower", length),
+        _float_list(value.get("upper"), "interval_scale.upper", length),
+    )
 
 
 def _arm(value: Any) -> str:
@@ -354,6 +387,7 @@ def decode_prediction(
             produced_at=utc_field(obj.get("produced_at"), "produced_at"),
             input_flagged=_flag(obj.get("input_flagged", False), "input_flagged"),
             arm=_arm(obj.get("arm", CHAMPION_ARM)),
+            interval_scale=_scale(obj.get("interval_scale"), len(leads)),
         )
     except (ValueError, TypeError) as exc:
         return InvalidRecord("wrong_type", str(exc)[:200])

@@ -24,7 +24,7 @@ from wxstream.messages.json_codec import utc_field
 from wxstream.messages.predictions import decode_prediction
 from wxstream.messages.verification import encode_verification
 from wxstream.rollout.live import LiveSkill, SkillHistory
-from wxstream.rollout.skill import Forecast, Observation, forecasts_of, observation_of
+from wxstream.rollout.skill import Forecast, Observation, forecasts_of
 from wxstream.streaming.core.assembly import BatchAssembler
 from wxstream.streaming.core.outgoing import Outgoing
 from wxstream.streaming.core.work_batch import WorkBatch
@@ -50,7 +50,7 @@ B = TypeVar("B", bound=WorkBatch)
 
 def batch_observations(batch: WorkBatch) -> list[Observation]:
     """The observations of a batch's input messages, in input order."""
-    return [observation_of(message) for message in batch.observations]
+    return [Observation(o.station_id, o.hour, o.temperature_c) for o in batch.observations]
 
 
 def outgoing_forecasts(outgoing: Outgoing) -> list[Forecast]:

@@ -36,11 +36,13 @@ from wxstream.streaming.live_skill import ServiceSkill
 from wxstream.streaming.metrics import ServiceMetrics
 from wxstream.streaming.ports import Completed, Delivery, Forecaster, RecordSource, ServedModel
 from wxstream.streaming.rebalance import Rebalance
+from wxstream.streaming.served_intervals import IntervalHistory
 from wxstream.streaming.version_swap import VersionSwapper
 
 logger = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 120.0
+Finished = tuple[WorkBatch, np.ndarray, np.ndarray | None]
 _LAG_EVERY_S = 1.0
 
 
@@ -64,6 +66,7 @@ class InferenceService:
             observations, rebuilt after dropped work (:mod:`~.live_skill`).
         swaps: follows alias moves and swaps versions between transactions
             (:mod:`~.version_swap`; ``None``: the versions of the start serve throughout).
+        interval_history: where the online interval calibration rebuilds from.
     """
 
     def __init__(
@@ -81,9 +84,10 @@ class InferenceService:
         challenger: ServedVersion | None = None,
         skill: ServiceSkill | None = None,
         swaps: VersionSwapper | None = None,
+        interval_history: IntervalHistory | None = None,
     ) -> None:
         self.settings = settings
-        self.skill = skill
+        self._skill: ServiceSkill | None = None
         self.swaps = swaps
         self.forecaster = forecaster
         self.source = source
@@ -99,6 +103,8 @@ class InferenceService:
             max_jump_h=settings.max_jump_h,
             clock=clock,
             quality=quality,
+            # a FeatureAdapter names them; a stand-in adapter reads no optional field
+            optional_columns=getattr(model.adapter, "optional_input_columns", ()),
         )
         self.finisher = BatchFinisher(
             settings,
@@ -106,7 +112,9 @@ class InferenceService:
             self.assembler,
             champion_version=champion_version,
             challenger=challenger,
+            interval_history=interval_history,
         )
+        self.skill = skill
         self.pressure = BackPressure(settings.max_in_flight_batches, settings.pause_after_ms)
         self.commits = CommitRule(
             settings.commit_interval_ms, settings.max_in_flight_batches * 4, clock()
@@ -129,7 +137,7 @@ class InferenceService:
         self.sealed: deque[WorkBatch] = deque()
         """Sealed batches waiting for a free slot (``max_in_flight_batches``)."""
         self.in_flight: dict[int, WorkBatch] = {}
-        self.release: ReleaseQueue[tuple[WorkBatch, Outgoing]] = ReleaseQueue()
+        self.release: ReleaseQueue[Finished] = ReleaseQueue()
         self.ready: list[tuple[WorkBatch, Outgoing]] = []
         self.totals = IngestCounts()
         """What committed records did (plus every restored record)."""
@@ -144,6 +152,17 @@ class InferenceService:
         """Clock seconds when the first input record arrived."""
 
     # -- the loop --------------------------------------------------------------------
+
+    @property
+    def skill(self) -> ServiceSkill | None:
+        """The live skill (``None``: off)."""
+        return self._skill
+
+    @skill.setter
+    def skill(self, skill: ServiceSkill | None) -> None:
+        self._skill = skill
+        if skill is not None:  # its join needs the batches' observations
+            self.assembler.observe = True
 
     def run(self, stop: threading.Event | None = None) -> str:
         """Consume until stopped, ``max_messages`` inputs, or ``idle_exit_s`` of silence.
@@ -344,11 +363,12 @@ class InferenceService:
     def _completed(
         self, batch: WorkBatch, forecasts: np.ndarray, challenger: np.ndarray | None = None
     ) -> None:
-        outgoing = self.finisher.finish(batch, forecasts, challenger)
-        self.release, released = complete(self.release, batch.seq, (batch, outgoing))
-        if self.skill is not None and released:
-            released = self.skill.attach(released)
-        self.ready.extend(released)
+        self.release, released = complete(self.release, batch.seq, (batch, forecasts, challenger))
+        # Finished in release order: the online calibration learns in the input's order.
+        finished = [(b, self.finisher.finish(b, f, c)) for b, f, c in released]
+        if self.skill is not None and finished:
+            finished = self.skill.attach(finished)
+        self.ready.extend(finished)
 
     def _deliver_ready(self, *, force: bool = False) -> None:
         """Deliver the released batches when :class:`~.core.commit.CommitRule` says so."""

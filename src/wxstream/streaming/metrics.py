@@ -109,6 +109,12 @@ class ServiceMetrics:
             ["outcome"],
             registry=r,
         )
+        self.missing_inputs = Counter(
+            "wxstream_missing_inputs",
+            "Full windows not forecast: an optional input the model reads has no value in "
+            "any hour of the window (missing hours are filled within the window otherwise).",
+            registry=r,
+        )
         self.batch_size = Histogram(
             "wxstream_batch_size", "Forecasts per actor call.", buckets=_BATCH_BUCKETS, registry=r
         )
@@ -208,6 +214,8 @@ class ServiceMetrics:
             self.qc_skipped.inc(counts.qc_skipped)
         if counts.qc_imputed:
             self.qc_imputed.inc(counts.qc_imputed)
+        if counts.missing_inputs:
+            self.missing_inputs.inc(counts.missing_inputs)
 
     def record_restored(self, records: int) -> None:
         """Count records read back to rebuild windows (each read back counts)."""

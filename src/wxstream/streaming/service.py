@@ -45,6 +45,7 @@ from wxstream.streaming.actor import actor_options, spawn_actors
 from wxstream.streaming.actor_pool import ActorPool
 from wxstream.streaming.core.versions import ServedVersion
 from wxstream.streaming.delivery import AtLeastOnceDelivery, TransactionalDelivery
+from wxstream.streaming.interval_history import interval_history_for
 from wxstream.streaming.live_swaps import live_swaps
 from wxstream.streaming.loop import InferenceService
 from wxstream.streaming.metrics import ServiceMetrics
@@ -374,4 +375,5 @@ def _build_service(
         quality=quality,
         champion_version=champion_version,
         challenger=challenger,
+        interval_history=interval_history_for(settings),
     )

@@ -184,6 +184,7 @@ class VersionSwapper:
             site.assembler,
             champion_version=target.champion,
             challenger=prepared.challenger,
+            intervals=site.finisher.intervals,
         )
         self.swaps += 1
         self.metrics.model_swaps.labels(outcome="done").inc()

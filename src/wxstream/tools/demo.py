@@ -40,6 +40,7 @@ from wxstream.tools.demo_anomalies import (
     planned_faults,
     run_findings,
 )
+from wxstream.tools.demo_intervals import run_interval_coverage
 from wxstream.tools.demo_model import (
     DEMO_SOURCE,
     DEMO_SPLIT,
@@ -65,6 +66,8 @@ class DemoSummary:
     dead_letters: int = 0
     mae_by_lead: dict[int, float] = field(default_factory=dict)
     coverage_by_lead: dict[int, float] = field(default_factory=dict)
+    # p10-p90 coverage of the model's own interval, before the online scales
+    model_coverage_by_lead: dict[int, float] = field(default_factory=dict)
     elapsed_s: float = 0.0
     interrupted: bool = False
     model: str = ""
@@ -124,6 +127,7 @@ def drive(run: DemoRun, review: Callable[[KafkaSettings], None] | None = None) -
         run.replay(kafka, service)
         run.finish(service)
         run.show_anomalies(kafka)
+        run.show_intervals(kafka)
         if review is not None:
             review(kafka)
     except KeyboardInterrupt:
@@ -227,6 +231,8 @@ class DemoRun:
             # A fresh group on a reused broker: windows start from this run's records only.
             restore_rewind_messages=0,
             restore_margin_h=None,
+            # The demo shows the coverage with and without it (both from one run).
+            online_calibration=True,
         )
         service = self.service = ServiceThread(serve, "wxstream-demo-service").start()
         tail_settings = TailSettings(
@@ -313,6 +319,28 @@ class DemoRun:
             excluded_pairs=excluded,
         ):
             self.emit(line)
+
+    def show_intervals(self, kafka: KafkaSettings) -> None:
+        """The coverage of this run's intervals, served and as the model made them."""
+        summary, tail = self.summary, self.tail
+        if tail is None or not tail.progress.forecasts:
+            return
+        coverage = run_interval_coverage(
+            kafka,
+            self.start_offsets,
+            self.settings.drain_timeout_s,
+            tail.verifier.excluded,
+        )
+        summary.model_coverage_by_lead = coverage.model
+        self.emit(
+            f"online interval calibration recalibrated {coverage.recalibrated} forecasts; "
+            "p10-p90 coverage served / as the model made it: "
+            + ", ".join(
+                f"+{lead} h {coverage.served[lead]:.1%} / {coverage.model[lead]:.1%}"
+                for lead in (1, 6, 24)
+                if lead in coverage.served and lead in coverage.model
+            )
+        )
 
     def finish(self, service: ServiceThread) -> None:
         """Stop the service and wait until the live view saw its last forecast."""

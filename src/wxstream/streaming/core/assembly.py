@@ -31,15 +31,18 @@ import numpy as np
 import numpy.typing as npt
 
 from wxstream.anomalies.stage import QualityStage, Screened
+from wxstream.features.gaps import fill_window_gaps
 from wxstream.messages import FeatureMessage, InvalidRecord, decode_record
 from wxstream.messages.anomalies import AnomalySource, anomaly_key, encode_anomaly
 from wxstream.messages.dead_letters import DeadLetter, dead_letter
 from wxstream.messages.features import DEFAULT_MAX_AHEAD_H
 from wxstream.messages.predictions import ForecastInput, finite_rows
 from wxstream.streaming.core.counts import IngestCounts
+from wxstream.streaming.core.live_pairs import Observed
 from wxstream.streaming.core.windows import (
     StationWindow,
     WindowEntry,
+    WindowEvent,
     WindowOutcome,
     feed,
 )
@@ -60,6 +63,15 @@ class InputRecord(Protocol):
     def timestamp(self) -> tuple[int, int]: ...
 
 
+class PartitionFollower(Protocol):
+    """State kept per partition beside the windows, restored, dropped and reset with
+    them (the online interval calibration)."""
+
+    def restored(self, partition: int, mark: int) -> None: ...
+    def dropped(self, partitions: Iterable[int]) -> None: ...
+    def reset(self) -> None: ...
+
+
 class BatchAssembler:
     """Station windows per partition plus the batch being gathered.
 
@@ -76,6 +88,12 @@ class BatchAssembler:
             second record must confirm it (see :func:`~.windows.update`).
         clock: monotonic seconds (how long records wait; a fake one in tests).
         quality: the quality stage in front of the windows (``None``: off).
+        observe: gather every decoded record's observation into its batch (the online
+            interval calibration learns from them).
+        optional_columns: the input columns read from optional message fields: their
+            missing hours are filled within each window as training fills them
+            (:func:`~wxstream.features.gaps.fill_window_gaps`); a full window with no
+            value at all of one of them is not forecast (counted as ``missing_inputs``).
     """
 
     def __init__(
@@ -90,7 +108,14 @@ class BatchAssembler:
         max_ahead_h: float = DEFAULT_MAX_AHEAD_H,
         max_jump_h: float | None = None,
         quality: QualityStage | None = None,
+        observe: bool = False,
+        optional_columns: Sequence[int] = (),
     ) -> None:
+        self.optional_columns = tuple(optional_columns)
+        self.observe = observe
+        self.followers: list[PartitionFollower] = []
+        """Told when a partition is restored or dropped and on a reset."""
+        self._observed: list[Observed] = []
         self.quality = QualityStage(None) if quality is None else quality
         self.max_ahead_ms = int(max_ahead_h * 3_600_000)
         self.max_jump_h = max_jump_h
@@ -105,7 +130,6 @@ class BatchAssembler:
         self._requests: list[ForecastRequest] = []
         self._dead: list[DeadLetter] = []
         self._anomalies: list[tuple[bytes, bytes]] = []
-        self._observed: list[FeatureMessage] = []
         self._positions: dict[int, int] = {}
         self._first_at: float | None = None
         self._gathered = IngestCounts()
@@ -116,10 +140,15 @@ class BatchAssembler:
     def restore_from(self, partition: int, mark: int) -> None:
         """Records of ``partition`` below offset ``mark`` only rebuild windows."""
         self.restore_marks[partition] = mark
+        for follower in self.followers:
+            follower.restored(partition, mark)
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         """Forget the windows, restore marks and station checks of partitions no longer
         assigned."""
+        partitions = list(partitions)
+        for follower in self.followers:
+            follower.dropped(partitions)
         for partition in partitions:
             stations = self.windows.pop(partition, None)
             if stations:
@@ -128,6 +157,8 @@ class BatchAssembler:
 
     def reset(self) -> None:
         """Forget every window and the batch being gathered (after a rewind)."""
+        for follower in self.followers:
+            follower.reset()
         self.windows.clear()
         self.restore_marks.clear()
         self.quality.reset()
@@ -167,8 +198,16 @@ class BatchAssembler:
                     self._reject(record, partition, offset, decoded, counts)
                 continue
             valid.append((record, partition, offset, restoring, value, decoded))
-            if not restoring:
-                self._observed.append(decoded)
+            if self.observe and not restoring:
+                self._observed.append(
+                    Observed(
+                        partition,
+                        offset,
+                        decoded.station_id,
+                        decoded.window_end,
+                        float(decoded.avg_temperature),
+                    )
+                )
         if valid:
             self._window(valid, counts)
         # The batch counts what it will commit; restored records commit nothing.
@@ -238,15 +277,8 @@ class BatchAssembler:
             max_jump_h=self.max_jump_h,
         )
         if event.outcome is not WindowOutcome.ACCEPTED:
-            if restoring:
-                return
-            if event.outcome is WindowOutcome.JUMPED:
-                jump = f"{event.gap_h:g} h ahead of the station's newest window"
-                self._reject(record, partition, offset, InvalidRecord("window_jump", jump), counts)
-            elif event.outcome is WindowOutcome.DUPLICATE:
-                counts.duplicates += 1
-            else:
-                counts.out_of_order += 1
+            if not restoring:
+                self._not_accepted(event, record, partition, offset, counts)
             return
         if event.reset and not restoring:
             counts.resets += 1
@@ -258,6 +290,10 @@ class BatchAssembler:
             )
         window = event.window
         if window is None or restoring:
+            return
+        columns = self.optional_columns
+        if columns and not fill_window_gaps(window.rows[None], columns)[1][0]:
+            counts.missing_inputs += 1  # an optional input without any value to fill from
             return
         counts.forecasts += 1
         flagged = self.quality.enabled and self.quality.window_flagged(
@@ -276,6 +312,23 @@ class BatchAssembler:
                 value,
             )
         )
+
+    def _not_accepted(
+        self,
+        event: WindowEvent,
+        record: InputRecord,
+        partition: int,
+        offset: int,
+        counts: IngestCounts,
+    ) -> None:
+        """Count (or dead-letter) a record its station's window did not accept."""
+        if event.outcome is WindowOutcome.JUMPED:
+            jump = f"{event.gap_h:g} h ahead of the station's newest window"
+            self._reject(record, partition, offset, InvalidRecord("window_jump", jump), counts)
+        elif event.outcome is WindowOutcome.DUPLICATE:
+            counts.duplicates += 1
+        else:
+            counts.out_of_order += 1
 
     def _report(
         self, screened: Screened, partition: int, offset: int, counts: IngestCounts
@@ -367,7 +420,7 @@ class BatchAssembler:
         ``batch_size - pending_forecasts`` records between seals.
         """
         if not self._positions and not self._dead and not self._requests:
-            return None
+            return None  # restored records gather no observation either
         batch = WorkBatch(
             self._next_seq,
             tuple(self._requests),
@@ -377,6 +430,7 @@ class BatchAssembler:
             self._gathered,
             tuple(self._anomalies),
             tuple(self._observed),
+            self.optional_columns,
         )
         self._requests.clear()
         self._dead.clear()

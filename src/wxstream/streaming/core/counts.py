@@ -19,6 +19,8 @@ class IngestCounts:
     resets: int = 0
     qc_skipped: int = 0
     qc_imputed: int = 0
+    missing_inputs: int = 0
+    """Full windows not forecast: an optional input had no value in the whole window."""
     dead_letters: dict[str, int] = field(default_factory=dict)
     anomalies: dict[tuple[str, str], int] = field(default_factory=dict)
     """``(check, severity)`` -> findings."""
@@ -33,6 +35,7 @@ class IngestCounts:
         self.resets += other.resets
         self.qc_skipped += other.qc_skipped
         self.qc_imputed += other.qc_imputed
+        self.missing_inputs += other.missing_inputs
         for reason, n in other.dead_letters.items():
             self.dead_letters[reason] = self.dead_letters.get(reason, 0) + n
         for kind, n in other.anomalies.items():

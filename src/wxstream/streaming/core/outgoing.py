@@ -56,6 +56,7 @@ def build_outgoing(
     error_ts_ms: int,
     challenger: npt.NDArray[np.float32] | None = None,
     router: VersionRouter | None = None,
+    scales: npt.NDArray[np.float32] | None = None,
 ) -> tuple[Outgoing, int]:
     """The batch's records for Kafka, and how many forecasts were not finite.
 
@@ -80,10 +81,11 @@ def build_outgoing(
         dead.extend(_non_finite(batch, ok, source_topic, error_ts_ms))
         requests = tuple(r for r, good in zip(requests, ok.tolist(), strict=True) if good)
         forecasts = forecasts[ok]
+        scales = None if scales is None else scales[ok]
     inputs = [r.source for r in requests]
     shadow: list[tuple[bytes, bytes]] = []
     if routed is None or router is None:
-        values = encoder.encode(inputs, forecasts, produced_at)
+        values = encoder.encode(inputs, forecasts, produced_at, scales)
     else:
         rows = routed.challenger_rows[ok] if bad else routed.challenger_rows
         values = router.encode(inputs, forecasts, rows, produced_at)

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from wxstream.messages import FeatureMessage
+from wxstream.features.gaps import fill_window_gaps
 from wxstream.messages.dead_letters import DeadLetter
 from wxstream.messages.predictions import ForecastInput
 from wxstream.streaming.core.counts import IngestCounts
+from wxstream.streaming.core.live_pairs import Observed
 from wxstream.streaming.core.windows import StationWindow, stack_windows
 
 
@@ -41,7 +42,10 @@ class WorkBatch:
         sealed_at: ``time.monotonic()`` when sealed.
         counts: what the batch's records did (restored records excluded).
         anomalies: ``(key, value)`` records for ``weather-anomalies``, in input order.
-        observations: every decoded input message (the live skill's observations).
+        observations: the observation of every decoded record, in input order (gathered
+            for the online interval calibration and the live skill).
+        fill_columns: the model's optional input columns, whose missing hours
+            :meth:`inputs` fills within each window.
     """
 
     seq: int
@@ -51,8 +55,11 @@ class WorkBatch:
     sealed_at: float
     counts: IngestCounts = field(default_factory=IngestCounts)
     anomalies: tuple[tuple[bytes, bytes], ...] = ()
-    observations: tuple[FeatureMessage, ...] = ()
+    observations: tuple[Observed, ...] = ()
+    fill_columns: tuple[int, ...] = ()
 
     def inputs(self) -> npt.NDArray[np.float32]:
-        """The ``(B, lookback, F)`` model input of the batch."""
-        return stack_windows([r.window for r in self.requests])
+        """The ``(B, lookback, F)`` model input of the batch, the missing hours of the
+        optional inputs filled within each window as in training."""
+        x = stack_windows([r.window for r in self.requests])
+        return fill_window_gaps(x, self.fill_columns)[0] if self.fill_columns else x

@@ -98,6 +98,8 @@ def _serve_args(serve: ServeSettings, ray_address: str) -> list[str]:
         f"--num-actors={serve.ray.num_actors}",
         f"--batch-size={serve.batch_size}",
         f"--max-wait-ms={serve.max_wait_ms}",
+        # the child serves as the in-process service does (the CLI's default is on)
+        "--online-calibration" if serve.online_calibration else "--no-online-calibration",
         f"--qc-policy={serve.qc_policy}",
         f"--session-timeout-s={SESSION_TIMEOUT_S}",
         f"--ray-address={ray_address}",

@@ -1,0 +1,250 @@
+"""Online interval calibration in the service (pure, clock-free): every emitted forecast's
+p10..p90 recalibrated by :mod:`wxstream.models.online_calibration`, learning from the
+pairs of the service's earlier forecasts with the observations it consumed since.
+
+The order, per input partition and in the partition's record order (what makes the
+served intervals a function of the partition's records alone, so that a restart, a
+rewind or a rebalance serves the same intervals as an uninterrupted run):
+
+1. the record's observation joins :class:`~.live_pairs.LivePairs`; the pairs it
+   completes teach the partition's calibrator;
+2. the forecast the record's window made (if any) is recalibrated with the
+   calibrator's scales for its station and leads;
+3. that recalibrated forecast joins :class:`~.live_pairs.LivePairs` in turn.
+
+The calibrator learns from the misses of what it served (the recalibrated bounds), as
+adaptive conformal inference does and as ``wxstream evaluate``'s online replay does; the
+scales applied are written into each prediction (``interval_scale``), so the interval
+before recalibration can be recovered from the topic. Scales always multiply the
+model's own (offline-calibrated) interval, never one already recalibrated.
+
+A partition's state is rebuilt (:func:`rebuild_partition`) from its feature records
+below the committed offset and the forecasts that were emitted for them (read back
+from ``weather-predictions``), replaying steps 1 and 3 in the same order: no model call.
+
+One calibrator per partition: the pooled per-lead scale learns from the partition's
+stations (a topic with one partition pools every station, as ``evaluate`` does). Within
+a partition a station's forecast uses whatever other stations' observations were
+consumed before it, not only those up to its issue hour: in a live service they are
+past all the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+import numpy as np
+import numpy.typing as npt
+
+from wxstream.messages import SkillRecord
+from wxstream.messages.predictions import finite_rows
+from wxstream.models.online_calibration import (
+    CalibrationState,
+    OnlineCalibrationSettings,
+    Pair,
+    Scale,
+    scales,
+    update,
+)
+from wxstream.rollout.skill import Forecast
+from wxstream.streaming.core.live_pairs import LivePairs, Observed
+from wxstream.streaming.core.work_batch import WorkBatch
+
+F32 = npt.NDArray[np.float32]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR = timedelta(hours=1)
+
+
+def epoch_hour(moment: datetime) -> int:
+    """Whole hours since the Unix epoch: the calibrator's hourly axis."""
+    return (moment - _EPOCH) // _HOUR
+
+
+def pair_of(record: SkillRecord) -> Pair:
+    """A paired forecast lead as the calibrator learns from it."""
+    return Pair(
+        record.station_id,
+        record.lead_h,
+        epoch_hour(record.issued_at),
+        record.p10_c,
+        record.p90_c,
+        record.observed_c,
+    )
+
+
+class OnlineIntervals:
+    """Calibration states per partition, fed the pairs of :class:`LivePairs`.
+
+    The pairs of each :meth:`learn` go through
+    :func:`~wxstream.models.online_calibration.update` with only the scales they move
+    (their leads' and their stations' at those leads), kept in mutable dicts: the same
+    state as one ``update`` over the whole sequence, without copying every station's
+    scales for each record.
+
+    Args:
+        leads_h: the model's leads (the columns of its forecasts).
+        settings: how the calibrator learns.
+    """
+
+    def __init__(
+        self, leads_h: Sequence[int], settings: OnlineCalibrationSettings | None = None
+    ) -> None:
+        self.leads_h = tuple(int(lead) for lead in leads_h)
+        self.settings = settings or OnlineCalibrationSettings()
+        self._states: dict[int, CalibrationState] = {}
+
+    def _live(self, partition: int) -> CalibrationState:
+        found = self._states.get(partition)
+        if found is None:
+            found = self._states[partition] = CalibrationState(self.settings, {}, {}, None)
+        return found
+
+    def state(self, partition: int) -> CalibrationState:
+        """What ``partition``'s calibrator has learnt (a copy; empty before any pair)."""
+        live = self._live(partition)
+        return replace(live, by_lead=dict(live.by_lead), by_station=dict(live.by_station))
+
+    def learn(self, partition: int, records: Sequence[SkillRecord]) -> None:
+        """Learn from ``records`` of ``partition``, in order."""
+        if not records:
+            return
+        live = self._live(partition)
+        by_lead = cast(dict[int, Scale], live.by_lead)
+        by_station = cast(dict[tuple[str, int], Scale], live.by_station)
+        pairs = [pair_of(record) for record in records]
+        leads = {pair.lead for pair in pairs}
+        keys = {(pair.station, pair.lead) for pair in pairs}
+        # only the scales these pairs move take part
+        touched = CalibrationState(
+            self.settings,
+            {lead: by_lead[lead] for lead in leads if lead in by_lead},
+            {key: by_station[key] for key in keys if key in by_station},
+            live.observed_through,
+        )
+        moved = update(touched, pairs)
+        by_lead.update(moved.by_lead)
+        by_station.update(moved.by_station)
+        self._states[partition] = replace(live, observed_through=moved.observed_through)
+
+    def scales(self, partition: int, station_id: str) -> npt.NDArray[np.float64]:
+        """``(leads, 2)``: the lower and upper scale served to ``station_id`` now."""
+        state = self._live(partition)
+        return np.array([scales(state, station_id, lead) for lead in self.leads_h])
+
+    def drop(self, partitions: Iterable[int]) -> None:
+        """Forget the states of ``partitions``."""
+        for partition in partitions:
+            self._states.pop(partition, None)
+
+    def reset(self) -> None:
+        """Forget every state."""
+        self._states.clear()
+
+
+def recalibrate(quantiles: F32, scale: npt.NDArray[np.float64]) -> F32:
+    """``(leads, 3)`` p10/p50/p90 with each bound moved away from p50 by its scale."""
+    q = quantiles.astype(np.float64)
+    out = q.copy()
+    out[:, 0] = q[:, 1] - scale[:, 0] * (q[:, 1] - q[:, 0])
+    out[:, 2] = q[:, 1] + scale[:, 1] * (q[:, 2] - q[:, 1])
+    return out.astype(np.float32)
+
+
+def forecast_leads(
+    station_id: str,
+    issued_at: datetime,
+    leads_h: Sequence[int],
+    quantiles: F32,
+    model: tuple[str, str],
+) -> list[Forecast]:
+    """One emitted forecast ``(leads, 3)`` as the join takes it."""
+    name, version = model
+    return [
+        Forecast(station_id, issued_at, lead, p10, p50, p90, name, version)
+        for lead, (p10, p50, p90) in zip(leads_h, quantiles.tolist(), strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class Recalibrated:
+    """A batch's forecasts recalibrated, and the scales applied.
+
+    Attributes:
+        forecasts: ``(B, leads, 3)`` float32; a non-finite row is left as it was.
+        scales: ``(B, leads, 2)`` float32, the lower and upper scale of each lead.
+        records: every pair the batch's records completed, in order (for whatever else
+            learns from the live pairs).
+    """
+
+    forecasts: F32
+    scales: F32
+    records: list[SkillRecord]
+
+
+def recalibrate_batch(
+    batch: WorkBatch,
+    forecasts: F32,
+    pairs: LivePairs,
+    intervals: OnlineIntervals,
+    model: tuple[str, str],
+) -> Recalibrated:
+    """Walk ``batch``'s records in order (see the module docstring): learn from what
+    each observation pairs, recalibrate each forecast, join it.
+
+    Args:
+        model: ``(name, version)`` written into the pairs.
+    """
+    leads = intervals.leads_h
+    out = forecasts.copy()
+    applied = np.ones((*forecasts.shape[:2], 2), dtype=np.float32)
+    finite: list[bool] = finite_rows(forecasts).tolist()
+    made = {(r.partition, r.offset): i for i, r in enumerate(batch.requests)}
+    records: list[SkillRecord] = []
+    for observed in batch.observations:
+        partition = observed.partition
+        paired = pairs.observe(observed)
+        intervals.learn(partition, paired)
+        records.extend(paired)
+        index = made.get((partition, observed.offset))
+        if index is None or not finite[index]:
+            continue
+        scale = intervals.scales(partition, observed.station_id)
+        out[index] = recalibrate(forecasts[index], scale)
+        applied[index] = scale
+        source = batch.requests[index].source
+        joined = forecast_leads(source.station_id, source.issued_at, leads, out[index], model)
+        paired = pairs.forecast(partition, joined)
+        intervals.learn(partition, paired)
+        records.extend(paired)
+    return Recalibrated(out, applied, records)
+
+
+def rebuild_partition(
+    partition: int,
+    observed: Iterable[Observed],
+    emitted: Mapping[tuple[str, datetime], Sequence[Forecast]],
+    pairs: LivePairs,
+    intervals: OnlineIntervals,
+) -> None:
+    """Rebuild ``partition``'s join and calibrator from its history.
+
+    Args:
+        observed: the partition's observations below its committed offset, in offset
+            order.
+        emitted: the forecasts emitted (as served) by ``(station, issued_at)``: each
+            joins right after the observation of its issue hour, where it was made.
+    """
+    pairs.drop([partition])
+    intervals.drop([partition])
+    fed: set[tuple[str, datetime]] = set()
+    for item in observed:
+        intervals.learn(partition, pairs.observe(item))
+        key = (item.station_id, item.hour)
+        leads = emitted.get(key)
+        if leads is None or key in fed:
+            continue
+        fed.add(key)
+        intervals.learn(partition, pairs.forecast(partition, leads))
