@@ -185,8 +185,12 @@ def test_skill_equals_the_offline_computation(
 def test_each_decision_is_recorded_and_auto_promote_swaps_the_aliases(
     pipeline: tuple[list[str], list[bytes], pd.DataFrame, tuple[str, str]],
     tmp_path: Path,
+    kafka_settings: KafkaSettings,
 ) -> None:
+    from wxstream.streaming.alias_watcher import AliasWatcher
+
     flags, _, _, (a, b) = pipeline
+    flags = [*flags, "--control-topic", kafka_settings.control_topic]
     root = tmp_path / "trained" / "forecasting"
     # Persistence beats diurnal persistence at leads up to 6 h: promote, but not moved.
     recorded = run("models", "decide", "wx", *flags, "--min-pairs", "1000", "--who", "ci")
@@ -210,6 +214,13 @@ def test_each_decision_is_recorded_and_auto_promote_swaps_the_aliases(
         ("challenger", a),
     ]
     assert read_aliases(root / "wx") == {"champion": b, "challenger": a}
+    # ... and announces the move, so running services swap to b (a decline announces nothing)
+    watcher = AliasWatcher(kafka_settings).start()
+    try:
+        announced = watcher.states.get(timeout=60)
+    finally:
+        watcher.close()
+    assert (announced.name, announced.champion, announced.challenger) == ("wx", b, a)
 
     # Now a (diurnal persistence) is the challenger: declined, recorded, nothing moves.
     declined = run("models", "decide", "wx", *flags, "--min-pairs", "1000", "--auto-promote")
