@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -97,6 +98,73 @@ def encode_verification(record: SkillRecord) -> bytes:
         f'"model_version":{json.dumps(record.model_version)},'
         f'{floats},"covered":{"true" if record.covered else "false"}}}'
     ).encode()
+
+
+class VerificationEncoder:
+    """Encodes many records to exactly the bytes of :func:`encode_verification`, at a
+    fraction of the cost: the JSON of a station with an issue time, of a valid time and
+    of a model version is written once and reused (live skill encodes one record per
+    forecast lead, so every lead of a forecast shares them).
+
+    The caches grow with the distinct stations, times and versions seen: make one
+    encoder per batch (:func:`encode_verifications`).
+    """
+
+    def __init__(self) -> None:
+        self._heads: dict[tuple[str, datetime], str] = {}
+        self._times: dict[datetime, str] = {}
+        self._models: dict[tuple[str, str], str] = {}
+
+    def _time(self, value: datetime) -> str:
+        text = self._times.get(value)
+        if text is None:
+            text = self._times[value] = format_timestamp(value)
+        return text
+
+    def encode(self, record: SkillRecord) -> bytes:
+        """The value of one record (see :func:`encode_verification`)."""
+        p10 = float(record.p10_c)
+        p50 = float(record.p50_c)
+        p90 = float(record.p90_c)
+        observed = float(record.observed_c)
+        abs_error = float(record.abs_error_c)
+        loss = float(record.pinball_c)
+        # A sum of finite doubles is finite unless it overflows: one check for six.
+        if not math.isfinite(p10 + p50 + p90 + observed + abs_error + loss) and not all(
+            math.isfinite(v) for v in (p10, p50, p90, observed, abs_error, loss)
+        ):
+            raise ValueError("verification values must be finite")
+        issued_at = record.issued_at
+        head = self._heads.get((record.station_id, issued_at))
+        if head is None:
+            head = self._heads[(record.station_id, issued_at)] = (
+                f'{{"station_id":{json.dumps(record.station_id)},'
+                f'"issued_at":"{format_timestamp(issued_at)}","lead_h":'
+            )
+        lead = int(record.lead_h)
+        model = self._models.get((record.model_name, record.model_version))
+        if model is None:
+            model = self._models[(record.model_name, record.model_version)] = (
+                f'"model_name":{json.dumps(record.model_name)},'
+                f'"model_version":{json.dumps(record.model_version)},"p10_c":'
+            )
+        valid = self._time(issued_at + timedelta(hours=lead))
+        covered = "true}" if record.covered else "false}"
+        return (
+            f'{head}{lead},"valid_at":"{valid}",{model}{p10!r},"p50_c":{p50!r},'
+            f'"p90_c":{p90!r},"observed_c":{observed!r},"abs_error_c":{abs_error!r},'
+            f'"pinball_c":{loss!r},"covered":{covered}'
+        ).encode()
+
+
+def encode_verifications(records: Iterable[SkillRecord]) -> list[bytes]:
+    """The values of many records, each exactly :func:`encode_verification`'s bytes.
+
+    Raises:
+        ValueError: a float is not finite (JSON has no NaN).
+    """
+    encode = VerificationEncoder().encode
+    return [encode(record) for record in records]
 
 
 def _number(obj: dict[str, Any], name: str) -> float:

@@ -29,6 +29,17 @@ from datetime import datetime, timedelta
 from wxstream.messages import SkillRecord
 from wxstream.rollout.skill import Forecast, Observation, score
 
+_HOURS: dict[int, timedelta] = {}
+
+
+def _hours(lead_h: int) -> timedelta:
+    """``timedelta(hours=lead_h)``, made once per lead (once per forecast lead is a
+    measurable share of the join's cost)."""
+    step = _HOURS.get(lead_h)
+    if step is None:
+        step = _HOURS[lead_h] = timedelta(hours=lead_h)
+    return step
+
 
 @dataclass
 class _Station:
@@ -80,7 +91,7 @@ class ForecastJoin:
     def add_forecast(self, forecast: Forecast) -> list[SkillRecord]:
         """Feed one forecast lead; returns its record if its observation is known."""
         station = self._station(forecast.station_id)
-        valid_at = forecast.issued_at + timedelta(hours=forecast.lead_h)
+        valid_at = forecast.issued_at + _hours(forecast.lead_h)
         observed = station.observed.get(valid_at)
         if observed is not None:
             self.paired += 1
