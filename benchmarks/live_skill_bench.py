@@ -158,7 +158,7 @@ def main() -> None:
             batch_size=args.batch_size,
             profile=profile,
         )
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(35)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(35)
         return
     runs: list[Run] = []
     for _ in range(args.runs):
