@@ -111,14 +111,28 @@ class VerificationEncoder:
     """
 
     def __init__(self) -> None:
-        self._heads: dict[tuple[str, datetime], str] = {}
+        self._stations: dict[str, str] = {}
         self._times: dict[datetime, str] = {}
+        self._leads: dict[tuple[str, datetime, int], str] = {}
         self._models: dict[tuple[str, str], str] = {}
 
     def _time(self, value: datetime) -> str:
         text = self._times.get(value)
         if text is None:
             text = self._times[value] = format_timestamp(value)
+        return text
+
+    def _lead(self, station_id: str, issued_at: datetime, lead_h: int) -> str:
+        """Everything before ``model_name`` (a station's lead of one issue time: the
+        same for the main and the shadow forecast)."""
+        station = self._stations.get(station_id)
+        if station is None:
+            station = self._stations[station_id] = json.dumps(station_id)
+        lead = int(lead_h)
+        text = self._leads[(station_id, issued_at, lead_h)] = (
+            f'{{"station_id":{station},"issued_at":"{self._time(issued_at)}",'
+            f'"lead_h":{lead},"valid_at":"{self._time(issued_at + timedelta(hours=lead_h))}",'
+        )
         return text
 
     def encode(self, record: SkillRecord) -> bytes:
@@ -134,26 +148,19 @@ class VerificationEncoder:
             math.isfinite(v) for v in (p10, p50, p90, observed, abs_error, loss)
         ):
             raise ValueError("verification values must be finite")
-        issued_at = record.issued_at
-        head = self._heads.get((record.station_id, issued_at))
+        head = self._leads.get((record.station_id, record.issued_at, record.lead_h))
         if head is None:
-            head = self._heads[(record.station_id, issued_at)] = (
-                f'{{"station_id":{json.dumps(record.station_id)},'
-                f'"issued_at":"{format_timestamp(issued_at)}","lead_h":'
-            )
-        lead = int(record.lead_h)
+            head = self._lead(record.station_id, record.issued_at, record.lead_h)
         model = self._models.get((record.model_name, record.model_version))
         if model is None:
             model = self._models[(record.model_name, record.model_version)] = (
                 f'"model_name":{json.dumps(record.model_name)},'
                 f'"model_version":{json.dumps(record.model_version)},"p10_c":'
             )
-        valid = self._time(issued_at + timedelta(hours=lead))
         covered = "true}" if record.covered else "false}"
         return (
-            f'{head}{lead},"valid_at":"{valid}",{model}{p10!r},"p50_c":{p50!r},'
-            f'"p90_c":{p90!r},"observed_c":{observed!r},"abs_error_c":{abs_error!r},'
-            f'"pinball_c":{loss!r},"covered":{covered}'
+            f'{head}{model}{p10!r},"p50_c":{p50!r},"p90_c":{p90!r},"observed_c":{observed!r},'
+            f'"abs_error_c":{abs_error!r},"pinball_c":{loss!r},"covered":{covered}'
         ).encode()
 
 

@@ -171,10 +171,12 @@ class SkillTable:
 
     def add(self, record: SkillRecord) -> None:
         """Count one paired forecast."""
-        key = SkillKey(record.model_name, record.model_version, record.lead_h)
-        sums = self._sums.get(key)
+        # A plain tuple finds the SkillKey of the same fields (a NamedTuple hashes and
+        # compares as one); the SkillKey is made only for a new key.
+        key = (record.model_name, record.model_version, record.lead_h)
+        sums = self._sums.get(key)  # type: ignore[call-overload]
         if sums is None:
-            sums = self._sums[key] = _Sums()
+            sums = self._sums[SkillKey(*key)] = _Sums()
         sums.count += 1
         sums.abs_error += record.abs_error_c
         sums.pinball += record.pinball_c
