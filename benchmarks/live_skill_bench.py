@@ -76,6 +76,8 @@ def feature_records() -> dict[int, list[tuple[bytes | None, bytes | None]]]:
 class Run:
     live_skill: bool
     seconds: float
+    cpu_s: float
+    """CPU time of the process (less sensitive to other load on a shared machine)."""
     forecasts: int
     pairs: int
 
@@ -128,15 +130,17 @@ def run_once(
             positions=lambda: committed_positions(source, service.assembler),
         )
     start = time.perf_counter()
+    cpu_start = time.process_time()
     if profile is not None:
         profile.enable()
     outcome = service.run()
     if profile is not None:
         profile.disable()
     seconds = time.perf_counter() - start
+    cpu_s = time.process_time() - cpu_start
     assert outcome == "idle", outcome
     pairs = sum(len(batch.verification) for batch in delivery.delivered)
-    return Run(live_skill, seconds, len(delivery.predictions), pairs)
+    return Run(live_skill, seconds, cpu_s, len(delivery.predictions), pairs)
 
 
 def main() -> None:
@@ -175,6 +179,8 @@ def main() -> None:
     extra_s = statistics.median(r.seconds for r in with_) - statistics.median(
         r.seconds for r in without
     )
+    cpu_off = statistics.median(r.cpu_s for r in without)
+    cpu_on = statistics.median(r.cpu_s for r in with_)
     report = {
         "records": n_records,
         "batch_size": args.batch_size,
@@ -186,6 +192,7 @@ def main() -> None:
             {
                 "live_skill": r.live_skill,
                 "seconds": round(r.seconds, 3),
+                "cpu_s": round(r.cpu_s, 3),
                 "forecasts_per_s": round(r.forecasts_per_s, 1),
             }
             for r in runs
@@ -194,15 +201,22 @@ def main() -> None:
         "median_forecasts_per_s_with": round(on, 1),
         "ratio_with_over_without": round(on / off, 3),
         "extra_us_per_pair": round(1e6 * extra_s / pairs, 2) if pairs else None,
+        "median_cpu_s_without": round(cpu_off, 3),
+        "median_cpu_s_with": round(cpu_on, 3),
+        "cpu_ratio_without_over_with": round(cpu_off / cpu_on, 3),
+        "extra_cpu_us_per_pair": round(1e6 * (cpu_on - cpu_off) / pairs, 2) if pairs else None,
     }
     print(f"{n_records} records, batch {args.batch_size}, {args.horizon} leads, shadow")
     print(f"{forecasts} forecasts, {pairs} pairs\n")
-    print("| live skill | forecasts/s (median of runs) | runs |")
-    print("|---|---|---|")
-    for label, kind, median in (("off", without, off), ("on", with_, on)):
+    print("| live skill | forecasts/s (median) | runs | CPU s (median) | forecasts per CPU s |")
+    print("|---|---|---|---|---|")
+    for label, kind, median, cpu in (("off", without, off, cpu_off), ("on", with_, on, cpu_on)):
         spread = ", ".join(f"{r.forecasts_per_s:,.0f}" for r in kind)
-        print(f"| {label} | {median:,.0f} | {spread} |")
-    print(f"\nratio on/off {on / off:.3f}; extra {report['extra_us_per_pair']} us per pair")
+        print(f"| {label} | {median:,.0f} | {spread} | {cpu:.2f} | {forecasts / cpu:,.0f} |")
+    print(
+        f"\nratio on/off {on / off:.3f} (wall), {cpu_off / cpu_on:.3f} (CPU); extra "
+        f"{report['extra_us_per_pair']} us wall, {report['extra_cpu_us_per_pair']} us CPU per pair"
+    )
     if args.out is not None:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
 
