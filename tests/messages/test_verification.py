@@ -84,3 +84,35 @@ def test_bad_values_decode_to_invalid_records(raw: bytes | None, reason: str) ->
     decoded = decode_verification(raw)
     assert isinstance(decoded, InvalidRecord)
     assert decoded.reason == reason
+
+
+def test_the_batch_encoder_writes_exactly_the_bytes_of_the_single_encoder() -> None:
+    from datetime import timedelta, timezone
+
+    import numpy as np
+
+    from wxstream.messages.verification import encode_verifications
+
+    odd = [
+        RECORD,
+        replace(RECORD, lead_h=24, covered=False),
+        replace(RECORD, station_id='Zürich "Süd"', model_name="m/ä", model_version="v\\1"),
+        replace(RECORD, issued_at=datetime(2013, 11, 3, 1, 0, 0, 250, tzinfo=UTC)),
+        # the same instant in another zone: written in UTC either way
+        replace(RECORD, issued_at=datetime(2013, 11, 3, 2, tzinfo=timezone(timedelta(hours=1)))),
+        replace(RECORD, p10_c=-0.0, p50_c=1e300, abs_error_c=5e-324, pinball_c=np.float64(0.1)),
+        replace(RECORD, observed_c=np.float32(7.2)),  # type: ignore[arg-type]
+    ]
+    records = [replace(r, lead_h=lead) for r in odd for lead in (1, 3)]
+    assert encode_verifications(records) == [encode_verification(r) for r in records]
+
+
+def test_the_batch_encoder_refuses_what_the_single_encoder_refuses() -> None:
+    from wxstream.messages.verification import encode_verifications
+
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="finite"):
+            encode_verifications([RECORD, replace(RECORD, pinball_c=bad)])
+    # finite values whose sum overflows are still written
+    big = replace(RECORD, p10_c=1.7e308, p50_c=1.7e308, p90_c=1.7e308)
+    assert encode_verifications([big]) == [encode_verification(big)]

@@ -51,6 +51,49 @@ def test_score_of_one_pair() -> None:
     assert score(forecast, 4.0).covered
 
 
+def _score_as_written_first(forecast: Forecast, observed_c: float) -> SkillRecord:
+    """:func:`score` as it was before it was written out for speed: the reference."""
+    levels = (forecast.p10_c, forecast.p50_c, forecast.p90_c)
+    quantiles = (0.1, 0.5, 0.9)
+    loss = sum(pinball(q, f, observed_c) for q, f in zip(quantiles, levels, strict=True)) / 3.0
+    return SkillRecord(
+        station_id=forecast.station_id,
+        issued_at=forecast.issued_at,
+        lead_h=forecast.lead_h,
+        model_name=forecast.model_name,
+        model_version=forecast.model_version,
+        p10_c=forecast.p10_c,
+        p50_c=forecast.p50_c,
+        p90_c=forecast.p90_c,
+        observed_c=observed_c,
+        abs_error_c=abs(observed_c - forecast.p50_c),
+        pinball_c=loss,
+        covered=forecast.p10_c <= observed_c <= forecast.p90_c,
+    )
+
+
+def test_score_gives_the_very_records_of_the_reference(
+    real: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    forecasts, observations = real
+    observed = {
+        (s, t.to_pydatetime()): float(v) for s, t, v in observations.itertuples(index=False)
+    }
+    leads = _forecast_objects(forecasts)
+    pairs = [
+        (f, observed[key])
+        for f in leads
+        if (key := (f.station_id, f.issued_at + timedelta(hours=f.lead_h))) in observed
+    ]
+    pairs += [(Forecast("EWR", T0, 1, 4.0, 5.0, 6.0, "m", "1"), o) for o in (4.0, 5.0, 6.0, -0.0)]
+    assert len(pairs) > 10_000
+    for forecast, obs in pairs:
+        got, want = score(forecast, obs), _score_as_written_first(forecast, obs)
+        # == on the dataclass, and the encoded bytes (which tell -0.0 from 0.0)
+        assert got == want
+        assert encode_verification(got) == encode_verification(want)
+
+
 def test_the_table_keeps_sums_per_version_and_lead() -> None:
     table = SkillTable()
     table.add(score(Forecast("EWR", T0, 1, 4.0, 5.0, 6.0, "m", "2"), 5.5))

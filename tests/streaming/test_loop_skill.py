@@ -15,7 +15,7 @@ from tests.streaming.test_loop_versions import challenger_forecast, mixed_experi
 from wxstream.messages import FeatureMessage, PredictionMessage, SkillRecord
 from wxstream.messages.features import decode_feature
 from wxstream.messages.predictions import decode_prediction
-from wxstream.messages.verification import decode_verification
+from wxstream.messages.verification import decode_verification, encode_verification
 from wxstream.rollout import LeadSkill, SkillKey, SkillTable, forecasts_of, offline_skill
 from wxstream.rollout.live import LiveSkill, record_key
 from wxstream.rollout.promotion import PromotionDecision, PromotionRules
@@ -110,6 +110,9 @@ def test_live_skill_equals_the_offline_computation(rig: RigFactory, hourly: Hour
     assert r.run() == "idle"
     assert_equal_to_offline(r)
     assert len(verification(r)) > 500
+    # The batch encoder the loop uses writes what the one-record encoder writes.
+    values = [v for batch in r.delivery.delivered for _k, v in batch.verification]
+    assert values == [encode_verification(x) for x in verification(r)]
     versions = {key.model_version for key in r.service.skill.live.table.figures()}  # type: ignore[union-attr]
     assert len(versions) == 2
     gauge = r.service.metrics.value(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -97,6 +98,80 @@ def encode_verification(record: SkillRecord) -> bytes:
         f'"model_version":{json.dumps(record.model_version)},'
         f'{floats},"covered":{"true" if record.covered else "false"}}}'
     ).encode()
+
+
+class VerificationEncoder:
+    """Encodes many records to exactly the bytes of :func:`encode_verification`, at a
+    fraction of the cost: the JSON of a station with an issue time, of a valid time and
+    of a model version is written once and reused (live skill encodes one record per
+    forecast lead, so every lead of a forecast shares them).
+
+    The caches grow with the distinct stations, times and versions seen: make one
+    encoder per batch (:func:`encode_verifications`).
+    """
+
+    def __init__(self) -> None:
+        self._stations: dict[str, str] = {}
+        self._times: dict[datetime, str] = {}
+        self._leads: dict[tuple[str, datetime, int], str] = {}
+        self._models: dict[tuple[str, str], str] = {}
+
+    def _time(self, value: datetime) -> str:
+        text = self._times.get(value)
+        if text is None:
+            text = self._times[value] = format_timestamp(value)
+        return text
+
+    def _lead(self, station_id: str, issued_at: datetime, lead_h: int) -> str:
+        """Everything before ``model_name`` (a station's lead of one issue time: the
+        same for the main and the shadow forecast)."""
+        station = self._stations.get(station_id)
+        if station is None:
+            station = self._stations[station_id] = json.dumps(station_id)
+        lead = int(lead_h)
+        text = self._leads[(station_id, issued_at, lead_h)] = (
+            f'{{"station_id":{station},"issued_at":"{self._time(issued_at)}",'
+            f'"lead_h":{lead},"valid_at":"{self._time(issued_at + timedelta(hours=lead_h))}",'
+        )
+        return text
+
+    def encode(self, record: SkillRecord) -> bytes:
+        """The value of one record (see :func:`encode_verification`)."""
+        p10 = float(record.p10_c)
+        p50 = float(record.p50_c)
+        p90 = float(record.p90_c)
+        observed = float(record.observed_c)
+        abs_error = float(record.abs_error_c)
+        loss = float(record.pinball_c)
+        # A sum of finite doubles is finite unless it overflows: one check for six.
+        if not math.isfinite(p10 + p50 + p90 + observed + abs_error + loss) and not all(
+            math.isfinite(v) for v in (p10, p50, p90, observed, abs_error, loss)
+        ):
+            raise ValueError("verification values must be finite")
+        head = self._leads.get((record.station_id, record.issued_at, record.lead_h))
+        if head is None:
+            head = self._lead(record.station_id, record.issued_at, record.lead_h)
+        model = self._models.get((record.model_name, record.model_version))
+        if model is None:
+            model = self._models[(record.model_name, record.model_version)] = (
+                f'"model_name":{json.dumps(record.model_name)},'
+                f'"model_version":{json.dumps(record.model_version)},"p10_c":'
+            )
+        covered = "true}" if record.covered else "false}"
+        return (
+            f'{head}{model}{p10!r},"p50_c":{p50!r},"p90_c":{p90!r},"observed_c":{observed!r},'
+            f'"abs_error_c":{abs_error!r},"pinball_c":{loss!r},"covered":{covered}'
+        ).encode()
+
+
+def encode_verifications(records: Iterable[SkillRecord]) -> list[bytes]:
+    """The values of many records, each exactly :func:`encode_verification`'s bytes.
+
+    Raises:
+        ValueError: a float is not finite (JSON has no NaN).
+    """
+    encode = VerificationEncoder().encode
+    return [encode(record) for record in records]
 
 
 def _number(obj: dict[str, Any], name: str) -> float:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 
 from wxstream.messages import FeatureMessage, PredictionMessage, SkillRecord
 from wxstream.messages.features import decode_feature
@@ -39,6 +40,9 @@ from wxstream.rollout.skill import (
     forecasts_of,
     observation_of,
 )
+
+_hour = attrgetter("hour")
+_issued_at = attrgetter("issued_at")
 
 PairKey = tuple[str, datetime, int, str, str]
 """``(station_id, issued_at, lead_h, model_name, model_version)``: one forecast lead."""
@@ -148,16 +152,21 @@ class LiveSkill:
         out = self.owed
         self.owed = []
         join = self.join
-        events: list[tuple[datetime, int, Observation | Forecast]] = [
-            (o.hour, 0, o) for o in observations
-        ]
-        events.extend((f.issued_at, 1, f) for f in forecasts)
-        events.sort(key=lambda event: (event[0], event[1]))
-        for _, _, item in events:
-            if isinstance(item, Forecast):
-                out.extend(join.add_forecast(item))
-            else:
-                out.extend(join.add_observation(item))
+        # A merge of the two sorted streams: the order of a stable sort on (time, kind)
+        # with observations kind 0, without a tuple per event.
+        held = sorted(observations, key=_hour)
+        n_held = len(held)
+        i = 0
+        for forecast in sorted(forecasts, key=_issued_at):
+            issued_at = forecast.issued_at
+            while i < n_held and held[i].hour <= issued_at:
+                out.extend(join.add_observation(held[i]))
+                i += 1
+            record = join.pair_forecast(forecast)
+            if record is not None:
+                out.append(record)
+        for observation in held[i:]:
+            out.extend(join.add_observation(observation))
         self._count(out)
         return tuple(out)
 

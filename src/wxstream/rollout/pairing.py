@@ -29,6 +29,17 @@ from datetime import datetime, timedelta
 from wxstream.messages import SkillRecord
 from wxstream.rollout.skill import Forecast, Observation, score
 
+_HOURS: dict[int, timedelta] = {}
+
+
+def _hours(lead_h: int) -> timedelta:
+    """``timedelta(hours=lead_h)``, made once per lead (once per forecast lead is a
+    measurable share of the join's cost)."""
+    step = _HOURS.get(lead_h)
+    if step is None:
+        step = _HOURS[lead_h] = timedelta(hours=lead_h)
+    return step
+
 
 @dataclass
 class _Station:
@@ -79,19 +90,27 @@ class ForecastJoin:
 
     def add_forecast(self, forecast: Forecast) -> list[SkillRecord]:
         """Feed one forecast lead; returns its record if its observation is known."""
-        station = self._station(forecast.station_id)
-        valid_at = forecast.issued_at + timedelta(hours=forecast.lead_h)
+        record = self.pair_forecast(forecast)
+        return [] if record is None else [record]
+
+    def pair_forecast(self, forecast: Forecast) -> SkillRecord | None:
+        """:meth:`add_forecast` returning the record itself, or ``None`` (no list per
+        lead: the service feeds every lead it sends)."""
+        station = self._stations.get(forecast.station_id)
+        if station is None:
+            station = self._stations[forecast.station_id] = _Station()
+        valid_at = forecast.issued_at + _hours(forecast.lead_h)
         observed = station.observed.get(valid_at)
         if observed is not None:
             self.paired += 1
-            return [score(forecast, observed)]
+            return score(forecast, observed)
         if station.newest is not None and forecast.issued_at < station.newest - self.horizon:
             self.evicted += 1
-            return []
+            return None
         station.pending.setdefault(valid_at, []).append(forecast)
         heapq.heappush(station.pending_order, (forecast.issued_at, valid_at))
         station.pending_count += 1
-        return []
+        return None
 
     def add_forecasts(self, forecasts: list[Forecast]) -> list[SkillRecord]:
         """Feed several forecast leads (e.g. all leads of one prediction), in order."""

@@ -95,23 +95,38 @@ def observation_of(message: FeatureMessage) -> Observation:
     return Observation(message.station_id, message.window_end, float(message.avg_temperature))
 
 
+_Q10, _Q50, _Q90 = QUANTILES
+
+
 def score(forecast: Forecast, observed_c: float) -> SkillRecord:
-    """The forecast paired with its observation, with its errors."""
-    levels = (forecast.p10_c, forecast.p50_c, forecast.p90_c)
-    loss = sum(pinball(q, f, observed_c) for q, f in zip(QUANTILES, levels, strict=True)) / 3.0
+    """The forecast paired with its observation, with its errors.
+
+    The pinball losses are :func:`pinball`'s, written out (this runs once per pair in
+    the service): the same operations in the same order, so the same doubles.
+    """
+    p10, p50, p90 = forecast.p10_c, forecast.p50_c, forecast.p90_c
+    d10 = observed_c - p10
+    d50 = observed_c - p50
+    d90 = observed_c - p90
+    loss = (
+        0.0
+        + max(_Q10 * d10, (_Q10 - 1.0) * d10)
+        + max(_Q50 * d50, (_Q50 - 1.0) * d50)
+        + max(_Q90 * d90, (_Q90 - 1.0) * d90)
+    ) / 3.0
     return SkillRecord(
-        station_id=forecast.station_id,
-        issued_at=forecast.issued_at,
-        lead_h=forecast.lead_h,
-        model_name=forecast.model_name,
-        model_version=forecast.model_version,
-        p10_c=forecast.p10_c,
-        p50_c=forecast.p50_c,
-        p90_c=forecast.p90_c,
-        observed_c=observed_c,
-        abs_error_c=abs(observed_c - forecast.p50_c),
-        pinball_c=loss,
-        covered=forecast.p10_c <= observed_c <= forecast.p90_c,
+        forecast.station_id,
+        forecast.issued_at,
+        forecast.lead_h,
+        forecast.model_name,
+        forecast.model_version,
+        p10,
+        p50,
+        p90,
+        observed_c,
+        abs(observed_c - p50),
+        loss,
+        p10 <= observed_c <= p90,
     )
 
 
@@ -156,10 +171,12 @@ class SkillTable:
 
     def add(self, record: SkillRecord) -> None:
         """Count one paired forecast."""
-        key = SkillKey(record.model_name, record.model_version, record.lead_h)
-        sums = self._sums.get(key)
+        # A plain tuple finds the SkillKey of the same fields (a NamedTuple hashes and
+        # compares as one); the SkillKey is made only for a new key.
+        key = (record.model_name, record.model_version, record.lead_h)
+        sums = self._sums.get(key)  # type: ignore[call-overload]
         if sums is None:
-            sums = self._sums[key] = _Sums()
+            sums = self._sums[SkillKey(*key)] = _Sums()
         sums.count += 1
         sums.abs_error += record.abs_error_c
         sums.pinball += record.pinball_c

@@ -17,12 +17,13 @@ import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import TypeVar
 
 from wxstream.messages import PredictionMessage, SkillRecord
 from wxstream.messages.json_codec import utc_field
 from wxstream.messages.predictions import decode_prediction
-from wxstream.messages.verification import encode_verification
+from wxstream.messages.verification import encode_verifications
 from wxstream.rollout.live import LiveSkill, SkillHistory
 from wxstream.rollout.skill import Forecast, Observation, forecasts_of
 from wxstream.streaming.core.assembly import BatchAssembler
@@ -58,19 +59,26 @@ def outgoing_forecasts(outgoing: Outgoing) -> list[Forecast]:
     them: read back from the encoded values, so the live join scores exactly the numbers
     an offline reader of the topics gets (JSON floats parse to the same doubles)."""
     out: list[Forecast] = []
+    issue_times: dict[str, datetime] = {}
     for _key, value in (*outgoing.predictions, *outgoing.shadow):
-        out.extend(_leads(value))
+        out.extend(_leads(value, issue_times))
     return out
 
 
-def _leads(value: bytes) -> list[Forecast]:
+def _leads(value: bytes, issue_times: dict[str, datetime]) -> list[Forecast]:
     """The leads of one encoded forecast. Only the fields the skill needs are read: the
     service encoded the value a moment ago (full validation, :func:`decode_prediction`,
-    costs three times as much and is kept for a value that does not parse so)."""
+    costs three times as much and is kept for a value that does not parse so). A
+    batch's forecasts share few issue times (the main and shadow forecast of a window
+    always), so each is parsed once (``issue_times``)."""
     try:
         obj = json.loads(value)
         station, name, version = obj["station_id"], obj["model_name"], obj["model_version"]
-        issued_at = utc_field(obj["issued_at"], "issued_at")
+        text = obj["issued_at"]
+        issued_at = issue_times.get(text) if isinstance(text, str) else None
+        if issued_at is None:
+            issued_at = utc_field(text, "issued_at")
+            issue_times[text] = issued_at
         return [
             Forecast(station, issued_at, lead, p10, p50, p90, name, version)
             for lead, p10, p50, p90 in zip(
@@ -87,8 +95,16 @@ def _leads(value: bytes) -> list[Forecast]:
 
 
 def verification_records(records: Sequence[SkillRecord]) -> list[tuple[bytes, bytes]]:
-    """``(key, value)`` records for ``weather-verification``, keyed by station."""
-    return [(r.station_id.encode("utf-8"), encode_verification(r)) for r in records]
+    """``(key, value)`` records for ``weather-verification``, keyed by station (values
+    byte for byte :func:`~wxstream.messages.encode_verification`'s)."""
+    keys: dict[str, bytes] = {}
+    out: list[tuple[bytes, bytes]] = []
+    for record, value in zip(records, encode_verifications(records), strict=True):
+        key = keys.get(record.station_id)
+        if key is None:
+            key = keys[record.station_id] = record.station_id.encode("utf-8")
+        out.append((key, value))
+    return out
 
 
 class ServiceSkill:

@@ -4,8 +4,18 @@ observations of the input topic, of the stations of the assigned partitions.
 
 Every topic is read from its beginning to its end, ``read_committed``: simple and exact
 (the join forgets what is older than its horizon as it goes), at the price of a start-up
-read that grows with the topics; bounding it by timestamp (the last ``horizon`` hours
-for forecasts and observations) is the next step when topics are kept for long.
+read that grows with the topics. It is not bounded by timestamp
+(``offsets_for_times``), because no bound Kafka can seek to is exact here:
+
+- the table is the sum of *every* committed verification record, so that topic is read
+  whole whatever the bound (a compacted topic of per-version sums would be the way to
+  shorten it);
+- the join's horizon is in *data* time (``horizon_h`` hours behind each station's newest
+  observation), while the record timestamps are produce times (nothing sets them from
+  ``window_end``): after a stop, or in a replay, the forecasts still waiting for their
+  observations may have been produced any wall-clock time ago, and a read of the last
+  ``horizon + slack`` hours of produce time would drop them, so the rebuilt skill would
+  no longer equal an offline computation over the topics.
 """
 
 from __future__ import annotations
