@@ -255,6 +255,7 @@ class LiveCalibration:
         gamma, alpha = self._gamma, self._alpha
         by_lead, by_station = self._by_lead, self._by_station
         isfinite = math.isfinite
+        lo_min, lo_max = _LOG_MIN, _LOG_MAX
         through = self.observed_through
         for station, lead, issued_hour, lower, upper, observed in pairs:
             if lead < 1:
@@ -273,9 +274,12 @@ class LiveCalibration:
             own = by_station.get(key)
             if own is None:  # a station's own scale starts from its lead's
                 own = by_station[key] = [pooled[0], pooled[1], 0]
+            # _step's min(max(...)) unrolled: the same value, without four calls per scale
             for scale in (pooled, own):
-                scale[0] = min(max(scale[0] + step_lo, _LOG_MIN), _LOG_MAX)
-                scale[1] = min(max(scale[1] + step_hi, _LOG_MIN), _LOG_MAX)
+                lo = scale[0] + step_lo
+                hi = scale[1] + step_hi
+                scale[0] = lo_min if lo < lo_min else (lo_max if lo > lo_max else lo)
+                scale[1] = lo_min if hi < lo_min else (lo_max if hi > lo_max else hi)
                 scale[2] += 1
             hour = issued_hour + lead
             if through is None or hour > through:
