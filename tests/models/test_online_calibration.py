@@ -15,6 +15,7 @@ import pytest
 from wxstream.errors import DataError
 from wxstream.models.evaluation_online import simulate_online
 from wxstream.models.online_calibration import (
+    LiveCalibration,
     OnlineCalibrationSettings,
     Pair,
     apply,
@@ -203,3 +204,32 @@ def test_the_replay_brings_every_lead_to_the_target() -> None:
     assert (offline.mean(axis=0) < 0.72).all()
     np.testing.assert_allclose(hits.mean(axis=0), 0.8, atol=0.02)
     assert result.state.observed_through == 3000 - 1  # pairs due after the last issue: unused
+
+
+def test_the_in_place_calibration_holds_the_state_of_update() -> None:
+    rng = np.random.default_rng(5)
+    settings = OnlineCalibrationSettings(min_station_pairs=20)
+    pairs = [
+        Pair(
+            str(rng.choice(["a", "b", "c"])),
+            int(rng.integers(1, 4)),
+            t,
+            -1.0,
+            1.0,
+            float(rng.normal(0.0, 1.5)) if t % 17 else float("nan"),
+        )
+        for t in range(600)
+    ]
+    live = LiveCalibration(settings)
+    state = initial_state(settings)
+    for start in range(0, len(pairs), 7):
+        chunk = pairs[start : start + 7]
+        live.learn((p.station, p.lead, p.issued_hour, p.lower, p.upper, p.observed) for p in chunk)
+        state = update(state, chunk)
+        assert state_to_json(live.state()) == state_to_json(state)
+        for station in ("a", "b", "c", "new"):
+            assert live.scales(station, (1, 2, 3, 9)) == [
+                scales(state, station, lead) for lead in (1, 2, 3, 9)
+            ]
+    with pytest.raises(DataError):
+        live.learn([("a", 0, 700, -1.0, 1.0, 0.0)])

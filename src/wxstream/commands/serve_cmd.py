@@ -316,12 +316,14 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
 @_opt(
     "--online-calibration/--no-online-calibration",
     "WXSTREAM_ONLINE_CALIBRATION",
-    default=True,
+    default=False,
     show_default=True,
     help="Recalibrate every forecast's p10..p90 online (adaptive conformal, per lead and "
     "station) from earlier forecasts and the observations consumed since; the scales go "
-    "into each prediction (interval_scale). On by default: the offline interval misses "
-    "80 % once the weather drifts (docs/evaluation.md). Off while a challenger is served.",
+    "into each prediction (interval_scale). It holds 80 % where the offline interval "
+    "drifts (docs/evaluation.md), but costs ~0.4 ms of the consumer thread per forecast "
+    "of 24 leads (the loop does ~2,200 forecasts/s with it, ~14,000 without: "
+    "docs/performance.md), so it is off by default. Off while a challenger is served.",
 )
 def serve(
     *,

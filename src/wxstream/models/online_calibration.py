@@ -222,6 +222,92 @@ def check_no_look_ahead(state: CalibrationState, issued_hour: int) -> None:
         )
 
 
+class LiveCalibration:
+    """The state of :func:`update` kept in place, for a service that learns one pair
+    at a time and calibrates every forecast it serves.
+
+    :func:`update` and :func:`scales` are the reference; this holds the same numbers
+    (the same float operations in the same order, so the same state bit for bit) in
+    mutable ``[log_lo, log_hi, pairs]`` lists per lead and per (station, lead), without
+    a :class:`Pair` or :class:`Scale` per step. :meth:`state` gives a
+    :class:`CalibrationState` to compare or serialise.
+
+    Args:
+        settings: how it learns.
+    """
+
+    def __init__(self, settings: OnlineCalibrationSettings | None = None) -> None:
+        self.settings = settings or OnlineCalibrationSettings()
+        self._gamma = self.settings.gamma
+        self._alpha = self.settings.alpha_side
+        self._by_lead: dict[int, list[float]] = {}
+        self._by_station: dict[tuple[str, int], list[float]] = {}
+        self.observed_through: int | None = None
+
+    def learn(self, pairs: Iterable[tuple[str, int, int, float, float, float]]) -> None:
+        """Learn from ``(station, lead, issued_hour, lower, upper, observed)`` pairs in
+        order, as :func:`update` does (one loop, no object per pair: the service's hot
+        path).
+
+        Raises:
+            DataError: a pair with a lead below one hour.
+        """
+        gamma, alpha = self._gamma, self._alpha
+        by_lead, by_station = self._by_lead, self._by_station
+        isfinite = math.isfinite
+        lo_min, lo_max = _LOG_MIN, _LOG_MAX
+        through = self.observed_through
+        for station, lead, issued_hour, lower, upper, observed in pairs:
+            if lead < 1:
+                raise DataError(
+                    f"pair of station {station} has lead {lead} h",
+                    fix="pair a forecast only with an observation at least one hour after it",
+                )
+            if not (isfinite(lower) and isfinite(upper) and isfinite(observed)):
+                continue
+            step_lo = gamma * ((1.0 if observed < lower else 0.0) - alpha)
+            step_hi = gamma * ((1.0 if observed > upper else 0.0) - alpha)
+            pooled = by_lead.get(lead)
+            if pooled is None:
+                pooled = by_lead[lead] = [0.0, 0.0, 0]
+            key = (station, lead)
+            own = by_station.get(key)
+            if own is None:  # a station's own scale starts from its lead's
+                own = by_station[key] = [pooled[0], pooled[1], 0]
+            # _step's min(max(...)) unrolled: the same value, without four calls per scale
+            for scale in (pooled, own):
+                lo = scale[0] + step_lo
+                hi = scale[1] + step_hi
+                scale[0] = lo_min if lo < lo_min else (lo_max if lo > lo_max else lo)
+                scale[1] = lo_min if hi < lo_min else (lo_max if hi > lo_max else hi)
+                scale[2] += 1
+            hour = issued_hour + lead
+            if through is None or hour > through:
+                through = hour
+            self.observed_through = through
+
+    def scales(self, station: str, leads: Iterable[int]) -> list[tuple[float, float]]:
+        """``(s_lo, s_hi)`` per lead served for ``station``, as :func:`scales` gives."""
+        own_after = self.settings.min_station_pairs
+        by_station, by_lead = self._by_station, self._by_lead
+        out: list[tuple[float, float]] = []
+        for lead in leads:
+            scale = by_station.get((station, lead))
+            if scale is None or scale[2] < own_after:
+                scale = by_lead.get(lead)
+            out.append((1.0, 1.0) if scale is None else (math.exp(scale[0]), math.exp(scale[1])))
+        return out
+
+    def state(self) -> CalibrationState:
+        """What it has learnt, as :func:`update` would have returned it."""
+        return CalibrationState(
+            self.settings,
+            {lead: Scale(lo, hi, int(n)) for lead, (lo, hi, n) in self._by_lead.items()},
+            {key: Scale(lo, hi, int(n)) for key, (lo, hi, n) in self._by_station.items()},
+            self.observed_through,
+        )
+
+
 def state_to_json(state: CalibrationState) -> dict[str, Any]:
     """A JSON-ready dict of ``state`` (:func:`state_from_json` reads it back exactly)."""
     s = state.settings

@@ -32,9 +32,8 @@ past all the same.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -43,11 +42,9 @@ from wxstream.messages import SkillRecord
 from wxstream.messages.predictions import finite_rows
 from wxstream.models.online_calibration import (
     CalibrationState,
+    LiveCalibration,
     OnlineCalibrationSettings,
     Pair,
-    Scale,
-    scales,
-    update,
 )
 from wxstream.rollout.skill import Forecast
 from wxstream.streaming.core.live_pairs import LivePairs, Observed
@@ -78,11 +75,9 @@ def pair_of(record: SkillRecord) -> Pair:
 class OnlineIntervals:
     """Calibration states per partition, fed the pairs of :class:`LivePairs`.
 
-    The pairs of each :meth:`learn` go through
-    :func:`~wxstream.models.online_calibration.update` with only the scales they move
-    (their leads' and their stations' at those leads), kept in mutable dicts: the same
-    state as one ``update`` over the whole sequence, without copying every station's
-    scales for each record.
+    Each partition's state is a :class:`~wxstream.models.online_calibration.LiveCalibration`:
+    the state of :func:`~wxstream.models.online_calibration.update` over the partition's
+    pair sequence, kept in place (a pair moves two scales and copies nothing).
 
     Args:
         leads_h: the model's leads (the columns of its forecasts).
@@ -94,45 +89,34 @@ class OnlineIntervals:
     ) -> None:
         self.leads_h = tuple(int(lead) for lead in leads_h)
         self.settings = settings or OnlineCalibrationSettings()
-        self._states: dict[int, CalibrationState] = {}
+        self._states: dict[int, LiveCalibration] = {}
 
-    def _live(self, partition: int) -> CalibrationState:
+    def _live(self, partition: int) -> LiveCalibration:
         found = self._states.get(partition)
         if found is None:
-            found = self._states[partition] = CalibrationState(self.settings, {}, {}, None)
+            found = self._states[partition] = LiveCalibration(self.settings)
         return found
 
     def state(self, partition: int) -> CalibrationState:
         """What ``partition``'s calibrator has learnt (a copy; empty before any pair)."""
-        live = self._live(partition)
-        return replace(live, by_lead=dict(live.by_lead), by_station=dict(live.by_station))
+        return self._live(partition).state()
 
     def learn(self, partition: int, records: Sequence[SkillRecord]) -> None:
         """Learn from ``records`` of ``partition``, in order."""
         if not records:
             return
-        live = self._live(partition)
-        by_lead = cast(dict[int, Scale], live.by_lead)
-        by_station = cast(dict[tuple[str, int], Scale], live.by_station)
-        pairs = [pair_of(record) for record in records]
-        leads = {pair.lead for pair in pairs}
-        keys = {(pair.station, pair.lead) for pair in pairs}
-        # only the scales these pairs move take part
-        touched = CalibrationState(
-            self.settings,
-            {lead: by_lead[lead] for lead in leads if lead in by_lead},
-            {key: by_station[key] for key in keys if key in by_station},
-            live.observed_through,
+        hours: dict[datetime, int] = {}  # the records of one call share few issue hours
+        for record in records:
+            if record.issued_at not in hours:
+                hours[record.issued_at] = epoch_hour(record.issued_at)
+        self._live(partition).learn(
+            (r.station_id, r.lead_h, hours[r.issued_at], r.p10_c, r.p90_c, r.observed_c)
+            for r in records
         )
-        moved = update(touched, pairs)
-        by_lead.update(moved.by_lead)
-        by_station.update(moved.by_station)
-        self._states[partition] = replace(live, observed_through=moved.observed_through)
 
     def scales(self, partition: int, station_id: str) -> npt.NDArray[np.float64]:
         """``(leads, 2)``: the lower and upper scale served to ``station_id`` now."""
-        state = self._live(partition)
-        return np.array([scales(state, station_id, lead) for lead in self.leads_h])
+        return np.array(self._live(partition).scales(station_id, self.leads_h))
 
     def drop(self, partitions: Iterable[int]) -> None:
         """Forget the states of ``partitions``."""
