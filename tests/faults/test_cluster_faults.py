@@ -36,7 +36,6 @@ from tests.support.fault_harness import (
     fault_rows,
     produce,
     read_committed,
-    serve_command,
     serve_settings,
 )
 from tests.support.waiting import wait_until
@@ -45,6 +44,7 @@ from wxstream.kafka import LocalCluster, ensure_topics, topic_replication
 from wxstream.models.forecasting_model import ForecastingModel
 from wxstream.models.model_loader import load_model
 from wxstream.settings import DEFAULT_PARTITIONS, KafkaSettings
+from wxstream.tools.serve_command import serve_command
 
 pytestmark = [pytest.mark.kafka, pytest.mark.ray, pytest.mark.slow]
 

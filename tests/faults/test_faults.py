@@ -46,7 +46,6 @@ from tests.support.fault_harness import (
     produce,
     read_committed,
     rss_bytes,
-    serve_command,
     serve_process,
     serve_settings,
 )
@@ -77,6 +76,7 @@ from wxstream.streaming import (
     TransactionalDelivery,
     graceful_shutdown,
 )
+from wxstream.tools.serve_command import serve_command
 
 pytestmark = [pytest.mark.kafka, pytest.mark.ray, pytest.mark.slow]
 

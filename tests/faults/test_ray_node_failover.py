@@ -33,7 +33,6 @@ from tests.support.fault_harness import (
     inference_actor_pids,
     produce,
     read_committed,
-    serve_command,
     serve_settings,
 )
 from tests.support.ray_cluster import two_node_ray
@@ -41,6 +40,7 @@ from tests.support.waiting import wait_until
 from wxstream.models.model_loader import load_model
 from wxstream.settings import KafkaSettings
 from wxstream.streaming import actor_options
+from wxstream.tools.serve_command import serve_command
 
 HOURS = 200
 """Hours of each station replayed (600 records)."""

@@ -26,7 +26,6 @@ from tests.support.fault_harness import (
     fault_rows,
     produce,
     read_committed,
-    serve_command,
     serve_process,
     serve_settings,
 )
@@ -38,6 +37,7 @@ from wxstream.models.model_loader import load_model
 from wxstream.models.registry import promote, resolve
 from wxstream.models.registry.state import alias_state
 from wxstream.settings import KafkaSettings
+from wxstream.tools.serve_command import serve_command
 
 pytestmark = [pytest.mark.kafka, pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(900)]
 

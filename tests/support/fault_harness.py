@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -304,37 +303,6 @@ def serve_settings(
         restore_rewind_messages=RESTORE_REWIND_MESSAGES,
     )
     return replace(base, **changes)
-
-
-def serve_command(settings: ServeSettings, ray_address: str | None, *extra: str) -> list[str]:
-    """``python -m wxstream serve`` with the flags of ``settings``."""
-    kafka = settings.kafka
-    args = [
-        sys.executable,
-        "-m",
-        "wxstream",
-        "serve",
-        f"--bootstrap-servers={kafka.bootstrap_servers}",
-        f"--features-topic={kafka.features_topic}",
-        f"--predictions-topic={kafka.predictions_topic}",
-        f"--dlq-topic={kafka.dlq_topic}",
-        f"--anomalies-topic={kafka.anomalies_topic}",
-        f"--qc-policy={settings.qc_policy}",
-        f"--model-storage-path={settings.model.storage_path}",
-        f"--model-name={settings.model.model_name}",
-        f"--group-id={settings.group_id}",
-        f"--guarantee={settings.guarantee}",
-        f"--transactional-id={settings.transactional_id}",
-        f"--num-actors={settings.ray.num_actors}",
-        f"--batch-size={settings.batch_size}",
-        f"--max-wait-ms={settings.max_wait_ms}",
-        f"--restore-rewind-messages={settings.restore_rewind_messages}",
-        "--no-gpu",
-        "--no-dashboard",
-    ]
-    if ray_address:
-        args.append(f"--ray-address={ray_address}")
-    return [*args, *extra]
 
 
 class ServeProcess:

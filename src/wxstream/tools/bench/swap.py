@@ -23,7 +23,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -56,6 +55,7 @@ from wxstream.tools.bench.report import match_latencies_ms, percentiles_ms
 from wxstream.tools.bench.runs import PACED_LINGER_MS, READ_BACK_TIMEOUT_S, REAL_STATIONS
 from wxstream.tools.bench.swap_store import full_windows, longest_gap_ms, swap_store
 from wxstream.tools.replay import plan_schedule, publish, select_features
+from wxstream.tools.serve_command import serve_command
 
 logger = logging.getLogger(__name__)
 
@@ -79,33 +79,7 @@ def _thread_service(serve: ServeSettings) -> _Service:
 
 
 def _serve_args(serve: ServeSettings, ray_address: str) -> list[str]:
-    kafka = serve.kafka
-    return [
-        sys.executable,
-        "-m",
-        "wxstream",
-        "serve",
-        f"--bootstrap-servers={kafka.bootstrap_servers}",
-        f"--features-topic={kafka.features_topic}",
-        f"--predictions-topic={kafka.predictions_topic}",
-        f"--dlq-topic={kafka.dlq_topic}",
-        f"--anomalies-topic={kafka.anomalies_topic}",
-        f"--control-topic={kafka.control_topic}",
-        f"--model-storage-path={serve.model.storage_path}",
-        f"--model-name={serve.model.model_name}",
-        f"--group-id={serve.group_id}",
-        f"--transactional-id={serve.transactional_id}",
-        f"--num-actors={serve.ray.num_actors}",
-        f"--batch-size={serve.batch_size}",
-        f"--max-wait-ms={serve.max_wait_ms}",
-        # the child serves as the in-process service does (the CLI's default is on)
-        "--online-calibration" if serve.online_calibration else "--no-online-calibration",
-        f"--qc-policy={serve.qc_policy}",
-        f"--session-timeout-s={SESSION_TIMEOUT_S}",
-        f"--ray-address={ray_address}",
-        "--no-dashboard",
-        *(["--no-gpu"] if not serve.ray.use_gpu else []),
-    ]
+    return serve_command(serve, ray_address, f"--session-timeout-s={SESSION_TIMEOUT_S}")
 
 
 def _child_service(args: list[str], log: Path) -> tuple[_Service, subprocess.Popen[bytes]]:
