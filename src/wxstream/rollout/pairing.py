@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from wxstream.messages import SkillRecord
-from wxstream.rollout.skill import Forecast, Observation, score
+from wxstream.rollout.skill import QUANTILES, Forecast, Observation, score
 
 _HOURS: dict[int, timedelta] = {}
 
@@ -164,6 +164,15 @@ class ForecastJoin:
 
 # -- the service's join: integer hours, one entry per forecast ----------------------------
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR = timedelta(hours=1)
+
+
+def epoch_hour(moment: datetime) -> int:
+    """Whole hours since the Unix epoch: the service join's (and calibrator's) hourly axis
+    (feature windows end on whole hours, and forecasts are issued at their ends)."""
+    return (moment - _EPOCH) // _HOUR
+
 
 class PendingForecast:
     """One forecast (all its leads) in a :class:`LeadJoin`.
@@ -216,20 +225,82 @@ pair; read the lead's values at that index, score it with :func:`score_pair`).""
 
 def score_pair(pair: Pair) -> SkillRecord:
     """The :class:`~wxstream.messages.SkillRecord` of a pair: :func:`score`'s numbers."""
-    forecast, j, observed_c = pair
-    return score(
-        Forecast(
-            forecast.station_id,
-            forecast.issued_at,
-            forecast.leads_h[j],
-            forecast.p10_c[j],
-            forecast.p50_c[j],
-            forecast.p90_c[j],
-            forecast.model_name,
-            forecast.model_version,
-        ),
-        observed_c,
-    )
+    return score_pairs([pair])[0]
+
+
+_Q10, _Q50, _Q90 = QUANTILES
+
+
+def score_pairs(pairs: Iterable[Pair]) -> list[SkillRecord]:
+    """Each pair's record, as :func:`~wxstream.rollout.skill.score` makes it: the same
+    operations in the same order, so the same doubles, without a
+    :class:`~wxstream.rollout.skill.Forecast` per pair.
+
+    Scalar on purpose: each record is a Python object for ``weather-verification``
+    anyway, and numpy would only add the conversions to arrays and back.
+    """
+    out: list[SkillRecord] = []
+    append = out.append
+    for forecast, j, observed_c in pairs:
+        p10, p50, p90 = forecast.p10_c[j], forecast.p50_c[j], forecast.p90_c[j]
+        d10 = observed_c - p10
+        d50 = observed_c - p50
+        d90 = observed_c - p90
+        loss = (
+            0.0
+            + max(_Q10 * d10, (_Q10 - 1.0) * d10)
+            + max(_Q50 * d50, (_Q50 - 1.0) * d50)
+            + max(_Q90 * d90, (_Q90 - 1.0) * d90)
+        ) / 3.0
+        append(
+            SkillRecord(
+                forecast.station_id,
+                forecast.issued_at,
+                forecast.leads_h[j],
+                forecast.model_name,
+                forecast.model_version,
+                p10,
+                p50,
+                p90,
+                observed_c,
+                abs(observed_c - p50),
+                loss,
+                p10 <= observed_c <= p90,
+            )
+        )
+    return out
+
+
+def entries_of(forecasts: Iterable[Forecast]) -> list[PendingForecast]:
+    """Forecast leads as :class:`LeadJoin` entries: each run of consecutive leads of one
+    station, issue time and model version becomes one entry (fed to the join in that
+    order, they pair and evict exactly as the leads one by one)."""
+    out: list[PendingForecast] = []
+    last: tuple[str, datetime, str, str] | None = None
+    leads: list[int] = []
+    p10: list[float] = []
+    p50: list[float] = []
+    p90: list[float] = []
+    for forecast in forecasts:
+        key = (forecast.station_id, forecast.issued_at, forecast.model_name, forecast.model_version)
+        if key != last:
+            leads, p10, p50, p90 = [], [], [], []
+            out.append(
+                PendingForecast(
+                    forecast.station_id,
+                    forecast.issued_at,
+                    epoch_hour(forecast.issued_at),
+                    leads,
+                    (p10, p50, p90),
+                    model=(forecast.model_name, forecast.model_version),
+                )
+            )
+            last = key
+        leads.append(forecast.lead_h)
+        p10.append(forecast.p10_c)
+        p50.append(forecast.p50_c)
+        p90.append(forecast.p90_c)
+    return out
 
 
 @dataclass

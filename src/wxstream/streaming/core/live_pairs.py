@@ -20,21 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from wxstream.rollout.pairing import LeadJoin, Pair, PendingForecast
+from wxstream.rollout.pairing import LeadJoin, Pair, PendingForecast, entries_of, epoch_hour
 from wxstream.rollout.skill import Forecast
+
+__all__ = ["PAIRING_SLACK_H", "LivePairs", "Observed", "epoch_hour"]
 
 PAIRING_SLACK_H = 6
 """How much later than its valid hour an observation may still pair (station time)."""
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_HOUR = timedelta(hours=1)
-
-
-def epoch_hour(moment: datetime) -> int:
-    """Whole hours since the Unix epoch: the join's and the calibrator's hourly axis."""
-    return (moment - _EPOCH) // _HOUR
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,22 +79,9 @@ class LivePairs:
         return self.join(partition).add(forecast)
 
     def forecast(self, partition: int, leads: Sequence[Forecast]) -> list[Pair]:
-        """:meth:`emit` for one forecast given lead by lead (as read back from the topic;
-        all of one station, issue time and model)."""
-        if not leads:
-            return []
-        first = leads[0]
-        return self.emit(
-            partition,
-            PendingForecast(
-                first.station_id,
-                first.issued_at,
-                epoch_hour(first.issued_at),
-                [f.lead_h for f in leads],
-                ([f.p10_c for f in leads], [f.p50_c for f in leads], [f.p90_c for f in leads]),
-                model=(first.model_name, first.model_version),
-            ),
-        )
+        """:meth:`emit` for a forecast given lead by lead (as read back from the topic)."""
+        join = self.join(partition)
+        return [pair for entry in entries_of(leads) for pair in join.add(entry)]
 
     def drop(self, partitions: Iterable[int]) -> None:
         """Forget the joins of ``partitions`` (revoked, or to be rebuilt)."""
