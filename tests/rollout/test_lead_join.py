@@ -12,7 +12,8 @@ import pytest
 
 from wxstream.messages import SkillRecord
 from wxstream.rollout import Forecast, ForecastJoin, Observation
-from wxstream.rollout.pairing import LeadJoin, PendingForecast, score_pair
+from wxstream.rollout.pairing import LeadJoin, PendingForecast, entries_of, score_pair, score_pairs
+from wxstream.rollout.replayed import replay_join, replay_lead_join
 
 LEADS = (1, 2, 3, 6, 12)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -93,3 +94,22 @@ def test_the_lead_join_pairs_what_the_forecast_join_pairs(nyc_features: object, 
     # every path was taken
     assert reference.evicted > 0
     assert reference.paired > 1000
+
+
+def test_the_replay_into_the_lead_join_pairs_what_replay_join_pairs(nyc_features: object) -> None:
+    assert isinstance(nyc_features, pd.DataFrame)
+    observations: list[Observation] = []
+    forecasts: list[Forecast] = []
+    for kind, station, moment, temperature in real_events(nyc_features, 20, 3):
+        if kind == "observation":
+            observations.append(Observation(station, moment, temperature))
+        elif math.isfinite(temperature):
+            forecasts.extend(
+                Forecast(station, moment, lead, a, b, c, "m", "1")
+                for lead, a, b, c in zip(LEADS, *forecast_values(temperature), strict=True)
+            )
+    want = replay_join(forecasts, observations, max_lead_h=max(LEADS), slack_h=3)
+    join = LeadJoin(max(LEADS), slack_h=3)
+    got = score_pairs(replay_lead_join(entries_of(forecasts), observations, join))
+    assert got == want.records
+    assert (join.evicted, join.pending) == (want.evicted, want.pending)
