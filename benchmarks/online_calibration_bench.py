@@ -31,7 +31,7 @@ import pandas as pd
 from wxstream.data import load_nycflights13
 from wxstream.features import aggregate_hourly
 from wxstream.messages import encode_frame
-from wxstream.rollout.pairing import PendingForecast
+from wxstream.rollout.lead_join import PendingForecast
 from wxstream.settings import ServeSettings
 from wxstream.streaming import InferenceService, ServiceMetrics
 from wxstream.streaming.core.live_pairs import LivePairs, Observed, epoch_hour

@@ -12,7 +12,13 @@ import pytest
 
 from wxstream.messages import SkillRecord
 from wxstream.rollout import Forecast, ForecastJoin, Observation
-from wxstream.rollout.pairing import LeadJoin, PendingForecast, entries_of, score_pair, score_pairs
+from wxstream.rollout.lead_join import (
+    LeadJoin,
+    PendingForecast,
+    entries_of,
+    score_pair,
+    score_pairs,
+)
 from wxstream.rollout.replayed import replay_join, replay_lead_join
 
 LEADS = (1, 2, 3, 6, 12)

@@ -31,7 +31,7 @@ from wxstream.messages import FeatureMessage, PredictionMessage, SkillRecord
 from wxstream.messages.features import decode_feature
 from wxstream.messages.predictions import decode_prediction
 from wxstream.messages.verification import decode_verification
-from wxstream.rollout.pairing import (
+from wxstream.rollout.lead_join import (
     LeadJoin,
     Pair,
     PendingForecast,

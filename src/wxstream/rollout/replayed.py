@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from wxstream.messages import SkillRecord
-from wxstream.rollout.pairing import ForecastJoin, LeadJoin, Pair, PendingForecast, epoch_hour
+from wxstream.rollout.lead_join import LeadJoin, Pair, PendingForecast, epoch_hour
+from wxstream.rollout.pairing import ForecastJoin
 from wxstream.rollout.skill import Forecast, Observation, SkillTable
 
 _OBSERVATION, _FORECAST = 0, 1  # at one instant observations go first

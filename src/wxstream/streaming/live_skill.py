@@ -24,8 +24,8 @@ from wxstream.messages import PredictionMessage, SkillRecord
 from wxstream.messages.json_codec import utc_field
 from wxstream.messages.predictions import decode_prediction
 from wxstream.messages.verification import encode_verifications
+from wxstream.rollout.lead_join import PendingForecast, entries_of, epoch_hour
 from wxstream.rollout.live import LiveSkill, SkillHistory
-from wxstream.rollout.pairing import PendingForecast, entries_of, epoch_hour
 from wxstream.rollout.skill import Observation, forecasts_of
 from wxstream.streaming.core.assembly import BatchAssembler
 from wxstream.streaming.core.outgoing import Outgoing

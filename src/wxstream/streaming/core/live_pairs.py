@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from wxstream.rollout.pairing import LeadJoin, Pair, PendingForecast, entries_of, epoch_hour
+from wxstream.rollout.lead_join import LeadJoin, Pair, PendingForecast, entries_of, epoch_hour
 from wxstream.rollout.skill import Forecast
 
 __all__ = ["PAIRING_SLACK_H", "LivePairs", "Observed", "epoch_hour"]

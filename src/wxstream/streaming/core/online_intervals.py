@@ -45,8 +45,8 @@ from wxstream.models.online_calibration import (
     OnlineCalibrationSettings,
     Pair,
 )
-from wxstream.rollout.pairing import Pair as JoinedPair
-from wxstream.rollout.pairing import PendingForecast
+from wxstream.rollout.lead_join import Pair as JoinedPair
+from wxstream.rollout.lead_join import PendingForecast
 from wxstream.rollout.skill import Forecast
 from wxstream.streaming.core.live_pairs import LivePairs, Observed, epoch_hour
 from wxstream.streaming.core.work_batch import WorkBatch
