@@ -322,7 +322,7 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     "station) from earlier forecasts and the observations consumed since; the scales go "
     "into each prediction (interval_scale). It holds 80 % where the offline interval "
     "drifts (docs/evaluation.md), but costs 70-110 us of the consumer thread per "
-    "forecast of 24 leads, 44-57 % of the loop's forecasts/s (more than the 15 % a "
+    "forecast of 24 leads, 44-59 % of the loop's forecasts/s (more than the 15 % a "
     "default may cost: docs/performance.md), so it is off by default. Off while a "
     "challenger is served.",
 )
