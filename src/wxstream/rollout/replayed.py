@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from wxstream.messages import SkillRecord
+from wxstream.rollout.lead_join import LeadJoin, Pair, PendingForecast, epoch_hour
 from wxstream.rollout.pairing import ForecastJoin
 from wxstream.rollout.skill import Forecast, Observation, SkillTable
 
@@ -68,4 +69,24 @@ def replay_join(
     out.table.add_all(out.records)
     out.evicted = join.evicted
     out.pending = join.pending
+    return out
+
+
+def replay_lead_join(
+    forecasts: Iterable[PendingForecast], observations: Iterable[Observation], join: LeadJoin
+) -> list[Pair]:
+    """:func:`replay_join` into the service's :class:`~wxstream.rollout.pairing.LeadJoin`
+    (whole forecasts, in the same time order); the pairs unscored, in pairing order."""
+    events: list[tuple[datetime, int, int, PendingForecast | Observation]] = []
+    for seq, observation in enumerate(observations):
+        events.append((observation.hour, _OBSERVATION, seq, observation))
+    for seq, forecast in enumerate(forecasts):
+        events.append((forecast.issued_at, _FORECAST, seq, forecast))
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    out: list[Pair] = []
+    for _, _, _, item in events:
+        if isinstance(item, PendingForecast):
+            out.extend(join.add(item))
+        else:
+            out.extend(join.observe(item.station_id, epoch_hour(item.hour), item.temperature_c))
     return out

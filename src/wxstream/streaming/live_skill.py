@@ -24,8 +24,9 @@ from wxstream.messages import PredictionMessage, SkillRecord
 from wxstream.messages.json_codec import utc_field
 from wxstream.messages.predictions import decode_prediction
 from wxstream.messages.verification import encode_verifications
+from wxstream.rollout.lead_join import PendingForecast, entries_of, epoch_hour
 from wxstream.rollout.live import LiveSkill, SkillHistory
-from wxstream.rollout.skill import Forecast, Observation, forecasts_of
+from wxstream.rollout.skill import Observation, forecasts_of
 from wxstream.streaming.core.assembly import BatchAssembler
 from wxstream.streaming.core.outgoing import Outgoing
 from wxstream.streaming.core.work_batch import WorkBatch
@@ -54,44 +55,40 @@ def batch_observations(batch: WorkBatch) -> list[Observation]:
     return [Observation(o.station_id, o.hour, o.temperature_c) for o in batch.observations]
 
 
-def outgoing_forecasts(outgoing: Outgoing) -> list[Forecast]:
-    """Every forecast lead a batch sends (main topic, then shadow), as the topics hold
-    them: read back from the encoded values, so the live join scores exactly the numbers
-    an offline reader of the topics gets (JSON floats parse to the same doubles)."""
-    out: list[Forecast] = []
-    issue_times: dict[str, datetime] = {}
+def outgoing_forecasts(outgoing: Outgoing) -> list[PendingForecast]:
+    """Every forecast a batch sends (main topic, then shadow) as the join takes it, as
+    the topics hold them: read back from the encoded values, so the live join scores
+    exactly the numbers an offline reader of the topics gets (JSON floats parse to the
+    same doubles)."""
+    out: list[PendingForecast] = []
+    issue_times: dict[str, tuple[datetime, int]] = {}
     for _key, value in (*outgoing.predictions, *outgoing.shadow):
-        out.extend(_leads(value, issue_times))
+        out.extend(_forecast(value, issue_times))
     return out
 
 
-def _leads(value: bytes, issue_times: dict[str, datetime]) -> list[Forecast]:
-    """The leads of one encoded forecast. Only the fields the skill needs are read: the
-    service encoded the value a moment ago (full validation, :func:`decode_prediction`,
-    costs three times as much and is kept for a value that does not parse so). A
-    batch's forecasts share few issue times (the main and shadow forecast of a window
-    always), so each is parsed once (``issue_times``)."""
+def _forecast(value: bytes, issue_times: dict[str, tuple[datetime, int]]) -> list[PendingForecast]:
+    """One encoded forecast (none if it does not parse). Only the fields the skill needs
+    are read: the service encoded the value a moment ago (full validation,
+    :func:`decode_prediction`, costs three times as much and is kept for a value that
+    does not parse so). A batch's forecasts share few issue times (the main and shadow
+    forecast of a window always), so each is parsed once (``issue_times``)."""
     try:
         obj = json.loads(value)
         station, name, version = obj["station_id"], obj["model_name"], obj["model_version"]
         text = obj["issued_at"]
-        issued_at = issue_times.get(text) if isinstance(text, str) else None
-        if issued_at is None:
+        issued = issue_times.get(text) if isinstance(text, str) else None
+        if issued is None:
             issued_at = utc_field(text, "issued_at")
-            issue_times[text] = issued_at
-        return [
-            Forecast(station, issued_at, lead, p10, p50, p90, name, version)
-            for lead, p10, p50, p90 in zip(
-                obj["leads_h"],
-                obj["temperature_p10_c"],
-                obj["temperature_c"],
-                obj["temperature_p90_c"],
-                strict=True,
-            )
-        ]
+            issued = issue_times[text] = (issued_at, epoch_hour(issued_at))
+        leads = obj["leads_h"]
+        quantiles = (obj["temperature_p10_c"], obj["temperature_c"], obj["temperature_p90_c"])
+        if not all(isinstance(q, list) and len(q) == len(leads) for q in quantiles):
+            raise ValueError("leads and quantiles differ in length")
+        return [PendingForecast(station, *issued, leads, quantiles, model=(name, version))]
     except (KeyError, TypeError, ValueError):
         message = decode_prediction(value)
-        return forecasts_of(message) if isinstance(message, PredictionMessage) else []
+        return entries_of(forecasts_of(message)) if isinstance(message, PredictionMessage) else []
 
 
 def verification_records(records: Sequence[SkillRecord]) -> list[tuple[bytes, bytes]]:
@@ -164,7 +161,9 @@ class ServiceSkill:
         out: list[tuple[B, Outgoing]] = []
         fresh: list[SkillRecord] = []
         for batch, outgoing in released:
-            records = self.live.pair(batch_observations(batch), outgoing_forecasts(outgoing))
+            records = self.live.pair_forecasts(
+                batch_observations(batch), outgoing_forecasts(outgoing)
+            )
             if records:
                 fresh.extend(records)
                 out.append(

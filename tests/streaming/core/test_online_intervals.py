@@ -117,7 +117,7 @@ def test_a_non_finite_forecast_is_left_alone_and_teaches_nothing() -> None:
     assert np.isnan(out.forecasts[1, 0, 0])
     assert out.scales[1].tolist() == [[1.0, 1.0]] * 3
     assert out.records  # the others paired with later observations
-    assert all(r.issued_at != items[1][0].hour for r in out.records)
+    assert all(f.issued_at != items[1][0].hour for f, _j, _observed in out.records)
 
 
 def test_dropping_a_partition_forgets_its_state() -> None:

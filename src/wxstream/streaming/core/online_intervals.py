@@ -33,12 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
 
-from wxstream.messages import SkillRecord
 from wxstream.messages.predictions import finite_rows
 from wxstream.models.online_calibration import (
     CalibrationState,
@@ -46,29 +45,26 @@ from wxstream.models.online_calibration import (
     OnlineCalibrationSettings,
     Pair,
 )
+from wxstream.rollout.lead_join import Pair as JoinedPair
+from wxstream.rollout.lead_join import PendingForecast
 from wxstream.rollout.skill import Forecast
-from wxstream.streaming.core.live_pairs import LivePairs, Observed
+from wxstream.streaming.core.live_pairs import LivePairs, Observed, epoch_hour
 from wxstream.streaming.core.work_batch import WorkBatch
 
 F32 = npt.NDArray[np.float32]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_HOUR = timedelta(hours=1)
+__all__ = ["epoch_hour"]  # re-exported: the calibrator's hourly axis is the join's
 
 
-def epoch_hour(moment: datetime) -> int:
-    """Whole hours since the Unix epoch: the calibrator's hourly axis."""
-    return (moment - _EPOCH) // _HOUR
-
-
-def pair_of(record: SkillRecord) -> Pair:
+def pair_of(pair: JoinedPair) -> Pair:
     """A paired forecast lead as the calibrator learns from it."""
+    forecast, j, observed_c = pair
     return Pair(
-        record.station_id,
-        record.lead_h,
-        epoch_hour(record.issued_at),
-        record.p10_c,
-        record.p90_c,
-        record.observed_c,
+        forecast.station_id,
+        forecast.leads_h[j],
+        forecast.issued_hour,
+        forecast.p10_c[j],
+        forecast.p90_c[j],
+        observed_c,
     )
 
 
@@ -101,17 +97,13 @@ class OnlineIntervals:
         """What ``partition``'s calibrator has learnt (a copy; empty before any pair)."""
         return self._live(partition).state()
 
-    def learn(self, partition: int, records: Sequence[SkillRecord]) -> None:
-        """Learn from ``records`` of ``partition``, in order."""
-        if not records:
+    def learn(self, partition: int, pairs: Sequence[JoinedPair]) -> None:
+        """Learn from the join's unscored ``pairs`` of ``partition``, in order."""
+        if not pairs:
             return
-        hours: dict[datetime, int] = {}  # the records of one call share few issue hours
-        for record in records:
-            if record.issued_at not in hours:
-                hours[record.issued_at] = epoch_hour(record.issued_at)
         self._live(partition).learn(
-            (r.station_id, r.lead_h, hours[r.issued_at], r.p10_c, r.p90_c, r.observed_c)
-            for r in records
+            (f.station_id, f.leads_h[j], f.issued_hour, f.p10_c[j], f.p90_c[j], observed)
+            for f, j, observed in pairs
         )
 
     def scales(self, partition: int, station_id: str) -> npt.NDArray[np.float64]:
@@ -159,13 +151,13 @@ class Recalibrated:
     Attributes:
         forecasts: ``(B, leads, 3)`` float32; a non-finite row is left as it was.
         scales: ``(B, leads, 2)`` float32, the lower and upper scale of each lead.
-        records: every pair the batch's records completed, in order (for whatever else
-            learns from the live pairs).
+        records: every pair the batch's records completed, in order, unscored (for
+            whatever else learns from the live pairs).
     """
 
     forecasts: F32
     scales: F32
-    records: list[SkillRecord]
+    records: list[JoinedPair]
 
 
 def recalibrate_batch(
@@ -186,7 +178,7 @@ def recalibrate_batch(
     applied = np.ones((*forecasts.shape[:2], 2), dtype=np.float32)
     finite: list[bool] = finite_rows(forecasts).tolist()
     made = {(r.partition, r.offset): i for i, r in enumerate(batch.requests)}
-    records: list[SkillRecord] = []
+    records: list[JoinedPair] = []
     for observed in batch.observations:
         partition = observed.partition
         paired = pairs.observe(observed)
@@ -199,8 +191,16 @@ def recalibrate_batch(
         out[index] = recalibrate(forecasts[index], scale)
         applied[index] = scale
         source = batch.requests[index].source
-        joined = forecast_leads(source.station_id, source.issued_at, leads, out[index], model)
-        paired = pairs.forecast(partition, joined)
+        p10, p50, p90 = out[index].T.tolist()  # the float32 values served, as doubles
+        joined = PendingForecast(
+            source.station_id,
+            source.issued_at,
+            epoch_hour(source.issued_at),
+            leads,
+            (p10, p50, p90),
+            model=model,
+        )
+        paired = pairs.emit(partition, joined)
         intervals.learn(partition, paired)
         records.extend(paired)
     return Recalibrated(out, applied, records)
