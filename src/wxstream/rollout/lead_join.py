@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from wxstream.messages import SkillRecord
-from wxstream.rollout.skill import QUANTILES, Forecast
+from wxstream.rollout.skill import Forecast, scored
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HOUR = timedelta(hours=1)
@@ -80,47 +80,24 @@ def score_pair(pair: Pair) -> SkillRecord:
     return score_pairs([pair])[0]
 
 
-_Q10, _Q50, _Q90 = QUANTILES
-
-
 def score_pairs(pairs: Iterable[Pair]) -> list[SkillRecord]:
-    """Each pair's record, as :func:`~wxstream.rollout.skill.score` makes it: the same
-    operations in the same order, so the same doubles, without a
-    :class:`~wxstream.rollout.skill.Forecast` per pair.
-
-    Scalar on purpose: each record is a Python object for ``weather-verification``
-    anyway, and numpy would only add the conversions to arrays and back.
-    """
-    out: list[SkillRecord] = []
-    append = out.append
-    for forecast, j, observed_c in pairs:
-        p10, p50, p90 = forecast.p10_c[j], forecast.p50_c[j], forecast.p90_c[j]
-        d10 = observed_c - p10
-        d50 = observed_c - p50
-        d90 = observed_c - p90
-        loss = (
-            0.0
-            + max(_Q10 * d10, (_Q10 - 1.0) * d10)
-            + max(_Q50 * d50, (_Q50 - 1.0) * d50)
-            + max(_Q90 * d90, (_Q90 - 1.0) * d90)
-        ) / 3.0
-        append(
-            SkillRecord(
-                forecast.station_id,
-                forecast.issued_at,
-                forecast.leads_h[j],
-                forecast.model_name,
-                forecast.model_version,
-                p10,
-                p50,
-                p90,
-                observed_c,
-                abs(observed_c - p50),
-                loss,
-                p10 <= observed_c <= p90,
-            )
+    """Each pair's record, as :func:`~wxstream.rollout.skill.score` makes it (the same
+    :func:`~wxstream.rollout.skill.scored`), without a
+    :class:`~wxstream.rollout.skill.Forecast` per pair."""
+    return [
+        scored(
+            forecast.station_id,
+            forecast.issued_at,
+            forecast.leads_h[j],
+            forecast.model_name,
+            forecast.model_version,
+            forecast.p10_c[j],
+            forecast.p50_c[j],
+            forecast.p90_c[j],
+            observed_c,
         )
-    return out
+        for forecast, j, observed_c in pairs
+    ]
 
 
 def entries_of(forecasts: Iterable[Forecast]) -> list[PendingForecast]:

@@ -99,12 +99,37 @@ _Q10, _Q50, _Q90 = QUANTILES
 
 
 def score(forecast: Forecast, observed_c: float) -> SkillRecord:
-    """The forecast paired with its observation, with its errors.
+    """The forecast paired with its observation, with its errors."""
+    return scored(
+        forecast.station_id,
+        forecast.issued_at,
+        forecast.lead_h,
+        forecast.model_name,
+        forecast.model_version,
+        forecast.p10_c,
+        forecast.p50_c,
+        forecast.p90_c,
+        observed_c,
+    )
+
+
+def scored(  # noqa: PLR0917 - the record's fields, in its order
+    station_id: str,
+    issued_at: datetime,
+    lead_h: int,
+    model_name: str,
+    model_version: str,
+    p10: float,
+    p50: float,
+    p90: float,
+    observed_c: float,
+) -> SkillRecord:
+    """The record of one forecast lead paired with its observation (:func:`score`, and
+    the service's join, which holds no :class:`Forecast` per lead).
 
     The pinball losses are :func:`pinball`'s, written out (this runs once per pair in
     the service): the same operations in the same order, so the same doubles.
     """
-    p10, p50, p90 = forecast.p10_c, forecast.p50_c, forecast.p90_c
     d10 = observed_c - p10
     d50 = observed_c - p50
     d90 = observed_c - p90
@@ -115,11 +140,11 @@ def score(forecast: Forecast, observed_c: float) -> SkillRecord:
         + max(_Q90 * d90, (_Q90 - 1.0) * d90)
     ) / 3.0
     return SkillRecord(
-        forecast.station_id,
-        forecast.issued_at,
-        forecast.lead_h,
-        forecast.model_name,
-        forecast.model_version,
+        station_id,
+        issued_at,
+        lead_h,
+        model_name,
+        model_version,
         p10,
         p50,
         p90,
