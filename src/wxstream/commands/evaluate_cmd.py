@@ -97,6 +97,18 @@ def _inputs_tag(inputs: tuple[str, ...]) -> str:
     help="Train the model on a random subset of this many windows (quick runs).",
 )
 @click.option(
+    "--lightgbm/--no-lightgbm",
+    "with_lightgbm",
+    envvar="WXSTREAM_EVAL_LIGHTGBM",
+    show_envvar=True,
+    default=True,
+    show_default=True,
+    help=(
+        "Fit and score the LightGBM baseline (most of an evaluation's time on a CPU); "
+        "leave it out for runs that compare the model with itself, such as an ablation."
+    ),
+)
+@click.option(
     "--lightgbm-max-rounds",
     envvar="WXSTREAM_LIGHTGBM_MAX_ROUNDS",
     show_envvar=True,
@@ -195,6 +207,7 @@ def evaluate(  # noqa: PLR0917 - click passes every option
     inputs: tuple[str, ...] | None,
     hidden_size: int | None,
     max_train_samples: int | None,
+    with_lightgbm: bool,
     lightgbm_max_rounds: int,
     calibrate: bool,
     online_calibration: bool,
@@ -222,7 +235,9 @@ def evaluate(  # noqa: PLR0917 - click passes every option
 
     began = time.perf_counter()
     settings = EvaluationSettings(
-        lightgbm=LightGBMSettings(seed=seed, max_rounds=lightgbm_max_rounds),
+        lightgbm=(
+            LightGBMSettings(seed=seed, max_rounds=lightgbm_max_rounds) if with_lightgbm else None
+        ),
         calibrate=calibrate,
         online_calibration=(
             OnlineCalibrationSettings(gamma=online_gamma) if online_calibration else None
