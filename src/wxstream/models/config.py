@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from wxstream.errors import ConfigError
+from wxstream.models.input_views import InputViews, parse_input_views
 
 QUANTILES: tuple[float, float, float] = (0.1, 0.5, 0.9)
 """Quantiles every forecast carries, in output order: an 80 % interval around the median."""
@@ -44,6 +45,8 @@ class ModelConfig:
         grad_clip: maximum gradient norm.
         lr_schedule: ``"constant"`` or ``"cosine"`` (the step size falls along a half
             cosine from ``learning_rate`` to zero over ``epochs``).
+        input_views: ``((input, view), ...)``: inputs the network sees relative to
+            their window instead of as measured (:mod:`wxstream.models.input_views`).
     """
 
     lookback: int = 48
@@ -62,6 +65,7 @@ class ModelConfig:
     seed: int = 13
     grad_clip: float = 1.0
     lr_schedule: str = "constant"
+    input_views: InputViews = ()
 
     def __post_init__(self) -> None:
         checks = {
@@ -90,6 +94,9 @@ class ModelConfig:
                 f"target {self.target!r} is not among the inputs {list(self.inputs)}",
                 fix="the model reads the last observed target from its inputs: add it",
             )
+        # checked, and put in input order (so equal configurations compare equal)
+        views = parse_input_views(self.input_views, self.inputs, self.target)
+        object.__setattr__(self, "input_views", views)
 
     @property
     def leads_h(self) -> tuple[int, ...]:
@@ -100,6 +107,7 @@ class ModelConfig:
         """JSON-ready dict (tuples become lists)."""
         out = asdict(self)
         out["inputs"] = list(self.inputs)
+        out["input_views"] = dict(self.input_views)
         return out
 
     @classmethod
@@ -109,11 +117,24 @@ class ModelConfig:
         kwargs = {k: v for k, v in data.items() if k in known}
         if "inputs" in kwargs:
             kwargs["inputs"] = tuple(kwargs["inputs"])
+        if "input_views" in kwargs:
+            kwargs["input_views"] = parse_input_views(
+                kwargs["input_views"],
+                kwargs.get("inputs", cls.inputs),
+                kwargs.get("target", cls.target),
+            )
         return cls(**kwargs)
 
     def with_overrides(self, **overrides: Any) -> ModelConfig:
-        """A copy with the non-``None`` overrides applied."""
-        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+        """A copy with the non-``None`` overrides applied; new ``inputs`` keep the views
+        of the inputs they still have."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "inputs" in given and "input_views" not in given:
+            kept = set(given["inputs"])
+            given["input_views"] = tuple(
+                (name, view) for name, view in self.input_views if name in kept
+            )
+        return replace(self, **given)
 
 
 def short_term_leads(horizon: int) -> tuple[int, ...]:
@@ -157,6 +178,33 @@ PRESETS: dict[str, ModelConfig] = {
             "solar_hour_cos",
             "season_sin",
             "season_cos",
+        ),
+    ),
+    # `rich` for stations unlike the training ones (a user's own, another climate): the
+    # network sees temperature and pressure as their course over the window and dew
+    # point as its depression below temperature, not their levels, which differ from
+    # climate to climate (models/input_views.py; docs/evaluation.md, "Stations the
+    # model never saw").
+    "portable": ModelConfig(
+        epochs=10,
+        patience=3,
+        inputs=(
+            "temperature",
+            "wind_speed",
+            "dewpoint",
+            "pressure",
+            "wind_u",
+            "wind_v",
+            "precipitation",
+            "solar_hour_sin",
+            "solar_hour_cos",
+            "season_sin",
+            "season_cos",
+        ),
+        input_views=(
+            ("temperature", "change"),
+            ("dewpoint", "below_target"),
+            ("pressure", "change"),
         ),
     ),
 }

@@ -41,6 +41,7 @@ def model_metadata(
         "target": config.target,
         "target_unit": "degC",
         "target_mode": "residual" if config.residual else "absolute",
+        "input_views": dict(config.input_views),
         "network": network_spec(config).to_dict(),
         "config": config.to_dict(),
     }

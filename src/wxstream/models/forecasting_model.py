@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from wxstream.errors import ModelError, ModelFormatError
+from wxstream.errors import ConfigError, ModelError, ModelFormatError
 from wxstream.features.adapter import FeatureAdapter
 from wxstream.messages import FeatureMessage
 from wxstream.models.calibration import scale_from_metadata, scale_interval
 from wxstream.models.config import long_term_leads, short_term_leads
+from wxstream.models.input_views import InputViews, apply_input_views, parse_input_views
 from wxstream.models.model_dir import ModelBundle
 from wxstream.models.runtime import InferenceBackend, make_backend
 
@@ -68,6 +69,16 @@ class ForecastingModel:
         self.input_names: tuple[str, ...] = tuple(meta["features"])
         self.target: str = str(meta["target"])
         self.residual: bool = meta["target_mode"] == "residual"
+        try:
+            # absent in models from before views (and imported Keras models): none
+            self.input_views: InputViews = parse_input_views(
+                meta.get("input_views"), self.input_names, self.target
+            )
+        except ConfigError as exc:
+            where = path / "metadata.json" if path is not None else f"model {self.name!r}"
+            raise ModelFormatError(
+                f"{where}: {exc}", fix="re-create it with `wxstream train`"
+            ) from exc
         self.adapter: FeatureAdapter = bundle.adapter
         self.device: str = backend.device
         self.runtime: str = backend.name
@@ -139,7 +150,8 @@ class ForecastingModel:
             )
         if arr.shape[0] == 0:
             return np.empty((0, self.horizon, len(self.quantiles)), np.float32)
-        scaled = (arr - self._x_center) / self._x_scale
+        viewed = apply_input_views(arr, self.input_names, self.target, self.input_views)
+        scaled = (viewed - self._x_center) / self._x_scale
         q = self._backend.run(np.ascontiguousarray(scaled, dtype=np.float32))
         out = q * self._y_scale + self._y_center
         if self.residual:

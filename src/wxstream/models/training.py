@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from wxstream.models.epochs import (
     predict_scaled,
     torch_determinism,
 )
+from wxstream.models.input_views import apply_input_views
 from wxstream.models.lstm import LSTMForecaster
 from wxstream.models.model_dir import ModelBundle, NetworkSpec
 from wxstream.models.model_dir import write_model_dir as _write_model_dir
@@ -182,6 +183,12 @@ def train_model(
     began = time.perf_counter()
     adapter = adapter or adapter_for(config)
     train, val = _samples(train_rows, val_rows, config, adapter, max_train_samples)
+    # the network (and the input scaler) sees the inputs through the model's views;
+    # the targets and the newest target a residual forecast adds stay as measured
+    train = replace(
+        train, x=apply_input_views(train.x, config.inputs, config.target, config.input_views)
+    )
+    val = replace(val, x=apply_input_views(val.x, config.inputs, config.target, config.input_views))
     scaler_x = AffineScaler.fit(train.x, config.inputs)
     lead_names = [f"lead_{h}h" for h in config.leads_h]
     scaler_y = AffineScaler.fit(_targets(train, config.residual), lead_names)
