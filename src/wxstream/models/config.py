@@ -147,6 +147,28 @@ def long_term_leads(horizon: int) -> tuple[int, ...]:
     return tuple(range(1, min(horizon, LONG_TERM_MAX_LEAD_H) + 1))
 
 
+# `default` with the optional inputs all three sources carry (pressure, the wind vector,
+# precipitation; not humidity: beijing-multisite has none, and temperature with dew point
+# already give it) and station-aware time (local solar hour, season by hemisphere) in
+# place of UTC time: see docs/evaluation.md, "Richer inputs".
+_RICH = ModelConfig(
+    epochs=10,
+    patience=3,
+    inputs=(
+        "temperature",
+        "wind_speed",
+        "dewpoint",
+        "pressure",
+        "wind_u",
+        "wind_v",
+        "precipitation",
+        "solar_hour_sin",
+        "solar_hour_cos",
+        "season_sin",
+        "season_cos",
+    ),
+)
+
 # The presets: keep them here, in this one table.
 PRESETS: dict[str, ModelConfig] = {
     # The original design: 7 hourly steps in, 7 leads out, three raw measurements.
@@ -159,48 +181,14 @@ PRESETS: dict[str, ModelConfig] = {
     ),
     # Chosen by the evaluation runs logged in docs/evaluation.md (five-cities, Beijing).
     "default": ModelConfig(epochs=10, patience=3),
-    # `default` with the optional inputs all three sources carry (pressure, the wind
-    # vector, precipitation; not humidity: beijing-multisite has none, and temperature
-    # with dew point already give it) and station-aware time (local solar hour, season
-    # by hemisphere) in place of UTC time: see docs/evaluation.md, "Richer inputs".
-    "rich": ModelConfig(
-        epochs=10,
-        patience=3,
-        inputs=(
-            "temperature",
-            "wind_speed",
-            "dewpoint",
-            "pressure",
-            "wind_u",
-            "wind_v",
-            "precipitation",
-            "solar_hour_sin",
-            "solar_hour_cos",
-            "season_sin",
-            "season_cos",
-        ),
-    ),
+    "rich": _RICH,
     # `rich` for stations unlike the training ones (a user's own, another climate): the
     # network sees temperature and pressure as their course over the window and dew
     # point as its depression below temperature, not their levels, which differ from
-    # climate to climate (models/input_views.py; docs/evaluation.md, "Stations the
-    # model never saw").
-    "portable": ModelConfig(
-        epochs=10,
-        patience=3,
-        inputs=(
-            "temperature",
-            "wind_speed",
-            "dewpoint",
-            "pressure",
-            "wind_u",
-            "wind_v",
-            "precipitation",
-            "solar_hour_sin",
-            "solar_hour_cos",
-            "season_sin",
-            "season_cos",
-        ),
+    # climate to climate (models/input_views.py; docs/evaluation.md, "Out of
+    # distribution: stations the model never saw").
+    "portable": replace(
+        _RICH,
         input_views=(
             ("temperature", "change"),
             ("dewpoint", "below_target"),

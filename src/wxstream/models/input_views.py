@@ -5,7 +5,8 @@ and dew point sit 15 degC above a northern one's, and station pressure falls by 
 12 hPa per 100 m of elevation. A network that learnt those levels on the stations it
 trained on extrapolates on a station whose levels it never saw. A *view* takes the level
 out of an input and keeps its shape, so one model serves stations unlike its training
-ones (measured in docs/evaluation.md, "Stations the model never saw"):
+ones (measured in docs/evaluation.md, "Out of distribution: stations the model never
+saw"):
 
 - ``change``: the input minus its value in the window's newest hour (a pressure
   tendency, a temperature's course over the last two days);
