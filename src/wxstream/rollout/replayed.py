@@ -14,9 +14,10 @@ as in the live join and :func:`~wxstream.rollout.skill.offline_pairs`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from wxstream.messages import SkillRecord
 from wxstream.rollout.lead_join import LeadJoin, Pair, PendingForecast, epoch_hour
@@ -24,6 +25,22 @@ from wxstream.rollout.pairing import ForecastJoin
 from wxstream.rollout.skill import Forecast, Observation, SkillTable
 
 _OBSERVATION, _FORECAST = 0, 1  # at one instant observations go first
+
+_F = TypeVar("_F", Forecast, PendingForecast)
+
+
+def _in_time_order(
+    forecasts: Iterable[_F], observations: Iterable[Observation]
+) -> Iterator[_F | Observation]:
+    """Observations by ``hour`` and forecasts by ``issued_at``, merged in time order: at
+    one instant the observations first, ties in read order (the module docstring)."""
+    events: list[tuple[datetime, int, int, _F | Observation]] = []
+    for seq, observation in enumerate(observations):
+        events.append((observation.hour, _OBSERVATION, seq, observation))
+    for seq, forecast in enumerate(forecasts):
+        events.append((forecast.issued_at, _FORECAST, seq, forecast))
+    events.sort(key=lambda e: (e[0], e[1], e[2]))
+    return (item for _, _, _, item in events)
 
 
 @dataclass
@@ -53,15 +70,9 @@ def replay_join(
 ) -> ReplayedSkill:
     """Pair every forecast with its observation, feeding both in time order (into
     ``join`` when given: it then holds what is still pending, to go on live)."""
-    events: list[tuple[datetime, int, int, Forecast | Observation]] = []
-    for seq, observation in enumerate(observations):
-        events.append((observation.hour, _OBSERVATION, seq, observation))
-    for seq, forecast in enumerate(forecasts):
-        events.append((forecast.issued_at, _FORECAST, seq, forecast))
-    events.sort(key=lambda e: (e[0], e[1], e[2]))
     join = join or ForecastJoin(max_lead_h, slack_h)
     out = ReplayedSkill()
-    for _, _, _, item in events:
+    for item in _in_time_order(forecasts, observations):
         if isinstance(item, Forecast):
             out.records.extend(join.add_forecast(item))
         else:
@@ -75,16 +86,10 @@ def replay_join(
 def replay_lead_join(
     forecasts: Iterable[PendingForecast], observations: Iterable[Observation], join: LeadJoin
 ) -> list[Pair]:
-    """:func:`replay_join` into the service's :class:`~wxstream.rollout.pairing.LeadJoin`
+    """:func:`replay_join` into the service's :class:`~wxstream.rollout.lead_join.LeadJoin`
     (whole forecasts, in the same time order); the pairs unscored, in pairing order."""
-    events: list[tuple[datetime, int, int, PendingForecast | Observation]] = []
-    for seq, observation in enumerate(observations):
-        events.append((observation.hour, _OBSERVATION, seq, observation))
-    for seq, forecast in enumerate(forecasts):
-        events.append((forecast.issued_at, _FORECAST, seq, forecast))
-    events.sort(key=lambda e: (e[0], e[1], e[2]))
     out: list[Pair] = []
-    for _, _, _, item in events:
+    for item in _in_time_order(forecasts, observations):
         if isinstance(item, PendingForecast):
             out.extend(join.add(item))
         else:
