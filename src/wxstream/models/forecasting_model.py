@@ -69,16 +69,6 @@ class ForecastingModel:
         self.input_names: tuple[str, ...] = tuple(meta["features"])
         self.target: str = str(meta["target"])
         self.residual: bool = meta["target_mode"] == "residual"
-        try:
-            # absent in models from before views (and imported Keras models): none
-            self.input_views: InputViews = parse_input_views(
-                meta.get("input_views"), self.input_names, self.target
-            )
-        except ConfigError as exc:
-            where = path / "metadata.json" if path is not None else f"model {self.name!r}"
-            raise ModelFormatError(
-                f"{where}: {exc}", fix="re-create it with `wxstream train`"
-            ) from exc
         self.adapter: FeatureAdapter = bundle.adapter
         self.device: str = backend.device
         self.runtime: str = backend.name
@@ -92,7 +82,11 @@ class ForecastingModel:
         self._y_scale = y_scale[None, :, None]
         try:
             scale = scale_from_metadata(meta, self.horizon)
-        except ValueError as exc:
+            # absent in models from before views (and imported Keras models): none
+            self.input_views: InputViews = parse_input_views(
+                meta.get("input_views"), self.input_names, self.target
+            )
+        except (ValueError, ConfigError) as exc:
             where = path / "metadata.json" if path is not None else f"model {self.name!r}"
             raise ModelFormatError(
                 f"{where}: {exc}", fix="re-create it with `wxstream train`"
